@@ -1,0 +1,275 @@
+// The whole third-party plugin API: a plugin includes this header and nothing else from the core.
+//
+// A plugin is a table (PluginInfo) exported under the C symbol `<name>_uwsgi_plugin`. The loader
+// checks its ABI number and build fingerprint before touching anything else, so a plugin built
+// against another core version or another C++ ABI is refused with a message instead of crashing.
+//
+// Engines are C++ interfaces: a suspend engine switches between async cores, an I/O engine waits
+// for fds and timers, a loop engine runs a whole worker (and brings its own waiting primitives).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// Bump on any change to a class layout or virtual table below.
+#define UWSGI_PLUGIN_ABI_VERSION 1
+
+#define UWSGI_STR2(x) #x
+#define UWSGI_STR(x) UWSGI_STR2(x)
+// Plugins and core must agree on compiler family/major and the libstdc++ string ABI, since
+// std::string and std::function cross the boundary.
+#define UWSGI_PLUGIN_BUILD_ID \
+  "gcc" UWSGI_STR(__GNUC__) "-cxx11abi" UWSGI_STR(_GLIBCXX_USE_CXX11_ABI) "-abi" UWSGI_STR(UWSGI_PLUGIN_ABI_VERSION)
+
+namespace uwsgi {
+
+class Host;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+enum class OptArg { None, Required, Optional };
+
+struct OptionDef {
+  std::string name;        // long name, without dashes: "http-socket"
+  char short_name = 0;     // 's' for -s, 0 for none
+  OptArg arg = OptArg::Required;
+  std::string help;
+  // Optional: called for each occurrence, in order; returning false stops start-up with *err.
+  std::function<bool(std::string_view value, std::string* err)> on_set;
+  // Shortcut options ("--ugreen") may imply other options: (name, value) pairs set when seen.
+  std::vector<std::pair<std::string, std::string>> implies;
+};
+
+// Read-only view of the parsed configuration.
+class Config {
+ public:
+  virtual ~Config() = default;
+  virtual bool has(std::string_view name) const = 0;
+  // Last value given (uWSGI: later wins for scalars), or def.
+  virtual std::string get(std::string_view name, std::string_view def = {}) const = 0;
+  virtual std::vector<std::string> all(std::string_view name) const = 0;
+  virtual long long get_int(std::string_view name, long long def) const = 0;
+  // A flag is true when present and its value is not false/0/no/off.
+  virtual bool get_bool(std::string_view name) const = 0;
+  // Every (name, value) in the order given: for uwsgi.opt.
+  virtual std::vector<std::pair<std::string, std::string>> items() const = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Requests: what an application plugin sees of one request.
+// ---------------------------------------------------------------------------------------------
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+class Request {
+ public:
+  virtual ~Request() = default;
+  // CGI/WSGI variables (REQUEST_METHOD, PATH_INFO, QUERY_STRING, HTTP_*, CONTENT_TYPE, ...).
+  // The views stay valid until the request ends.
+  virtual size_t var_count() const = 0;
+  virtual std::pair<std::string_view, std::string_view> var(size_t i) const = 0;
+  virtual std::string_view find_var(std::string_view name) const = 0;  // empty if absent
+  virtual const char* scheme() const = 0;  // "http"
+
+  // Body. read() returns bytes read, 0 at end of body, -1 on error (client gone, timeout,
+  // malformed chunk): error() tells why. May suspend the current async core.
+  virtual long long content_length() const = 0;  // -1 when chunked
+  virtual ssize_t read(char* buf, size_t n) = 0;
+
+  // Response. write() after start_response(); the core frames it (Content-Length or chunked).
+  virtual bool start_response(std::string_view status, const HeaderList& headers) = 0;
+  virtual bool headers_sent() const = 0;
+  virtual bool write(const void* data, size_t n) = 0;
+  virtual bool sendfile(int fd, off_t offset, size_t len) = 0;
+  virtual const char* error() const = 0;
+
+  virtual int fd() const = 0;
+  virtual int core_id() const = 0;
+  virtual int modifier1() const = 0;
+  // Flag the request as failed for the log and stats (e.g. the app raised).
+  virtual void mark_exception() = 0;
+};
+
+// An application plugin (python) handles requests whose modifier1 it registered for.
+class AppHandler {
+ public:
+  virtual ~AppHandler() = default;
+  virtual void handle(Request& req) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Engines
+// ---------------------------------------------------------------------------------------------
+enum IoEvents : int { kIoRead = 1, kIoWrite = 2, kIoTimeout = 4, kIoError = 8 };
+
+// One async core's execution context: a coroutine with its own stack.
+class Fiber {
+ public:
+  virtual ~Fiber() = default;
+  // From the scheduler: run the fiber until it calls suspend() or its entry returns.
+  virtual void resume() = 0;
+  // From inside the fiber: give control back to whoever called resume().
+  virtual void suspend() = 0;
+  virtual bool finished() const = 0;
+};
+
+class SuspendEngine {
+ public:
+  virtual ~SuspendEngine() = default;
+  virtual const char* name() const = 0;
+  // True when switching already saves the language's per-coroutine state (greenlet does), so a
+  // language plugin must not swap its own on top.
+  virtual bool saves_interpreter_state() const { return false; }
+  // Called in the worker after fork, before any fiber is made.
+  virtual bool init(std::string* err) { (void)err; return true; }
+  virtual std::unique_ptr<Fiber> create(void (*entry)(void*), void* arg, std::string* err) = 0;
+};
+
+struct IoReady {
+  void* data;   // what was passed to watch()/add_timer()
+  int events;   // kIoRead | kIoWrite | kIoTimeout | kIoError
+};
+
+// Waits for fds and timers. Level-triggered; one interest set per fd.
+class IoEngine {
+ public:
+  virtual ~IoEngine() = default;
+  virtual const char* name() const = 0;
+  virtual bool init(std::string* err) = 0;  // in the worker, after fork
+  // Set the interest for fd (replacing any earlier one); events 0 removes it.
+  virtual bool watch(int fd, int events, void* data) = 0;
+  virtual void unwatch(int fd) = 0;
+  // One-shot timer; returns an id > 0. Fires as {data, kIoTimeout}.
+  virtual uint64_t add_timer(uint64_t ms, void* data) = 0;
+  virtual void cancel_timer(uint64_t id) = 0;
+  // Wait up to timeout_ms (-1 forever) for fds and timers; fills out, returns count (0 = none).
+  virtual int wait(int timeout_ms, IoReady* out, int max) = 0;
+  // Makes a pending or next wait() return early; async-signal-safe.
+  virtual void wakeup() = 0;
+};
+
+// What the worker gives a loop engine to run.
+class Worker {
+ public:
+  virtual ~Worker() = default;
+  virtual int id() const = 0;                   // 1-based
+  virtual const std::vector<int>& listen_fds() const = 0;  // non-blocking
+  virtual bool stopping() const = 0;             // a stop or reload was asked for
+  // Accept one connection from a listening fd (non-blocking); -1 when none is pending.
+  virtual int accept_one(int listen_fd) = 0;
+  // Serve every request on an accepted connection until it closes, then close it. Reads and
+  // writes go through the active loop engine's wait_fd(), so this may suspend.
+  virtual void serve_connection(int fd, int listen_fd, int core_id) = 0;
+  // Let the loop engine know about signals arriving from the master (the fd to watch).
+  virtual int signal_fd() const = 0;
+  virtual void handle_signal_fd() = 0;
+  // Called by a loop engine once per loop iteration / request boundary (harakiri, stats).
+  virtual void tick() = 0;
+};
+
+// Per-core waiting state, for language plugins' async APIs (uwsgi.wait_fd_read, async_sleep,
+// suspend, ready_fd). Registrations are deferred until suspend(), as in uWSGI.
+class CoreContext {
+ public:
+  virtual ~CoreContext() = default;
+  virtual int id() const = 0;
+  virtual bool register_fd(int fd, int events, int timeout_s, std::string* err) = 0;
+  virtual bool register_timer(double seconds, std::string* err) = 0;
+  // Suspend until a registered event fires (or just yield once if none was registered).
+  virtual bool suspend(std::string* err) = 0;
+  virtual int ready_fd() const = 0;      // -1 if woken by a timer or nothing
+  virtual bool timed_out() const = 0;    // the last suspend ended by a timeout
+};
+
+// A loop engine runs a worker's serving loop and supplies the waiting primitives that request
+// I/O uses. The core has "sync" and "async" (suspend engine + I/O engine); gevent brings its own.
+class LoopEngine {
+ public:
+  virtual ~LoopEngine() = default;
+  virtual const char* name() const = 0;
+  virtual bool init(Worker& w, std::string* err) = 0;
+  virtual int run(Worker& w) = 0;  // returns the worker's exit code
+  // Wait until fd is ready for events or timeout_ms passes: 1 ready, 0 timeout, -1 error.
+  virtual int wait_fd(int fd, int events, int timeout_ms) = 0;
+  // The current core's context for the uWSGI async API; nullptr when that API is not offered
+  // here (sync mode, or a loop engine that forbids it: error() says why).
+  virtual CoreContext* current_core() = 0;
+  virtual const char* async_api_error() const { return "no async mode is active (use --async N with a suspend engine)"; }
+  virtual int async_cores() const { return 1; }
+};
+
+// Hooks a language plugin registers to switch its own per-core state around each resume.
+class SwitchHooks {
+ public:
+  virtual ~SwitchHooks() = default;
+  virtual void enter_core(int core_id) = 0;  // just before the scheduler resumes core_id
+  virtual void leave_core(int core_id) = 0;  // just after core_id gave control back
+};
+
+// ---------------------------------------------------------------------------------------------
+// Plugins
+// ---------------------------------------------------------------------------------------------
+template <class T>
+using Factory = std::function<std::unique_ptr<T>(Host&)>;
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  // Before options are parsed: register options and engines.
+  virtual void on_register(Host& host) { (void)host; }
+  // After options are parsed, in the master (or the only process): validate, set up.
+  virtual bool on_config(Host& host, std::string* err) { (void)host; (void)err; return true; }
+  // Load apps: in the master before forking, or in each worker with --lazy-apps.
+  virtual bool on_load_apps(Host& host, std::string* err) { (void)host; (void)err; return true; }
+  // In each worker right after fork.
+  virtual void on_post_fork(Host& host, int worker_id) { (void)host; (void)worker_id; }
+  // In a worker that is about to exit.
+  virtual void on_worker_exit(Host& host) { (void)host; }
+};
+
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual const Config& config() const = 0;
+  virtual void log(const char* fmt, ...) __attribute__((format(printf, 2, 3))) = 0;
+  virtual void add_option(OptionDef def) = 0;
+
+  virtual void add_app_handler(int modifier1, AppHandler* handler) = 0;
+  virtual void add_suspend_engine(std::string name, Factory<SuspendEngine> f) = 0;
+  virtual void add_io_engine(std::string name, Factory<IoEngine> f) = 0;
+  virtual void add_loop_engine(std::string name, Factory<LoopEngine> f) = 0;
+  virtual void add_switch_hooks(SwitchHooks* hooks) = 0;
+
+  // Only valid inside a worker.
+  virtual int worker_id() const = 0;        // 0 in the master
+  virtual int num_workers() const = 0;
+  virtual LoopEngine* loop_engine() = 0;    // nullptr outside a worker
+  virtual SuspendEngine* suspend_engine() = 0;  // nullptr in sync mode / non-async loop engines
+  virtual const char* version() const = 0;
+  // Ask the worker to stop (graceful) or the master to reload.
+  virtual void request_stop() = 0;
+};
+
+struct PluginInfo {
+  uint32_t abi_version;
+  const char* build_id;
+  const char* name;
+  Plugin* (*create)();
+};
+
+}  // namespace uwsgi
+
+// Export a plugin: UWSGI_PLUGIN(ugreen, UgreenPlugin) defines the symbol `ugreen_uwsgi_plugin`.
+#define UWSGI_PLUGIN(NAME, CLASS)                                                       \
+  static uwsgi::Plugin* NAME##_create_plugin() { return new CLASS(); }                  \
+  extern "C" __attribute__((visibility("default"))) const uwsgi::PluginInfo             \
+      NAME##_uwsgi_plugin = {UWSGI_PLUGIN_ABI_VERSION, UWSGI_PLUGIN_BUILD_ID, #NAME,     \
+                             NAME##_create_plugin};
