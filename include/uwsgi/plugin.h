@@ -212,6 +212,10 @@ class SwitchHooks {
   virtual ~SwitchHooks() = default;
   virtual void enter_core(int core_id) = 0;  // just before the scheduler resumes core_id
   virtual void leave_core(int core_id) = 0;  // just after core_id gave control back
+  // Around every wait that may block the whole process (epoll_wait, poll in sync mode), so a
+  // language plugin can release its global lock (the GIL) while nothing runs.
+  virtual void before_block() {}
+  virtual void after_block() {}
 };
 
 // ---------------------------------------------------------------------------------------------
