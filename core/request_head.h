@@ -87,9 +87,12 @@ class ChunkedDecoder {
   const std::string& error() const { return error_; }
 
  private:
-  int state_ = 0;
-  unsigned long long remaining_ = 0;
-  int size_digits_ = 0;
+  bool fail(const char* why);
+
+  int state_ = 0;                    // a State of chunked_decoder.cc
+  unsigned long long remaining_ = 0; // chunk size being read, then data bytes left in the chunk
+  int size_digits_ = 0;              // hex digits seen in the current size line
+  size_t meta_bytes_ = 0;            // extension + trailer bytes skipped (bounded)
   bool done_ = false, failed_ = false;
   std::string error_;
 };
