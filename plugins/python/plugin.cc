@@ -1,0 +1,118 @@
+// The python plugin: options, interpreter life cycle across fork, and the WSGI app handler for
+// modifier1 0.
+#include "py_plugin.h"
+
+namespace uwsgi::py {
+
+Globals g;
+
+namespace {
+
+using SetFn = std::function<bool(std::string_view, std::string*)>;
+
+SetFn store(std::string* dst) {
+  return [dst](std::string_view v, std::string*) {
+    *dst = std::string(v);
+    return true;
+  };
+}
+
+class PythonPlugin : public Plugin {
+ public:
+  void on_register(Host& host) override {
+    g.host = &host;
+    auto opt = [&](const char* name, char short_name, OptArg arg, const char* help, SetFn fn) {
+      OptionDef d;
+      d.name = name;
+      d.short_name = short_name;
+      d.arg = arg;
+      d.help = help;
+      d.on_set = std::move(fn);
+      host.add_option(std::move(d));
+    };
+    opt("wsgi-file", 0, OptArg::Required, "load a WSGI app from a file", store(&g.wsgi_file));
+    opt("file", 0, OptArg::Required, "alias of --wsgi-file", store(&g.wsgi_file));
+    opt("module", 'w', OptArg::Required, "load a WSGI app from a module (mod or mod:callable)", store(&g.module));
+    opt("wsgi", 0, OptArg::Required, "alias of --module", store(&g.module));
+    opt("callable", 0, OptArg::Required, "name of the WSGI callable (default: application)", store(&g.callable));
+    auto add_path = [](std::string_view v, std::string*) {
+      g.pythonpath.emplace_back(v);
+      return true;
+    };
+    opt("pythonpath", 0, OptArg::Required, "add a directory (or glob) to sys.path", add_path);
+    opt("python-path", 0, OptArg::Required, "alias of --pythonpath", add_path);
+    opt("pp", 0, OptArg::Required, "alias of --pythonpath", add_path);
+    for (const char* n : {"home", "virtualenv", "venv", "pyhome"})
+      opt(n, n[0] == 'h' ? 'H' : 0, OptArg::Required, "python home / virtualenv directory", store(&g.home));
+    opt("need-app", 0, OptArg::None, "exit if no app could be loaded", nullptr);
+    opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
+    opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
+    host.add_app_handler(0, wsgi_handler());
+    host.add_switch_hooks(switch_hooks());
+  }
+
+  bool on_config(Host& host, std::string* err) override {
+    const Config& c = host.config();
+    g.need_app = c.get_bool("need-app");
+    g.numproc = (int)c.get_int("processes", c.get_int("workers", 1));
+    if (g.callable.empty()) g.callable = "application";
+    return init_interpreter(err);
+  }
+
+  bool on_load_apps(Host& host, std::string* err) override {
+    if (!g.initialized) return true;
+    std::string why;
+    if (load_app(&why)) return true;
+    if (g.need_app) {
+      *err = why + ". no app loaded, exiting (--need-app)";
+      return false;
+    }
+    log_line("*** %s: no app loaded. requests will get 500 ***", why.c_str());
+    return true;
+  }
+
+  void on_post_fork(Host& host, int worker_id) override {
+    if (!g.initialized) return;
+    // The master may have released the GIL (before_block) when it forked: the child has no
+    // current thread state then, and PyOS_AfterFork_Child needs one.
+    if (!_PyThreadState_UncheckedGet()) PyThreadState_Swap(g.main_ts);
+    PyOS_AfterFork_Child();
+    g.main_ts = PyThreadState_Get();
+    threads_after_fork();
+    g.cores.clear();
+    if (host.num_workers() > 0) g.numproc = host.num_workers();
+    if (PyObject* m = PyImport_ImportModule("uwsgi")) {
+      PyObject* n = PyLong_FromLong(g.numproc);
+      if (!n || PyObject_SetAttrString(m, "numproc", n) < 0) PyErr_Clear();
+      Py_XDECREF(n);
+      Py_DECREF(m);
+    } else {
+      PyErr_Clear();
+    }
+  }
+
+  void on_worker_exit(Host& host) override {
+    if (!g.initialized) return;
+    if (!_PyThreadState_UncheckedGet()) return;  // not holding the GIL here: leave it be
+    // atexit handlers run as in a normal interpreter exit (without waiting for threads).
+    if (PyObject* m = PyImport_ImportModule("atexit")) {
+      PyObject* r = PyObject_CallMethod(m, "_run_exitfuncs", nullptr);
+      if (!r) log_exception("python: atexit handlers failed");
+      Py_XDECREF(r);
+      Py_DECREF(m);
+    } else {
+      PyErr_Clear();
+    }
+    for (const char* s : {"stdout", "stderr"}) {
+      PyObject* f = PySys_GetObject(s);
+      PyObject* r = f && f != Py_None ? PyObject_CallMethod(f, "flush", nullptr) : nullptr;
+      if (!r) PyErr_Clear();
+      Py_XDECREF(r);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace uwsgi::py
+
+UWSGI_PLUGIN(python, uwsgi::py::PythonPlugin)

@@ -1,0 +1,95 @@
+// Shared state and entry points of the python plugin (one interpreter per process).
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <uwsgi/plugin.h>
+
+#include <string>
+#include <vector>
+
+namespace uwsgi::py {
+
+// The current request as the uwsgi module sees it (per async core).
+struct CurrentRequest {
+  Request* req = nullptr;
+  PyObject* environ = nullptr;  // borrowed: owned by the handler's frame
+  bool waiting = false;         // an fd/timer was registered since the last suspend
+};
+
+struct Globals {
+  Host* host = nullptr;
+  bool initialized = false;     // Py_Initialize done
+  PyThreadState* main_ts = nullptr;  // this process's main thread state
+  PyObject* app = nullptr;      // the WSGI callable, or nullptr
+  std::vector<CurrentRequest> cores;  // indexed by core id
+  // Option values.
+  std::string wsgi_file, module, callable = "application", home;
+  std::vector<std::string> pythonpath;
+  bool need_app = false;
+  int numproc = 1;
+};
+extern Globals g;
+
+// interp.cc: Py_Initialize with home/venv, sys.path. Leaves the GIL held.
+bool init_interpreter(std::string* err);
+// loader.cc: import the app named by the options; false (with *err) when none could be loaded.
+bool load_app(std::string* err);
+// log.cc
+void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// Log the pending Python exception (traceback) and clear it.
+void log_exception(const char* context);
+// wsgi.cc
+bool wsgi_init_types();
+AppHandler* wsgi_handler();
+void wsgi_set_fdevent_functions(PyObject* readable, PyObject* writable);
+// input.cc / file_wrapper.cc / responder.cc: types used by the handler.
+bool input_init_type();
+PyObject* input_new(Request* req);
+void input_detach(PyObject* input);
+bool file_wrapper_init_type(PyObject* module);
+PyObject* file_wrapper_type();
+PyObject* file_wrapper_filelike(PyObject* wrapper);  // borrowed
+
+// responder.cc: start_response and the write() callable of one request.
+struct Responder {
+  PyObject_HEAD
+  Request* req;        // nullptr once the request ended
+  PyObject* status;    // str, set by start_response
+  PyObject* headers;   // list of (str, str)
+  PyObject* write_fn;  // the write callable start_response returns
+  bool called;         // start_response was called
+  bool sent;           // headers went to the client
+};
+enum class Emit { kOk, kClientGone, kPyError };
+bool responder_init_type();
+Responder* responder_new(Request* req);
+void responder_detach(Responder* r);
+// Sends status and headers; adds Content-Length: content_length when >= 0 and the app gave no
+// length or transfer coding and the status allows a body.
+Emit responder_send_headers(Responder* r, long long content_length);
+Emit responder_write(Responder* r, const char* data, size_t n);
+// uwsgi_module.cc
+PyObject* PyInit_uwsgi_module();
+PyObject* async_error_type();   // uwsgi.AsyncError (OSError and RuntimeError)
+PyObject* client_gone_type();   // raised by write() when the client went away
+CurrentRequest* current_request(int core_id);
+// Suspend the current async core (after a uwsgi.* registration or a response chunk): marks
+// x-wsgiorg.fdevent.timeout in the environ. Returns false with a Python exception set.
+bool suspend_core(CoreContext* core);
+// threads.cc
+SwitchHooks* switch_hooks();
+void threads_after_fork();
+
+// Interned constant strings used on the hot path.
+struct Keys {
+  PyObject *wsgi_version, *wsgi_url_scheme, *wsgi_input, *wsgi_errors, *wsgi_multithread,
+      *wsgi_multiprocess, *wsgi_run_once, *wsgi_file_wrapper, *uwsgi_core, *uwsgi_version,
+      *fdevent_readable, *fdevent_writable, *fdevent_timeout, *http, *https, *close, *read,
+      *fileno, *tell, *version_tuple, *version_bytes;
+};
+extern Keys k;
+bool init_keys();
+
+}  // namespace uwsgi::py

@@ -1,0 +1,108 @@
+// Python thread states across async cores, and the GIL around blocking waits.
+//
+// Each async core runs on its own C stack in the worker's one OS thread, so each gets its own
+// PyThreadState (its own frame chain, data stack, recursion depth, exception state, contextvars).
+// enter_core/leave_core swap it in and out; the GIL stays held. CPython's PyGILState_* API maps
+// an OS thread to one thread state through a pthread TSS key, so the key is re-pointed too:
+// otherwise PyGILState_Ensure() inside a core (sqlite3/ctypes callbacks) would try to take the GIL
+// this thread already holds. The key is found once at run time and verified before use.
+#include <pthread.h>
+#include <limits.h>
+
+#include "py_plugin.h"
+
+namespace uwsgi::py {
+namespace {
+
+class Hooks : public SwitchHooks {
+ public:
+  void enter_core(int core_id) override {
+    if (!g.initialized || !swap_enabled() || core_id < 0) return;
+    if ((size_t)core_id >= states_.size()) states_.resize(core_id + 1, nullptr);
+    PyThreadState*& ts = states_[core_id];
+    if (!ts) {
+      ts = PyThreadState_New(g.main_ts->interp);
+      if (!ts) return;  // out of memory: run on the main state rather than crash
+    }
+    set_tss(ts);
+    PyThreadState_Swap(ts);
+  }
+
+  void leave_core(int core_id) override {
+    if (!g.initialized || !swap_enabled()) return;
+    set_tss(g.main_ts);
+    PyThreadState_Swap(g.main_ts);
+  }
+
+  // Let app threads run while the worker waits in epoll/poll.
+  void before_block() override {
+    if (!g.initialized || saved_ || !_PyThreadState_UncheckedGet()) return;
+    saved_ = PyEval_SaveThread();
+  }
+
+  void after_block() override {
+    if (!saved_) return;
+    PyThreadState* ts = saved_;
+    saved_ = nullptr;
+    PyEval_RestoreThread(ts);
+  }
+
+  void after_fork() {
+    // PyOS_AfterFork_Child() deleted every other thread state: start afresh.
+    states_.clear();
+    swap_checked_ = false;
+    key_checked_ = false;
+    saved_ = nullptr;
+  }
+
+ private:
+  bool swap_enabled() {
+    if (!swap_checked_) {
+      SuspendEngine* se = g.host->suspend_engine();
+      swap_ = !(se && se->saves_interpreter_state());
+      swap_checked_ = true;
+    }
+    return swap_;
+  }
+
+  // The pthread key behind PyGILState_GetThisThreadState(): the key whose value is the main
+  // thread state and which, when changed, changes what CPython reports.
+  void find_key() {
+    key_checked_ = true;
+    PyThreadState* mine = PyGILState_GetThisThreadState();
+    if (!mine) return;
+    for (pthread_key_t k = 0; k < PTHREAD_KEYS_MAX; k++) {
+      if (pthread_getspecific(k) != mine) continue;
+      int probe;
+      if (pthread_setspecific(k, &probe) != 0) continue;
+      bool ours = PyGILState_GetThisThreadState() == reinterpret_cast<PyThreadState*>(&probe);
+      pthread_setspecific(k, mine);
+      if (ours) {
+        key_ = k;
+        have_key_ = true;
+        return;
+      }
+    }
+    log_line("python: cannot locate the GIL-state key; PyGILState_Ensure() inside async cores may deadlock");
+  }
+
+  void set_tss(PyThreadState* ts) {
+    if (!key_checked_) find_key();
+    if (have_key_) pthread_setspecific(key_, ts);
+  }
+
+  std::vector<PyThreadState*> states_;
+  PyThreadState* saved_ = nullptr;
+  bool swap_ = true, swap_checked_ = false;
+  bool key_checked_ = false, have_key_ = false;
+  pthread_key_t key_ = 0;
+};
+
+Hooks hooks;
+
+}  // namespace
+
+SwitchHooks* switch_hooks() { return &hooks; }
+void threads_after_fork() { hooks.after_fork(); }
+
+}  // namespace uwsgi::py

@@ -1,0 +1,339 @@
+// The WSGI handler: environ, calling the app, sending its result (bytes chunks, file_wrapper
+// via sendfile), close(), and errors (500 before the headers went out, abort after).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "py_plugin.h"
+
+namespace uwsgi::py {
+
+Keys k;
+
+namespace {
+
+PyObject* intern(const char* s) { return PyUnicode_InternFromString(s); }
+
+// Interned environ keys by name: the same names come with every request.
+struct SvHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+std::unordered_map<std::string, PyObject*, SvHash, std::equal_to<>> key_cache;
+constexpr size_t kMaxCachedKeys = 512;
+
+// New reference.
+PyObject* env_key(std::string_view name) {
+  auto it = key_cache.find(name);
+  if (it != key_cache.end()) {
+    Py_INCREF(it->second);
+    return it->second;
+  }
+  PyObject* key = PyUnicode_DecodeLatin1(name.data(), name.size(), nullptr);
+  if (!key) return nullptr;
+  if (key_cache.size() < kMaxCachedKeys) {
+    PyUnicode_InternInPlace(&key);
+    Py_INCREF(key);
+    key_cache.emplace(std::string(name), key);
+  }
+  return key;
+}
+
+bool set_new(PyObject* d, PyObject* key, PyObject* val) {
+  if (!val) return false;
+  int r = PyDict_SetItem(d, key, val);
+  Py_DECREF(val);
+  return r == 0;
+}
+
+PyObject* fdevent_readable = nullptr;
+PyObject* fdevent_writable = nullptr;
+
+PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
+  size_t n = req.var_count();
+  PyObject* env = _PyDict_NewPresized(n + 16);
+  if (!env) return nullptr;
+  for (size_t i = 0; i < n; i++) {
+    auto [name, value] = req.var(i);
+    PyObject* key = env_key(name);
+    if (!key) goto fail;
+    // PEP 3333: native strings holding the raw bytes, decoded as latin-1.
+    bool ok = set_new(env, key, PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr));
+    Py_DECREF(key);
+    if (!ok) goto fail;
+  }
+  {
+    const char* scheme = req.scheme();
+    PyObject* sch = !scheme || strcmp(scheme, "http") == 0 ? (Py_INCREF(k.http), k.http)
+                    : strcmp(scheme, "https") == 0         ? (Py_INCREF(k.https), k.https)
+                                                           : PyUnicode_FromString(scheme);
+    PyObject* errors = PySys_GetObject("stderr");
+    bool multi = g.host->num_workers() > 1;
+    if (PyDict_SetItem(env, k.wsgi_version, k.version_tuple) < 0 ||
+        !set_new(env, k.wsgi_url_scheme, sch) ||
+        PyDict_SetItem(env, k.wsgi_input, input) < 0 ||
+        PyDict_SetItem(env, k.wsgi_errors, errors ? errors : Py_None) < 0 ||
+        PyDict_SetItem(env, k.wsgi_multithread, Py_False) < 0 ||
+        PyDict_SetItem(env, k.wsgi_multiprocess, multi ? Py_True : Py_False) < 0 ||
+        PyDict_SetItem(env, k.wsgi_run_once, Py_False) < 0 ||
+        PyDict_SetItem(env, k.wsgi_file_wrapper, file_wrapper_type()) < 0 ||
+        !set_new(env, k.uwsgi_core, PyLong_FromLong(req.core_id())) ||
+        PyDict_SetItem(env, k.uwsgi_version, k.version_bytes) < 0)
+      goto fail;
+    if (core && fdevent_readable &&
+        (PyDict_SetItem(env, k.fdevent_readable, fdevent_readable) < 0 ||
+         PyDict_SetItem(env, k.fdevent_writable, fdevent_writable) < 0 ||
+         PyDict_SetItem(env, k.fdevent_timeout, Py_None) < 0))
+      goto fail;
+  }
+  return env;
+fail:
+  Py_DECREF(env);
+  return nullptr;
+}
+
+void send_error(Request& req, const char* status, const char* body) {
+  if (req.headers_sent()) return;
+  size_t len = strlen(body);
+  HeaderList h{{"Content-Type", "text/plain"}, {"Content-Length", std::to_string(len)}};
+  if (req.start_response(status, h)) req.write(body, len);
+}
+
+std::string describe(Request& req) {
+  std::string s(req.find_var("REQUEST_METHOD"));
+  s += ' ';
+  std::string_view uri = req.find_var("REQUEST_URI");
+  s += uri.empty() ? req.find_var("PATH_INFO") : uri;
+  return s;
+}
+
+// A Python exception is pending: log it and answer 500 if nothing was sent yet. After the
+// headers went out the response is cut short: mark_exception() tells the core it is incomplete.
+void app_failed(Request& req, Responder* r) {
+  if (PyErr_ExceptionMatches(client_gone_type())) {
+    PyErr_Clear();
+    log_line("python: client gone while sending the response to %s", describe(req).c_str());
+    return;
+  }
+  log_exception(("python: exception in the WSGI app (" + describe(req) + "):").c_str());
+  req.mark_exception();
+  if (!r || !r->sent) send_error(req, "500 Internal Server Error", "Internal Server Error\n");
+}
+
+// Content-Length of a list/tuple of bytes, or -1.
+long long sequence_length(PyObject* seq) {
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  PyObject** items = PySequence_Fast_ITEMS(seq);
+  long long total = 0;
+  for (Py_ssize_t i = 0; i < n; i++) {
+    if (!PyBytes_Check(items[i])) return -1;
+    total += PyBytes_GET_SIZE(items[i]);
+  }
+  return total;
+}
+
+Emit emit_chunk(Responder* r, PyObject* item) {
+  if (!PyBytes_Check(item)) {
+    PyErr_Format(PyExc_TypeError, "response body items must be bytes, not %.100s",
+                 Py_TYPE(item)->tp_name);
+    return Emit::kPyError;
+  }
+  Py_ssize_t n = PyBytes_GET_SIZE(item);
+  if (n == 0) return Emit::kOk;  // headers wait for the first non-empty chunk
+  if (!r->called) {
+    PyErr_SetString(PyExc_RuntimeError, "the app returned body data before calling start_response()");
+    return Emit::kPyError;
+  }
+  return responder_write(r, PyBytes_AS_STRING(item), n);
+}
+
+// file_wrapper over a regular file with a real fd: one sendfile. Returns false (no exception)
+// when the object is not eligible and must be iterated instead.
+bool try_sendfile(Request& req, Responder* r, PyObject* wrapper, Emit* out) {
+  PyObject* f = file_wrapper_filelike(wrapper);
+  if (!f || !r->called) return false;
+  PyObject* fdo = PyObject_CallMethodNoArgs(f, k.fileno);
+  if (!fdo) {
+    PyErr_Clear();
+    return false;
+  }
+  long fd = PyLong_AsLong(fdo);
+  Py_DECREF(fdo);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    PyErr_Clear();
+    return false;
+  }
+  // tell() knows about Python-level buffering; the fd offset is the fallback.
+  off_t offset = -1;
+  if (PyObject* t = PyObject_CallMethodNoArgs(f, k.tell)) {
+    offset = PyLong_AsLongLong(t);
+    Py_DECREF(t);
+  }
+  if (offset < 0) {
+    PyErr_Clear();
+    offset = lseek(fd, 0, SEEK_CUR);
+  }
+  if (offset < 0) offset = 0;
+  size_t len = st.st_size > offset ? st.st_size - offset : 0;
+  *out = r->sent ? Emit::kOk : responder_send_headers(r, len);
+  if (*out == Emit::kOk && len > 0 && !req.sendfile(fd, offset, len)) *out = Emit::kClientGone;
+  return true;
+}
+
+// Sends the app's result; returns how it ended.
+Emit send_result(Request& req, Responder* r, PyObject* result, CoreContext* core) {
+  if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+    if (!r->sent && r->called) {
+      long long len = sequence_length(result);
+      Py_ssize_t n = PySequence_Fast_GET_SIZE(result);
+      // A fully known body gets a Content-Length, so the connection can be kept alive.
+      if (len >= 0 && (len > 0 || n == 0)) {
+        Emit e = responder_send_headers(r, len);
+        if (e != Emit::kOk) return e;
+      }
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(result); i++) {
+      PyObject* item = PySequence_Fast_GET_ITEM(result, i);
+      Py_INCREF(item);
+      Emit e = emit_chunk(r, item);
+      Py_DECREF(item);
+      if (e != Emit::kOk) return e;
+    }
+  } else {
+    if (Py_TYPE(result) == reinterpret_cast<PyTypeObject*>(file_wrapper_type())) {
+      Emit e;
+      if (try_sendfile(req, r, result, &e)) return e;
+    }
+    PyObject* it = PyObject_GetIter(result);
+    if (!it) return Emit::kPyError;
+    for (;;) {
+      PyObject* item = PyIter_Next(it);
+      if (!item) break;
+      Emit e = emit_chunk(r, item);
+      Py_DECREF(item);
+      // Each chunk of a generator hands the core back once (uWSGI's async `yield`).
+      if (e == Emit::kOk && core && !suspend_core(core)) e = Emit::kPyError;
+      if (e != Emit::kOk) {
+        Py_DECREF(it);
+        return e;
+      }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return Emit::kPyError;
+  }
+  if (!r->sent) {
+    if (!r->called) {
+      PyErr_SetString(PyExc_RuntimeError, "the app returned without calling start_response()");
+      return Emit::kPyError;
+    }
+    return responder_send_headers(r, 0);
+  }
+  return Emit::kOk;
+}
+
+class WsgiHandler : public AppHandler {
+ public:
+  void handle(Request& req) override {
+    if (!g.app) {
+      log_line("--- no python application found, check your startup logs for errors --- (%s)",
+               describe(req).c_str());
+      send_error(req, "500 Internal Server Error", "no app loaded\n");
+      return;
+    }
+    LoopEngine* le = g.host->loop_engine();
+    CoreContext* core = le ? le->current_core() : nullptr;
+    PyObject* input = input_new(&req);
+    Responder* r = input ? responder_new(&req) : nullptr;
+    PyObject* env = r ? build_environ(req, core, input) : nullptr;
+    if (!env) {
+      app_failed(req, r);
+      cleanup(req, input, r, env);
+      return;
+    }
+    CurrentRequest* cur = current_request(req.core_id());
+    if (cur) *cur = CurrentRequest{&req, env, false};
+    PyObject* result = PyObject_CallFunctionObjArgs(g.app, env, r, nullptr);
+    if (!result) {
+      app_failed(req, r);
+    } else {
+      Emit e = send_result(req, r, result, core);
+      if (e == Emit::kPyError) app_failed(req, r);
+      else if (e == Emit::kClientGone)
+        log_line("python: client gone while sending the response to %s", describe(req).c_str());
+      close_result(req, result);
+      Py_DECREF(result);
+    }
+    if (cur) *cur = CurrentRequest{};
+    cleanup(req, input, r, env);
+  }
+
+ private:
+  static void close_result(Request& req, PyObject* result) {
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result)) return;
+    PyObject* close = PyObject_GetAttr(result, k.close);
+    if (!close) {
+      PyErr_Clear();
+      return;
+    }
+    PyObject* r = PyObject_CallNoArgs(close);
+    Py_DECREF(close);
+    if (!r)
+      log_exception(("python: exception in close() of the response (" + describe(req) + "):").c_str());
+    Py_XDECREF(r);
+  }
+
+  static void cleanup(Request& req, PyObject* input, Responder* r, PyObject* env) {
+    if (PyErr_Occurred()) log_exception("python: unexpected pending exception");
+    if (input) input_detach(input);
+    if (r) responder_detach(r);
+    Py_XDECREF(env);
+    Py_XDECREF(input);
+    Py_XDECREF(reinterpret_cast<PyObject*>(r));
+  }
+};
+
+}  // namespace
+
+bool init_keys() {
+  Keys x;
+  PyObject** all[] = {&x.wsgi_version, &x.wsgi_url_scheme, &x.wsgi_input, &x.wsgi_errors,
+                      &x.wsgi_multithread, &x.wsgi_multiprocess, &x.wsgi_run_once,
+                      &x.wsgi_file_wrapper, &x.uwsgi_core, &x.uwsgi_version,
+                      &x.fdevent_readable, &x.fdevent_writable, &x.fdevent_timeout, &x.http,
+                      &x.https, &x.close, &x.read, &x.fileno, &x.tell};
+  const char* names[] = {"wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors",
+                         "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
+                         "wsgi.file_wrapper", "uwsgi.core", "uwsgi.version",
+                         "x-wsgiorg.fdevent.readable", "x-wsgiorg.fdevent.writable",
+                         "x-wsgiorg.fdevent.timeout", "http", "https", "close", "read", "fileno",
+                         "tell"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!(*all[i] = intern(names[i]))) return false;
+  x.version_tuple = Py_BuildValue("(ii)", 1, 0);
+  x.version_bytes = PyBytes_FromString(g.host ? g.host->version() : "0");
+  if (!x.version_tuple || !x.version_bytes) return false;
+  k = x;
+  return true;
+}
+
+bool wsgi_init_types() {
+  return input_init_type() && responder_init_type() && file_wrapper_init_type(nullptr);
+}
+
+// The module's wait functions, for x-wsgiorg.fdevent.*; set once the uwsgi module exists.
+void wsgi_set_fdevent_functions(PyObject* readable, PyObject* writable) {
+  Py_XINCREF(readable);
+  Py_XINCREF(writable);
+  fdevent_readable = readable;
+  fdevent_writable = writable;
+}
+
+AppHandler* wsgi_handler() {
+  static WsgiHandler h;
+  return &h;
+}
+
+}  // namespace uwsgi::py
