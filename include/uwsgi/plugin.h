@@ -47,6 +47,8 @@ struct OptionDef {
   std::function<bool(std::string_view value, std::string* err)> on_set;
   // Shortcut options ("--ugreen") may imply other options: (name, value) pairs set when seen.
   std::vector<std::pair<std::string, std::string>> implies;
+  bool numeric = false;              // the value must be an integer (checked at start-up)
+  std::vector<std::string> aliases;  // other long names for the same option
 };
 
 // Read-only view of the parsed configuration.
@@ -165,9 +167,12 @@ class Worker {
   virtual bool stopping() const = 0;             // a stop or reload was asked for
   // Accept one connection from a listening fd (non-blocking); -1 when none is pending.
   virtual int accept_one(int listen_fd) = 0;
-  // Serve every request on an accepted connection until it closes, then close it. Reads and
-  // writes go through the active loop engine's wait_fd(), so this may suspend.
-  virtual void serve_connection(int fd, int listen_fd, int core_id) = 0;
+  // Serve requests on an accepted connection. Returns false once it is closed (fd closed), or
+  // true when it went idle between requests with nothing buffered: the caller then parks fd
+  // (watch for read) and calls serve_connection again when it is readable, or close()s it at
+  // shutdown. Reads and writes go through the active loop engine's wait_fd(), so this may
+  // suspend the current core.
+  virtual bool serve_connection(int fd, int listen_fd, int core_id) = 0;
   // Let the loop engine know about signals arriving from the master (the fd to watch).
   virtual int signal_fd() const = 0;
   virtual void handle_signal_fd() = 0;

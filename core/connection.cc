@@ -1,0 +1,603 @@
+#include "connection.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "host.h"
+#include "log.h"
+
+namespace uwsgi {
+
+static uint64_t now_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Bodies up to this size are held back after the first write, so a one-chunk response gets a
+// Content-Length instead of chunked framing (and headers + body leave in one syscall).
+static constexpr size_t kDeferLimit = 64 * 1024;
+
+Connection::Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& counters)
+    : settings_(s), host_(host), counters_(counters) {
+  in_.resize(s.buffer_size + 1024);
+  out_.reserve(1024);
+}
+
+void Connection::fail(const std::string& why) {
+  if (!failed_) error_ = why;
+  failed_ = true;
+  aborted_ = true;
+}
+
+ssize_t Connection::recv_some(char* p, size_t n) {
+  for (;;) {
+    ssize_t r = ::recv(fd_, p, n, 0);
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      fail(std::string("read error: ") + strerror(errno));
+      return -1;
+    }
+    int w = loop_->wait_fd(fd_, kIoRead, settings_.socket_timeout_ms);
+    if (w == 0) {
+      fail("timeout reading from client");
+      return -1;
+    }
+    if (w < 0) {
+      fail("error waiting for client data");
+      return -1;
+    }
+  }
+}
+
+bool Connection::send_iov(struct iovec* iov, int cnt) {
+  if (failed_) return false;
+  msghdr msg{};
+  while (cnt > 0) {
+    msg.msg_iov = iov;
+    msg.msg_iovlen = cnt;
+    ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int w = loop_->wait_fd(fd_, kIoWrite, settings_.socket_timeout_ms);
+        if (w <= 0) {
+          fail(w == 0 ? "timeout writing to client" : "error waiting to write to client");
+          return false;
+        }
+        continue;
+      }
+      fail(std::string("write error: ") + strerror(errno));
+      return false;
+    }
+    counters_.bytes_out += r;
+    while (cnt > 0 && (size_t)r >= iov->iov_len) {
+      r -= iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char*)iov->iov_base + r;
+      iov->iov_len -= r;
+    }
+  }
+  return true;
+}
+
+bool Connection::send_str(const std::string& s) {
+  iovec v{(void*)s.data(), s.size()};
+  return send_iov(&v, 1);
+}
+
+void Connection::compact_input() {
+  if (in_pos_ == 0) return;
+  if (in_pos_ < in_len_) memmove(in_.data(), in_.data() + in_pos_, in_len_ - in_pos_);
+  in_len_ -= in_pos_;
+  in_pos_ = 0;
+}
+
+void Connection::reset_request() {
+  head_.clear();
+  body_left_ = 0;
+  body_done_ = true;
+  dechunk_.reset();
+  dechunked_.clear();
+  dechunked_pos_ = 0;
+  continue_sent_ = false;
+  out_.clear();
+  pending_.clear();
+  framing_ = Framing::kNone;
+  started_ = body_started_ = headers_flushed_ = no_body_ = false;
+  keep_alive_ = false;
+  aborted_ = failed_ = exception_ = false;
+  declared_length_ = -1;
+  body_written_ = 0;
+  status_code_ = 0;
+  error_.clear();
+}
+
+void Connection::send_error(int status, const char* reason, const std::string& log_msg) {
+  counters_.bad_requests++;
+  log_line("bad request from %s on %s: %s -> %s", remote_addr_.empty() ? "unix" : remote_addr_.c_str(),
+           listener_->spec.c_str(), log_msg.c_str(),
+           listener_->proto == Protocol::kHttp ? "answered and closed" : "closed");
+  if (listener_->proto != Protocol::kHttp) return;  // uwsgi peers get the connection closed
+  std::string body = std::string(reason) + "\n";
+  std::string resp = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                     "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nConnection: close\r\n\r\n" + body;
+  send_str(resp);
+}
+
+Connection::HeadStatus Connection::read_head(bool between_requests) {
+  const size_t max = settings_.buffer_size;
+  for (;;) {
+    size_t avail = in_len_ - in_pos_;
+    if (avail > 0) {
+      ParseError perr;
+      ParseResult pr;
+      ConnInfo ci{listener_->addr, listener_->port, remote_addr_, remote_port_};
+      if (listener_->proto == Protocol::kHttp)
+        pr = parse_http_head(in_.data() + in_pos_, avail, max, ci, &head_, &perr);
+      else
+        pr = parse_uwsgi_packet(in_.data() + in_pos_, avail, max, &head_, &perr);
+      if (pr == ParseResult::kComplete) return HeadStatus::kOk;
+      if (pr == ParseResult::kError) {
+        send_error(perr.http_status, perr.http_status == 431 ? "Request Header Fields Too Large"
+                                     : perr.http_status == 413 ? "Payload Too Large"
+                                     : perr.http_status == 501 ? "Not Implemented"
+                                                               : "Bad Request",
+                   perr.message);
+        return HeadStatus::kClosed;
+      }
+      head_.clear();
+      if (avail >= max) {
+        send_error(listener_->proto == Protocol::kHttp ? 431 : 413, "Request Header Fields Too Large",
+                   "request head larger than --buffer-size " + std::to_string(max));
+        return HeadStatus::kClosed;
+      }
+    }
+    compact_input();
+    ssize_t r;
+    if (between_requests && avail == 0) {
+      // Between requests with nothing buffered: take what is already there, else go idle so the
+      // loop parks the connection instead of holding a core (or the sync worker) on it.
+      r = ::recv(fd_, in_.data() + in_len_, in_.size() - in_len_, MSG_DONTWAIT);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeadStatus::kIdle;
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return HeadStatus::kClosed;
+    } else {
+      r = recv_some(in_.data() + in_len_, in_.size() - in_len_);
+    }
+    if (r < 0) {
+      if (in_len_ > 0) log_line("client %s: %s with a partial request", remote_addr_.c_str(), error_.c_str());
+      return HeadStatus::kClosed;
+    }
+    if (r == 0) {
+      if (in_len_ > 0) {
+        counters_.bad_requests++;
+        log_line("client %s closed the connection in the middle of a request head (%zu bytes)",
+                 remote_addr_.c_str(), in_len_);
+      }
+      return HeadStatus::kClosed;
+    }
+    in_len_ += r;
+  }
+}
+
+ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool* stopping) {
+  fd_ = fd;
+  listener_ = &l;
+  core_id_ = core_id;
+  loop_ = host_.loop_engine();
+  in_pos_ = in_len_ = 0;
+  remote_addr_.clear();
+  remote_port_.clear();
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  if (getpeername(fd, (sockaddr*)&ss, &sl) == 0 && ss.ss_family != AF_UNIX) {
+    char h[NI_MAXHOST], s[NI_MAXSERV];
+    if (getnameinfo((sockaddr*)&ss, sl, h, sizeof h, s, sizeof s, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+      remote_addr_ = h;
+      remote_port_ = s;
+    }
+  }
+  bool first = true;
+  for (;;) {
+    reset_request();
+    // A new connection (or one woken from parking) has bytes waiting, or will soon.
+    HeadStatus hs = read_head(!first);
+    if (hs == HeadStatus::kIdle) {
+      fd_ = -1;
+      return ServeResult::kIdle;
+    }
+    if (hs == HeadStatus::kClosed) break;
+    first = false;
+    handle_one();
+    if (!keep_alive_ || aborted_ || (stopping && *stopping)) break;
+  }
+  ::close(fd);
+  fd_ = -1;
+  return ServeResult::kClosed;
+}
+
+void Connection::handle_one() {
+  start_us_ = now_us();
+  in_pos_ += head_.head_len;
+  keep_alive_ = head_.keep_alive && listener_->proto == Protocol::kHttp;
+  if (head_.chunked) {
+    body_done_ = false;
+  } else {
+    body_left_ = head_.content_length;
+    body_done_ = body_left_ == 0;
+  }
+  std::string_view method = head_.find("REQUEST_METHOD");
+  no_body_ = method == "HEAD";
+  if (settings_.limit_post > 0 && head_.content_length > settings_.limit_post) {
+    send_error(413, "Payload Too Large",
+               "body of " + std::to_string(head_.content_length) + " bytes exceeds --limit-post");
+    keep_alive_ = false;
+    return;
+  }
+  counters_.requests++;
+  AppHandler* h = host_.app_handler(head_.modifier1);
+  if (!h) {
+    log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
+    start_response("503 Service Unavailable", {{"Content-Type", "text/plain"}});
+    static const char msg[] = "no application handler\n";
+    write(msg, sizeof msg - 1);
+  } else {
+    h->handle(*this);
+  }
+  if (!started_ && !aborted_) {
+    log_line("the application returned no response for %.*s", (int)head_.find("REQUEST_URI").size(),
+             head_.find("REQUEST_URI").data());
+    start_response("500 Internal Server Error", {{"Content-Type", "text/plain"}});
+    static const char msg[] = "Internal Server Error\n";
+    write(msg, sizeof msg - 1);
+  }
+  if (!finish_response()) keep_alive_ = false;
+  if (keep_alive_ && !body_done_) drain_body();
+  if (settings_.log_requests) log_request();
+}
+
+void Connection::mark_exception() {
+  exception_ = true;
+  counters_.exceptions++;
+  if (body_started_) aborted_ = true;  // a truncated response must not look complete
+}
+
+// ---- request body --------------------------------------------------------------------------
+
+ssize_t Connection::read(char* buf, size_t n) {
+  if (failed_) return -1;
+  if (n == 0 || body_done_) return 0;
+  if (head_.expect_continue && !continue_sent_ && !body_started_ && listener_->proto == Protocol::kHttp &&
+      in_pos_ == in_len_) {
+    continue_sent_ = true;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    iovec v{(void*)cont, sizeof cont - 1};
+    if (!send_iov(&v, 1)) return -1;
+  }
+  if (!head_.chunked) {
+    size_t want = (size_t)std::min<long long>((long long)n, body_left_);
+    size_t avail = in_len_ - in_pos_;
+    ssize_t got;
+    if (avail > 0) {
+      got = std::min(want, avail);
+      memcpy(buf, in_.data() + in_pos_, got);
+      in_pos_ += got;
+    } else {
+      got = recv_some(buf, want);  // straight into the caller's buffer: no copy for big uploads
+      if (got < 0) return -1;
+      if (got == 0) {
+        fail("client closed the connection with " + std::to_string(body_left_) + " body bytes missing");
+        return -1;
+      }
+    }
+    body_left_ -= got;
+    if (body_left_ == 0) body_done_ = true;
+    return got;
+  }
+  // Chunked: decode from the input buffer, refilling it as needed.
+  while (dechunked_pos_ >= dechunked_.size() && !dechunk_.done()) {
+    dechunked_.clear();
+    dechunked_pos_ = 0;
+    if (in_pos_ == in_len_) {
+      in_pos_ = in_len_ = 0;
+      ssize_t r = recv_some(in_.data(), in_.size());
+      if (r < 0) return -1;
+      if (r == 0) {
+        fail("client closed the connection in the middle of a chunked body");
+        return -1;
+      }
+      in_len_ = r;
+    }
+    size_t used = dechunk_.feed(in_.data() + in_pos_, in_len_ - in_pos_, &dechunked_);
+    in_pos_ += used;
+    if (dechunk_.failed()) {
+      fail("malformed chunked body: " + dechunk_.error());
+      log_line("client %s: %s", remote_addr_.c_str(), error_.c_str());
+      return -1;
+    }
+  }
+  size_t avail = dechunked_.size() - dechunked_pos_;
+  if (avail == 0) {
+    body_done_ = true;
+    return 0;
+  }
+  size_t got = std::min(n, avail);
+  memcpy(buf, dechunked_.data() + dechunked_pos_, got);
+  dechunked_pos_ += got;
+  if (dechunked_pos_ == dechunked_.size() && dechunk_.done()) body_done_ = true;
+  return got;
+}
+
+void Connection::drain_body() {
+  char tmp[16384];
+  size_t drained = 0;
+  while (!body_done_ && !failed_) {
+    if (!head_.chunked && body_left_ > (long long)(settings_.drain_limit - drained)) {
+      keep_alive_ = false;  // too much left to read: closing is cheaper
+      return;
+    }
+    ssize_t r = read(tmp, sizeof tmp);
+    if (r <= 0) break;
+    drained += r;
+    if (drained > settings_.drain_limit) {
+      keep_alive_ = false;
+      return;
+    }
+  }
+  if (!body_done_) keep_alive_ = false;
+}
+
+// ---- response ------------------------------------------------------------------------------
+
+static bool header_is(const std::string& name, const char* want) {
+  return strcasecmp(name.c_str(), want) == 0;
+}
+
+static bool has_bad_chars(const std::string& s) {
+  for (char c : s)
+    if (c == '\r' || c == '\n' || c == 0) return true;
+  return false;
+}
+
+bool Connection::start_response(std::string_view status, const HeaderList& headers) {
+  if (body_started_) {
+    error_ = "start_response called after the response body started";
+    return false;
+  }
+  if (status.size() < 3 || !isdigit((unsigned char)status[0]) || !isdigit((unsigned char)status[1]) ||
+      !isdigit((unsigned char)status[2]) || (status.size() > 3 && status[3] != ' ')) {
+    error_ = "invalid status \"" + std::string(status) + "\"";
+    return false;
+  }
+  for (char c : status)
+    if (c == '\r' || c == '\n') {
+      error_ = "invalid status (contains a line break)";
+      return false;
+    }
+  status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  out_.clear();
+  out_.append(listener_->proto == Protocol::kHttp ? "HTTP/1.1 " : "HTTP/1.1 ");
+  out_.append(status.data(), status.size());
+  if (status.size() == 3) out_.append(" ");
+  declared_length_ = -1;
+  bool app_chunked = false;
+  for (auto& h : headers) {
+    if (h.first.empty() || has_bad_chars(h.first) || has_bad_chars(h.second) ||
+        h.first.find(':') != std::string::npos) {
+      error_ = "invalid response header \"" + h.first + "\"";
+      return false;
+    }
+    if (header_is(h.first, "Content-Length")) {
+      char* end = nullptr;
+      long long v = strtoll(h.second.c_str(), &end, 10);
+      if (h.second.empty() || *end || v < 0) {
+        error_ = "invalid Content-Length \"" + h.second + "\"";
+        return false;
+      }
+      declared_length_ = v;
+    } else if (header_is(h.first, "Transfer-Encoding")) {
+      app_chunked = true;
+    } else if (header_is(h.first, "Connection")) {
+      if (strcasecmp(h.second.c_str(), "close") == 0) keep_alive_ = false;
+      continue;  // we say it ourselves below
+    }
+    out_.append("\r\n");
+    out_.append(h.first);
+    out_.append(": ");
+    out_.append(h.second);
+  }
+  bool bodyless_status = status_code_ < 200 || status_code_ == 204 || status_code_ == 304;
+  if (no_body_ || bodyless_status) {
+    framing_ = Framing::kNone;
+  } else if (declared_length_ >= 0 || app_chunked) {
+    framing_ = Framing::kIdentity;
+  } else if (listener_->proto != Protocol::kHttp || head_.http_minor == 0) {
+    framing_ = Framing::kIdentity;  // delimited by closing the connection
+    keep_alive_ = false;
+  } else {
+    framing_ = Framing::kDeferred;
+  }
+  if (listener_->proto == Protocol::kHttp) {
+    if (!keep_alive_ && head_.http_minor == 1) out_.append("\r\nConnection: close");
+    else if (keep_alive_ && head_.http_minor == 0) out_.append("\r\nConnection: keep-alive");
+  }
+  if (bodyless_status && !no_body_) declared_length_ = 0;
+  started_ = true;
+  return true;
+}
+
+// Sends the header block with an optional framing header and an optional first body piece.
+bool Connection::flush_headers(const char* framing_header, const void* body, size_t n, bool chunk) {
+  out_.append("\r\n");
+  if (framing_header) out_.append(framing_header);
+  out_.append("\r\n");
+  headers_flushed_ = true;
+  char chunk_head[32];
+  iovec v[4];
+  int c = 0;
+  v[c++] = {(void*)out_.data(), out_.size()};
+  if (n > 0) {
+    if (chunk) {
+      int l = snprintf(chunk_head, sizeof chunk_head, "%zx\r\n", n);
+      v[c++] = {chunk_head, (size_t)l};
+    }
+    v[c++] = {(void*)body, n};
+    if (chunk) v[c++] = {(void*)"\r\n", 2};
+  }
+  return send_iov(v, c);
+}
+
+bool Connection::write(const void* data, size_t n) {
+  if (!started_) {
+    error_ = "write() before start_response()";
+    return false;
+  }
+  if (failed_) return false;
+  body_started_ = true;
+  if (n == 0) return true;
+  body_written_ += n;
+  switch (framing_) {
+    case Framing::kNone:
+      if (!headers_flushed_) return flush_headers(nullptr, nullptr, 0, false);
+      return true;
+    case Framing::kIdentity: {
+      if (declared_length_ >= 0 && body_written_ > declared_length_) {
+        // Never send more than declared: the extra would be read as the next response.
+        size_t over = body_written_ - declared_length_;
+        n = over >= n ? 0 : n - over;
+        body_written_ = declared_length_;
+        aborted_ = true;
+        log_line("response body longer than its Content-Length (%lld): truncated", declared_length_);
+      }
+      if (!headers_flushed_) return flush_headers(nullptr, data, n, false);
+      iovec v{(void*)data, n};
+      return n == 0 || send_iov(&v, 1);
+    }
+    case Framing::kDeferred:
+      if (pending_.empty() && n <= kDeferLimit) {
+        pending_.assign((const char*)data, n);
+        return true;
+      }
+      framing_ = Framing::kChunked;
+      if (!pending_.empty()) {
+        if (!flush_headers("Transfer-Encoding: chunked\r\n", pending_.data(), pending_.size(), true)) return false;
+        pending_.clear();
+        break;  // then send this piece as a chunk below
+      }
+      return flush_headers("Transfer-Encoding: chunked\r\n", data, n, true);
+    case Framing::kChunked:
+      break;
+  }
+  char chunk_head[32];
+  int l = snprintf(chunk_head, sizeof chunk_head, "%zx\r\n", n);
+  iovec v[3] = {{chunk_head, (size_t)l}, {(void*)data, n}, {(void*)"\r\n", 2}};
+  return send_iov(v, 3);
+}
+
+bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
+  if (!started_) {
+    error_ = "sendfile before start_response()";
+    return false;
+  }
+  if (failed_) return false;
+  body_started_ = true;
+  if (len == 0) return true;
+  if (framing_ == Framing::kNone) return headers_flushed_ || flush_headers(nullptr, nullptr, 0, false);
+  bool chunk = false;
+  if (framing_ == Framing::kDeferred) {
+    framing_ = Framing::kChunked;
+    if (!flush_headers("Transfer-Encoding: chunked\r\n", pending_.data(), pending_.size(), true)) return false;
+    pending_.clear();
+  }
+  if (framing_ == Framing::kChunked) {
+    chunk = true;
+    char chunk_head[32];
+    int l = snprintf(chunk_head, sizeof chunk_head, "%zx\r\n", len);
+    iovec v{chunk_head, (size_t)l};
+    if (!send_iov(&v, 1)) return false;
+  } else if (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false)) {
+    return false;
+  }
+  size_t left = len;
+  while (left > 0) {
+    ssize_t r = ::sendfile(fd_, in_fd, &offset, left);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        int w = loop_->wait_fd(fd_, kIoWrite, settings_.socket_timeout_ms);
+        if (w <= 0) {
+          fail("timeout sending a file to the client");
+          return false;
+        }
+        continue;
+      }
+      fail(std::string("sendfile error: ") + strerror(errno));
+      return false;
+    }
+    if (r == 0) {
+      fail("file shorter than announced");
+      return false;
+    }
+    left -= r;
+    counters_.bytes_out += r;
+  }
+  body_written_ += len;
+  if (chunk) return send_str("\r\n");
+  return true;
+}
+
+bool Connection::finish_response() {
+  if (failed_) return false;
+  if (aborted_) return false;  // the app failed mid-response: close without completing it
+  switch (framing_) {
+    case Framing::kNone:
+      return headers_flushed_ || flush_headers(nullptr, nullptr, 0, false);
+    case Framing::kIdentity:
+      if (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false)) return false;
+      if (declared_length_ >= 0 && body_written_ < declared_length_) {
+        log_line("response shorter (%lld bytes) than its Content-Length (%lld): closing the connection",
+                 body_written_, declared_length_);
+        return false;
+      }
+      return declared_length_ >= 0;  // otherwise the body ends when the connection closes
+    case Framing::kDeferred: {
+      char cl[64];
+      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", pending_.size());
+      bool ok = flush_headers(cl, pending_.data(), pending_.size(), false);
+      pending_.clear();
+      return ok;
+    }
+    case Framing::kChunked: {
+      static const std::string last = "0\r\n\r\n";
+      return send_str(last);
+    }
+  }
+  return true;
+}
+
+void Connection::log_request() {
+  std::string_view method = head_.find("REQUEST_METHOD");
+  std::string_view uri = head_.find("REQUEST_URI");
+  if (uri.empty()) uri = head_.find("PATH_INFO");
+  uint64_t ms = (now_us() - start_us_) / 1000;
+  log_line("[pid: %d|core: %d] %s {%zu vars} %.*s %.*s => generated %lld bytes in %llu msecs (%s %d)%s",
+           (int)getpid(), core_id_, remote_addr_.empty() ? "-" : remote_addr_.c_str(), head_.vars.size(),
+           (int)method.size(), method.data(), (int)uri.size(), uri.data(), body_written_,
+           (unsigned long long)ms, head_.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", status_code_,
+           failed_ ? (" [" + error_ + "]").c_str() : (exception_ ? " [exception]" : ""));
+}
+
+}  // namespace uwsgi

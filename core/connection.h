@@ -1,0 +1,125 @@
+// One client connection: reads request heads (HTTP or uwsgi), hands each request to the app
+// handler as a uwsgi::Request, frames the response, keeps the connection alive when it can.
+// Every read and write is non-blocking and waits through the loop engine, so under async cores a
+// slow client only suspends its own core.
+#pragma once
+
+#include <sys/uio.h>
+#include <uwsgi/plugin.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "listener.h"
+#include "request_head.h"
+
+namespace uwsgi {
+
+class HostImpl;
+
+struct ServeSettings {
+  size_t buffer_size = 4096;       // --buffer-size: the largest request head / uwsgi packet
+  int socket_timeout_ms = 30000;   // --socket-timeout: one read or write waiting longer fails
+  bool log_requests = true;        // off with --disable-logging
+  long long limit_post = 0;        // --limit-post: 0 = no limit
+  size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
+};
+
+struct WorkerCounters {
+  uint64_t requests = 0;
+  uint64_t exceptions = 0;
+  uint64_t bad_requests = 0;
+  uint64_t bytes_out = 0;
+};
+
+enum class ServeResult { kClosed, kIdle };
+
+class Connection final : public Request {
+ public:
+  Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& counters);
+
+  // Serve requests on fd until it closes (kClosed; the fd is closed) or goes idle between
+  // requests with nothing buffered (kIdle; the caller parks the fd and calls serve() again when
+  // it is readable). stop_after_request: finish the current request and close (shutdown).
+  ServeResult serve(int fd, const Listener& l, int core_id, const bool* stopping);
+
+  // uwsgi::Request
+  size_t var_count() const override { return head_.vars.size(); }
+  std::pair<std::string_view, std::string_view> var(size_t i) const override { return head_.vars[i]; }
+  std::string_view find_var(std::string_view name) const override { return head_.find(name); }
+  const char* scheme() const override { return "http"; }
+  long long content_length() const override { return head_.chunked ? -1 : head_.content_length; }
+  ssize_t read(char* buf, size_t n) override;
+  bool start_response(std::string_view status, const HeaderList& headers) override;
+  bool headers_sent() const override { return body_started_; }
+  bool write(const void* data, size_t n) override;
+  bool sendfile(int fd, off_t offset, size_t len) override;
+  const char* error() const override { return error_.c_str(); }
+  int fd() const override { return fd_; }
+  int core_id() const override { return core_id_; }
+  int modifier1() const override { return head_.modifier1; }
+  void mark_exception() override;
+
+ private:
+  enum class Framing { kNone, kIdentity, kDeferred, kChunked };
+  enum class HeadStatus { kOk, kClosed, kIdle };
+
+  HeadStatus read_head(bool between_requests);
+  void handle_one();
+  void reset_request();
+  bool finish_response();
+  void drain_body();
+  void send_error(int status, const char* reason, const std::string& log_msg);
+  void log_request();
+
+  ssize_t recv_some(char* p, size_t n);
+  bool send_iov(struct iovec* iov, int cnt);
+  bool send_str(const std::string& s);
+  bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
+  void fail(const std::string& why);
+  void compact_input();
+
+  const ServeSettings& settings_;
+  HostImpl& host_;
+  WorkerCounters& counters_;
+  LoopEngine* loop_ = nullptr;
+
+  int fd_ = -1;
+  int core_id_ = 0;
+  const Listener* listener_ = nullptr;
+  std::string remote_addr_, remote_port_;
+
+  // Input buffer: [in_pos_, in_len_) are unconsumed bytes (the head, then body, then pipelined).
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  RequestHead head_;
+
+  // Body state.
+  long long body_left_ = 0;
+  bool body_done_ = true;
+  ChunkedDecoder dechunk_;
+  std::string dechunked_;
+  size_t dechunked_pos_ = 0;
+  bool continue_sent_ = false;
+
+  // Response state.
+  std::string out_;       // status line + headers, without the final CRLF
+  std::string pending_;   // a first body write held back to compute Content-Length
+  Framing framing_ = Framing::kNone;
+  bool started_ = false;  // start_response() called
+  bool body_started_ = false;
+  bool headers_flushed_ = false;
+  bool no_body_ = false;
+  bool keep_alive_ = false;
+  bool aborted_ = false;   // the response cannot be completed: close after it
+  bool failed_ = false;    // a socket error or timeout
+  bool exception_ = false;
+  long long declared_length_ = -1;
+  long long body_written_ = 0;
+  int status_code_ = 0;
+  uint64_t start_us_ = 0;
+  std::string error_;
+};
+
+}  // namespace uwsgi

@@ -1,0 +1,32 @@
+// Listening sockets: TCP "host:port" / ":port" and unix paths, for the uwsgi or HTTP protocol.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace uwsgi {
+
+enum class Protocol { kUwsgi, kHttp };
+
+struct Listener {
+  int fd = -1;
+  Protocol proto = Protocol::kUwsgi;
+  std::string spec;       // as given
+  std::string addr, port; // for SERVER_NAME / SERVER_PORT
+  std::string unix_path;  // non-empty for unix sockets
+};
+
+struct ListenOptions {
+  int backlog = 100;
+  bool reuse_port = false;
+  int chmod = -1;  // unix socket mode, -1 = leave
+};
+
+bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions& opt, Listener* out,
+                   std::string* err);
+// Sockets kept open across a re-exec (graceful reload) are passed in UWSGI_INHERITED_SOCKETS
+// as "fd:proto:spec;..." so the new process takes them over instead of binding again.
+std::string encode_inherited(const std::vector<Listener>& ls);
+bool take_inherited(const std::string& spec, Protocol proto, Listener* out);
+
+}  // namespace uwsgi

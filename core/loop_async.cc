@@ -1,0 +1,332 @@
+// "async": the scheduler. N cores (fibers from a suspend engine) per worker; the main context
+// waits on an I/O engine and resumes whichever core's fd or timer fired. A core that would block
+// on a socket suspends instead, so one slow client only holds its own core. Idle keep-alive
+// connections are parked in the I/O engine and given a core again when they have a request.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "host.h"
+#include "log.h"
+#include "loops.h"
+
+namespace uwsgi {
+namespace {
+
+class AsyncLoop;
+struct Core;
+
+enum TagKind { kListen, kSignal, kParked, kCoreFd, kCoreTimer };
+
+struct Tag {
+  TagKind kind;
+  int fd;
+  Core* core;
+};
+
+constexpr int kMaxCoreFds = 8;  // fds one core may wait on at once (uwsgi.wait_fd_* calls)
+
+struct Core final : CoreContext {
+  AsyncLoop* loop = nullptr;
+  int index = 0;
+  std::unique_ptr<Fiber> fiber;
+  enum State { kFree, kRunning, kWaiting, kRunnable } state = kFree;
+  int conn_fd = -1, conn_lfd = -1;  // work handed to the core
+  // Registrations made through the CoreContext API, armed at suspend().
+  std::vector<std::pair<int, int>> reg_fds;
+  double reg_timer_s = -1;
+  // What the core waits on now.
+  Tag fd_tags[kMaxCoreFds];
+  int nwatched = 0;
+  Tag timer_tag{kCoreTimer, -1, nullptr};
+  uint64_t timer_id = 0;
+  int ready = -1;
+  bool timed_out_flag = false;
+  uint64_t batch = 0;
+
+  int id() const override { return index; }
+  bool register_fd(int fd, int events, int timeout_s, std::string* err) override;
+  bool register_timer(double seconds, std::string* err) override;
+  bool suspend(std::string* err) override;
+  int ready_fd() const override { return ready; }
+  bool timed_out() const override { return timed_out_flag; }
+};
+
+class AsyncLoop final : public LoopEngine {
+ public:
+  AsyncLoop(HostImpl& host, std::unique_ptr<SuspendEngine> s, std::unique_ptr<IoEngine> io, int n)
+      : host_(host), suspend_(std::move(s)), io_(std::move(io)), ncores_(n) {}
+  ~AsyncLoop() override {
+    cores_.clear();  // fibers go before the engines that made them
+  }
+  const char* name() const override { return "async"; }
+  int async_cores() const override { return ncores_; }
+
+  bool init(Worker& w, std::string* err) override {
+    worker_ = &w;
+    if (!io_->init(err)) return false;
+    if (!suspend_->init(err)) return false;
+    cores_.resize(ncores_);
+    for (int i = 0; i < ncores_; i++) {
+      auto c = std::make_unique<Core>();
+      c->loop = this;
+      c->index = i;
+      c->timer_tag.core = c.get();
+      c->fiber = suspend_->create(&AsyncLoop::core_main, c.get(), err);
+      if (!c->fiber) {
+        *err = "suspend engine " + std::string(suspend_->name()) + " could not create core " + std::to_string(i) +
+               ": " + *err;
+        return false;
+      }
+      cores_[i] = std::move(c);
+    }
+    for (int i = ncores_ - 1; i >= 0; i--) free_.push_back(cores_[i].get());
+    for (int fd : w.listen_fds()) listen_tags_.push_back({kListen, fd, nullptr});
+    watch_listeners(true);
+    signal_tag_ = {kSignal, w.signal_fd(), nullptr};
+    if (w.signal_fd() >= 0) io_->watch(w.signal_fd(), kIoRead, &signal_tag_);
+    return true;
+  }
+
+  int run(Worker& w) override {
+    IoReady evs[128];
+    bool draining = false;
+    while (true) {
+      if (w.stopping() && !draining) {
+        draining = true;
+        watch_listeners(false);
+        for (auto& p : parked_) {
+          io_->unwatch(p.first);
+          close(p.first);
+        }
+        parked_.clear();
+        for (auto& p : pending_) close(p.first);
+        pending_.clear();
+      }
+      if (draining && (int)free_.size() == ncores_) break;
+      int timeout = !runnable_.empty() ? 0 : (draining ? 100 : -1);
+      int n;
+      if (timeout == 0) {
+        n = io_->wait(0, evs, 128);
+      } else {
+        BlockGuard g(host_.switch_hooks());
+        n = io_->wait(timeout, evs, 128);
+      }
+      batch_++;
+      for (int i = 0; i < n; i++) dispatch(w, evs[i]);
+      // Cores that yielded without waiting on anything run again now.
+      size_t r = runnable_.size();
+      for (size_t i = 0; i < r; i++) {
+        Core* c = runnable_.front();
+        runnable_.pop_front();
+        if (c->state == Core::kRunnable) resume(c);
+      }
+    }
+    return 0;
+  }
+
+  int wait_fd(int fd, int events, int timeout_ms) override {
+    Core* c = current_;
+    if (!c) {  // outside any core (start-up code): plain poll
+      pollfd p{fd, (short)((events & kIoRead ? POLLIN : 0) | (events & kIoWrite ? POLLOUT : 0)), 0};
+      int r = poll(&p, 1, timeout_ms);
+      return r < 0 ? -1 : r > 0;
+    }
+    c->reg_fds.clear();
+    c->reg_fds.emplace_back(fd, events);
+    c->reg_timer_s = timeout_ms > 0 ? timeout_ms / 1000.0 : -1;
+    arm_and_suspend(c);
+    return c->timed_out_flag ? 0 : 1;
+  }
+
+  CoreContext* current_core() override { return current_; }
+
+  // Called from inside a core.
+  void arm_and_suspend(Core* c) {
+    c->nwatched = 0;
+    for (auto& rf : c->reg_fds) {
+      if (c->nwatched == kMaxCoreFds) break;
+      Tag& t = c->fd_tags[c->nwatched++];
+      t = {kCoreFd, rf.first, c};
+      io_->watch(rf.first, rf.second, &t);
+    }
+    if (c->reg_timer_s >= 0) c->timer_id = io_->add_timer((uint64_t)(c->reg_timer_s * 1000), &c->timer_tag);
+    c->reg_fds.clear();
+    c->reg_timer_s = -1;
+    c->ready = -1;
+    c->timed_out_flag = false;
+    if (c->nwatched == 0 && c->timer_id == 0) {
+      c->state = Core::kRunnable;  // nothing to wait for: just let the others run once
+      runnable_.push_back(c);
+    } else {
+      c->state = Core::kWaiting;
+    }
+    c->fiber->suspend();
+  }
+
+ private:
+  static void core_main(void* arg) {
+    Core* c = static_cast<Core*>(arg);
+    AsyncLoop* L = c->loop;
+    for (;;) {
+      if (c->conn_fd >= 0) {
+        int fd = c->conn_fd, lfd = c->conn_lfd;
+        c->conn_fd = -1;
+        if (L->worker_->serve_connection(fd, lfd, c->index)) L->park(fd, lfd);
+      }
+      c->state = Core::kFree;
+      L->free_.push_back(c);
+      c->fiber->suspend();
+    }
+  }
+
+  void resume(Core* c) {
+    c->state = Core::kRunning;
+    c->batch = batch_;
+    current_ = c;
+    auto& hooks = host_.switch_hooks();
+    for (auto* h : hooks) h->enter_core(c->index);
+    c->fiber->resume();
+    for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) (*it)->leave_core(c->index);
+    current_ = nullptr;
+    if (c->state == Core::kFree) core_freed();
+  }
+
+  void start_on_free_core(int fd, int lfd) {
+    Core* c = free_.back();
+    free_.pop_back();
+    c->conn_fd = fd;
+    c->conn_lfd = lfd;
+    resume(c);
+  }
+
+  void core_freed() {
+    if (worker_->stopping()) return;
+    while (!free_.empty() && !pending_.empty()) {
+      auto p = pending_.front();
+      pending_.pop_front();
+      start_on_free_core(p.first, p.second);
+    }
+    if (!free_.empty() && !listening_) watch_listeners(true);
+  }
+
+  void watch_listeners(bool on) {
+    for (auto& t : listen_tags_) {
+      if (on) io_->watch(t.fd, kIoRead, &t);
+      else io_->unwatch(t.fd);
+    }
+    listening_ = on;
+  }
+
+  void park(int fd, int lfd) {
+    if (worker_->stopping()) {
+      close(fd);
+      return;
+    }
+    auto& t = parked_[fd];
+    t = {kParked, fd, nullptr};
+    parked_lfd_[fd] = lfd;
+    io_->watch(fd, kIoRead, &t);
+  }
+
+  void dispatch(Worker& w, const IoReady& ev) {
+    Tag* t = static_cast<Tag*>(ev.data);
+    switch (t->kind) {
+      case kSignal:
+        w.handle_signal_fd();
+        break;
+      case kListen:
+        while (!free_.empty() && !w.stopping()) {
+          int fd = w.accept_one(t->fd);
+          if (fd < 0) break;
+          start_on_free_core(fd, t->fd);
+        }
+        if (free_.empty() && listening_) watch_listeners(false);  // resumed when a core frees
+        break;
+      case kParked: {
+        int fd = t->fd;
+        io_->unwatch(fd);
+        int lfd = parked_lfd_[fd];
+        parked_.erase(fd);
+        parked_lfd_.erase(fd);
+        if (free_.empty()) pending_.emplace_back(fd, lfd);
+        else start_on_free_core(fd, lfd);
+        break;
+      }
+      case kCoreFd:
+      case kCoreTimer: {
+        Core* c = t->core;
+        if (c->state != Core::kWaiting || c->batch == batch_) break;  // stale, or already woken
+        if (t->kind == kCoreTimer) {
+          c->timed_out_flag = true;
+          c->timer_id = 0;
+        } else {
+          c->ready = t->fd;
+        }
+        for (int i = 0; i < c->nwatched; i++) io_->unwatch(c->fd_tags[i].fd);
+        c->nwatched = 0;
+        if (c->timer_id) {
+          io_->cancel_timer(c->timer_id);
+          c->timer_id = 0;
+        }
+        resume(c);
+        break;
+      }
+    }
+  }
+
+  HostImpl& host_;
+  std::unique_ptr<SuspendEngine> suspend_;
+  std::unique_ptr<IoEngine> io_;
+  int ncores_;
+  Worker* worker_ = nullptr;
+  std::vector<std::unique_ptr<Core>> cores_;
+  std::vector<Core*> free_;
+  std::deque<Core*> runnable_;
+  std::deque<std::pair<int, int>> pending_;  // readable parked connections waiting for a core
+  std::unordered_map<int, Tag> parked_;
+  std::unordered_map<int, int> parked_lfd_;
+  std::vector<Tag> listen_tags_;
+  Tag signal_tag_{kSignal, -1, nullptr};
+  bool listening_ = false;
+  Core* current_ = nullptr;
+  uint64_t batch_ = 0;
+};
+
+bool Core::register_fd(int fd, int events, int timeout_s, std::string* err) {
+  if ((int)reg_fds.size() >= kMaxCoreFds) {
+    *err = "too many fds registered for one wait (max " + std::to_string(kMaxCoreFds) + ")";
+    return false;
+  }
+  reg_fds.emplace_back(fd, events);
+  if (timeout_s > 0 && (reg_timer_s < 0 || timeout_s < reg_timer_s)) reg_timer_s = timeout_s;
+  return true;
+}
+
+bool Core::register_timer(double seconds, std::string* err) {
+  if (seconds < 0) {
+    *err = "negative timeout";
+    return false;
+  }
+  if (reg_timer_s < 0 || seconds < reg_timer_s) reg_timer_s = seconds;
+  return true;
+}
+
+bool Core::suspend(std::string* err) {
+  (void)err;
+  loop->arm_and_suspend(this);
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<LoopEngine> make_async_loop(HostImpl& host, std::unique_ptr<SuspendEngine> suspend,
+                                            std::unique_ptr<IoEngine> io, int cores) {
+  return std::make_unique<AsyncLoop>(host, std::move(suspend), std::move(io), cores);
+}
+
+}  // namespace uwsgi

@@ -1,0 +1,17 @@
+// The core's two loop engines: "sync" (one request at a time per process) and "async" (N cores
+// on a suspend engine, waiting through an I/O engine).
+#pragma once
+
+#include <uwsgi/plugin.h>
+
+#include <memory>
+
+namespace uwsgi {
+
+class HostImpl;
+
+std::unique_ptr<LoopEngine> make_sync_loop(HostImpl& host);
+std::unique_ptr<LoopEngine> make_async_loop(HostImpl& host, std::unique_ptr<SuspendEngine> suspend,
+                                            std::unique_ptr<IoEngine> io, int cores);
+
+}  // namespace uwsgi

@@ -1,0 +1,136 @@
+// Start-up: load plugins, parse options, bind sockets, load apps, run the process model.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core_options.h"
+#include "host.h"
+#include "io_epoll.h"
+#include "listener.h"
+#include "log.h"
+#include "master.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include "version.h"
+
+using namespace uwsgi;
+
+static int fail(const std::string& msg) {
+  log_line("uwsgi: %s", msg.c_str());
+  return 1;
+}
+
+int main(int argc, char** argv) {
+  HostImpl host;
+  register_core_options(host);
+  host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
+
+  EarlyConfig early;
+  std::string err;
+  if (!scan_early(argc, argv, &early, &err)) return fail(err);
+  PluginLoader loader(early.plugin_dirs);
+  if (!loader.load_builtins(&err)) return fail(err);
+  for (auto& spec : early.plugins)
+    if (!loader.load(spec, &err)) return fail(err);
+  for (auto& p : loader.plugins()) {
+    host.set_registering_group(p.name);
+    p.plugin->on_register(host);
+  }
+  host.set_registering_group("core");
+  if (!host.registration_error().empty()) return fail(host.registration_error());
+
+  if (early.version) {
+    printf("%s\n", UWSGI_SERVER_VERSION);
+    return 0;
+  }
+  if (early.help) {
+    print_help(host, loader);
+    return 0;
+  }
+  if (!parse_config(argc, argv, host.registry(), &host.store(), &err)) return fail(err);
+  const Config& cfg = host.config();
+
+  if (cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
+    return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
+  for (auto& e : cfg.all("env")) {
+    size_t eq = e.find('=');
+    if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
+    setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+  }
+  if (cfg.has("chdir") && chdir(cfg.get("chdir").c_str()) != 0)
+    return fail("cannot chdir to " + cfg.get("chdir") + ": " + strerror(errno));
+
+  for (auto& p : loader.plugins()) {
+    host.set_registering_group(p.name);
+    if (!p.plugin->on_config(host, &err)) return fail(p.name + ": " + err);
+  }
+  host.set_registering_group("core");
+
+  ProcessSetup setup;
+  setup.host = &host;
+  setup.loader = &loader;
+  if (!choose_engines(host, &setup.engines, &err)) return fail(err);
+  setup.master = cfg.get_bool("master");
+  setup.processes = (int)cfg.get_int("processes", 1);
+  if (setup.processes < 1) return fail("--processes must be at least 1");
+  setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");
+  setup.die_on_term = cfg.get_bool("die-on-term");
+  setup.reload_mercy_s = (int)cfg.get_int("reload-mercy", cfg.get_int("worker-reload-mercy", 60));
+  for (int i = 0; i < argc; i++) setup.argv.push_back(argv[i]);
+  if (cfg.get_int("threads", 1) > 1)
+    log_line("warning: --threads %lld is not supported yet; each worker serves one request at a time "
+             "(use --processes or --async)", cfg.get_int("threads", 1));
+
+  ServeSettings& ss = setup.settings;
+  ss.buffer_size = (size_t)cfg.get_int("buffer-size", 4096);
+  if (ss.buffer_size < 512) return fail("--buffer-size must be at least 512");
+  ss.socket_timeout_ms = (int)cfg.get_int("socket-timeout", 30) * 1000;
+  ss.log_requests = !cfg.get_bool("disable-logging");
+  ss.limit_post = cfg.get_int("limit-post", 0);
+
+  // Sockets: taken over from a reloading master, or bound now.
+  std::vector<Listener> listeners;
+  ListenOptions lo;
+  lo.backlog = (int)cfg.get_int("listen", 100);
+  lo.reuse_port = cfg.get_bool("reuse-port");
+  if (cfg.has("chmod-socket")) {
+    std::string m = cfg.get("chmod-socket");
+    lo.chmod = m.empty() || m == "true" ? 0666 : (int)strtol(m.c_str(), nullptr, 8);
+  }
+  auto bind_all = [&](const char* opt, Protocol proto) -> bool {
+    for (auto& spec : cfg.all(opt)) {
+      Listener l;
+      if (!take_inherited(spec, proto, &l) && !bind_listener(spec, proto, lo, &l, &err)) return false;
+      log_line("%s bound on %s fd %d", proto == Protocol::kHttp ? "HTTP socket" : "uwsgi socket", spec.c_str(), l.fd);
+      listeners.push_back(l);
+    }
+    return true;
+  };
+  if (!bind_all("socket", Protocol::kUwsgi) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
+  unsetenv("UWSGI_INHERITED_SOCKETS");
+  if (listeners.empty()) return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
+  setup.listeners = &listeners;
+
+  std::string pidfile = cfg.get("pidfile");
+  if (!pidfile.empty()) {
+    FILE* f = fopen(pidfile.c_str(), "w");
+    if (!f) return fail("cannot write --pidfile " + pidfile + ": " + strerror(errno));
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+  }
+
+  if (!setup.lazy_apps && !load_apps(host, loader)) return 1;
+
+  int rc = run_processes(setup);
+
+  if (cfg.get_bool("vacuum")) {
+    for (auto& l : listeners)
+      if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
+    if (!pidfile.empty()) unlink(pidfile.c_str());
+  }
+  return rc;
+}

@@ -1,0 +1,213 @@
+#include "master.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.h"
+
+namespace uwsgi {
+
+bool load_apps(HostImpl& host, PluginLoader& loader) {
+  for (auto& p : loader.plugins()) {
+    std::string err;
+    host.set_registering_group(p.name);
+    if (!p.plugin->on_load_apps(host, &err)) {
+      log_line("%s: %s", p.name.c_str(), err.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+static int run_worker(ProcessSetup& s, int id, bool forked) {
+  s.host->set_worker(id, s.processes);
+  if (forked)
+    for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
+  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return 22;
+  WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
+  int rc = w.run();
+  for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
+  return rc;
+}
+
+namespace {
+
+volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0;
+int g_master_pipe[2] = {-1, -1};
+
+void master_signal(int sig) {
+  int saved = errno;
+  if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
+  else if (sig == SIGHUP) g_got_hup = 1;
+  else if (sig == SIGTERM) g_got_term = 1;
+  char c = 1;
+  ssize_t r = ::write(g_master_pipe[1], &c, 1);
+  (void)r;
+  errno = saved;
+}
+
+uint64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct WorkerSlot {
+  pid_t pid = 0;
+  uint64_t started_ms = 0;
+  uint64_t respawn_at_ms = 0;  // throttled respawn after a quick death
+};
+
+class Master {
+ public:
+  explicit Master(ProcessSetup& s) : s_(s), slots_(s.processes + 1) {}
+
+  int run() {
+    if (pipe2(g_master_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+      log_line("master: pipe: %s", strerror(errno));
+      return 1;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = master_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD}) sigaction(sig, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
+             s_.engines.loop.c_str());
+    for (int i = 1; i <= s_.processes; i++) spawn(i);
+    for (;;) {
+      pollfd p{g_master_pipe[0], POLLIN, 0};
+      poll(&p, 1, 200);
+      char buf[64];
+      while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
+      }
+      if (g_got_term) {
+        g_got_term = 0;
+        if (s_.die_on_term) g_got_int = 1;
+        else g_got_hup = 1;  // uWSGI: SIGTERM reloads unless --die-on-term
+      }
+      if (g_got_int && mode_ != kShutdown) begin(kShutdown, SIGINT);
+      if (g_got_hup && mode_ == kRunning) {
+        g_got_hup = 0;
+        begin(kReload, SIGHUP);
+      }
+      reap();
+      uint64_t now = now_ms();
+      if (mode_ == kRunning) {
+        for (int i = 1; i <= s_.processes; i++)
+          if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
+      } else {
+        if (alive() == 0) {
+          if (mode_ == kShutdown) {
+            log_line("goodbye to uWSGI (all workers stopped)");
+            return 0;
+          }
+          reexec();  // returns only on failure
+          return 1;
+        }
+        if (now >= deadline_ms_ && !killed_) {
+          log_line("workers still running after the %d s mercy: killing them", s_.reload_mercy_s);
+          for (auto& w : slots_)
+            if (w.pid > 0) kill(w.pid, SIGKILL);
+          killed_ = true;
+        }
+      }
+    }
+  }
+
+ private:
+  enum Mode { kRunning, kShutdown, kReload };
+
+  void begin(Mode m, int sig) {
+    mode_ = m;
+    killed_ = false;
+    deadline_ms_ = now_ms() + (uint64_t)s_.reload_mercy_s * 1000;
+    log_line(m == kShutdown ? "shutting down: stopping %d worker(s)" : "graceful reload: stopping %d worker(s)",
+             alive());
+    for (auto& w : slots_)
+      if (w.pid > 0) kill(w.pid, sig);
+  }
+
+  int alive() const {
+    int n = 0;
+    for (auto& w : slots_)
+      if (w.pid > 0) n++;
+    return n;
+  }
+
+  void spawn(int id) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      log_line("fork() for worker %d failed: %s", id, strerror(errno));
+      slots_[id].respawn_at_ms = now_ms() + 1000;
+      return;
+    }
+    if (pid == 0) {
+      close(g_master_pipe[0]);
+      close(g_master_pipe[1]);
+      signal(SIGCHLD, SIG_DFL);
+      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
+      _exit(run_worker(s_, id, true));
+    }
+    slots_[id].pid = pid;
+    slots_[id].started_ms = now_ms();
+    log_line("spawned worker %d (pid %d)", id, (int)pid);
+  }
+
+  void reap() {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      for (int i = 1; i <= s_.processes; i++) {
+        if (slots_[i].pid != pid) continue;
+        slots_[i].pid = 0;
+        if (mode_ == kRunning) {
+          if (WIFSIGNALED(status))
+            log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
+                     WTERMSIG(status), strsignal(WTERMSIG(status)));
+          else
+            log_line("worker %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
+          uint64_t now = now_ms();
+          // A worker that dies right after starting would otherwise fork in a tight loop.
+          slots_[i].respawn_at_ms = (now - slots_[i].started_ms < 1000) ? now + 1000 : now;
+        }
+      }
+    }
+  }
+
+  void reexec() {
+    log_line("reloading: re-executing %s", s_.argv[0].c_str());
+    std::string inherit = encode_inherited(*s_.listeners);
+    setenv("UWSGI_INHERITED_SOCKETS", inherit.c_str(), 1);
+    for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, 0);  // keep them across exec
+    std::vector<char*> av;
+    for (auto& a : s_.argv) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    execv("/proc/self/exe", av.data());
+    log_line("reload failed: execv: %s", strerror(errno));
+  }
+
+  ProcessSetup& s_;
+  std::vector<WorkerSlot> slots_;
+  Mode mode_ = kRunning;
+  uint64_t deadline_ms_ = 0;
+  bool killed_ = false;
+};
+
+}  // namespace
+
+int run_processes(ProcessSetup& s) {
+  if (!s.master && s.processes <= 1) return run_worker(s, 1, false);
+  return Master(s).run();
+}
+
+}  // namespace uwsgi

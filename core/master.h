@@ -1,0 +1,34 @@
+// Process model: a master that forks, watches and respawns workers, reloads and shuts down; or a
+// single process that is its own worker.
+#pragma once
+
+#include <vector>
+
+#include "host.h"
+#include "listener.h"
+#include "plugin_loader.h"
+#include "worker.h"
+
+namespace uwsgi {
+
+struct ProcessSetup {
+  HostImpl* host;
+  PluginLoader* loader;
+  std::vector<Listener>* listeners;
+  ServeSettings settings;
+  EngineChoice engines;
+  int processes = 1;
+  bool master = false;
+  bool lazy_apps = false;
+  bool die_on_term = false;
+  int reload_mercy_s = 60;
+  std::vector<std::string> argv;  // for re-exec on reload
+};
+
+// Runs until shutdown; returns the exit code.
+int run_processes(ProcessSetup& s);
+
+// Loads apps through every plugin (master before fork, or the worker with --lazy-apps).
+bool load_apps(HostImpl& host, PluginLoader& loader);
+
+}  // namespace uwsgi

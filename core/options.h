@@ -1,0 +1,73 @@
+// Option registry (plugins extend it) and the parsed configuration, from argv, ini files and the
+// environment, with uWSGI's rules: repeated options append, later scalars win, flags take
+// true/false, ini placeholders %(name)s.
+#pragma once
+
+#include <uwsgi/plugin.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace uwsgi {
+
+struct RegisteredOption {
+  OptionDef def;
+  std::string group;  // "core" or the plugin's name
+};
+
+class OptionRegistry {
+ public:
+  // Returns false (and *err) when the name is already taken.
+  bool add(OptionDef def, const std::string& group, std::string* err);
+  const RegisteredOption* find(std::string_view name) const;
+  const RegisteredOption* find_short(char c) const;
+  const std::vector<RegisteredOption>& all() const { return options_; }
+
+ private:
+  std::vector<RegisteredOption> options_;
+  std::map<std::string, size_t, std::less<>> by_name_;
+};
+
+class ConfigStore : public Config {
+ public:
+  bool has(std::string_view name) const override;
+  std::string get(std::string_view name, std::string_view def = {}) const override;
+  std::vector<std::string> all(std::string_view name) const override;
+  long long get_int(std::string_view name, long long def) const override;
+  bool get_bool(std::string_view name) const override;
+  std::vector<std::pair<std::string, std::string>> items() const override { return entries_; }
+
+  void add(const std::string& name, const std::string& value) { entries_.emplace_back(name, value); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;  // canonical names, in order
+};
+
+// A raw (name, value) as written, before the registry knows every option.
+struct RawOption {
+  std::string name;
+  std::string value;
+  bool has_value = false;  // "--name=value" or "--name value" vs a bare "--name"
+  std::string origin;      // "command line", "app.ini:12", "environment" for messages
+};
+
+// Pass 1: what --plugins / --plugin-dir / --ini say, before plugins register their options.
+// Ini files are read fully here (ini pairs are unambiguous); argv is scanned only for those keys.
+struct EarlyConfig {
+  std::vector<std::string> plugins;
+  std::vector<std::string> plugin_dirs;
+  bool help = false, version = false;
+};
+bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err);
+
+// Pass 2: parse everything against the full registry into store, calling on_set hooks.
+bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store,
+                  std::string* err);
+
+// Ini file → raw options (section defaults to "uwsgi"; "file.ini:section" picks another).
+bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string* err);
+
+bool parse_bool_value(std::string_view v, bool* out);
+
+}  // namespace uwsgi

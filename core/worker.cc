@@ -1,0 +1,185 @@
+#include "worker.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "loops.h"
+
+namespace uwsgi {
+
+static volatile sig_atomic_t g_stop = 0;
+static int g_sig_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int) {
+  int saved = errno;
+  g_stop = 1;
+  if (g_sig_pipe[1] >= 0) {
+    char c = 's';
+    ssize_t r = ::write(g_sig_pipe[1], &c, 1);
+    (void)r;
+  }
+  errno = saved;
+}
+
+void worker_install_signals() {
+  if (g_sig_pipe[0] < 0 && pipe2(g_sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) g_sig_pipe[0] = g_sig_pipe[1] = -1;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static void request_stop_cb() { on_stop_signal(0); }
+
+bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err) {
+  const Config& c = host.config();
+  out->cores = (int)c.get_int("async", 0);
+  out->loop = c.get("loop-engine");
+  out->suspend = c.get("suspend-engine");
+  out->io = c.get("io-engine", "epoll");
+  auto suspend_names = c.all("suspend-engine");
+  for (auto& n : suspend_names)
+    if (n != suspend_names.front()) {
+      *err = "two suspend engines were chosen (" + suspend_names.front() + " and " + n + "): pick one";
+      return false;
+    }
+  if (!host.io_engines().count(out->io)) {
+    *err = "unknown I/O engine \"" + out->io + "\"";
+    if (out->io == "libev" || out->io == "libuv") *err += " (load it with --plugins " + out->io + ")";
+    return false;
+  }
+  if (!out->suspend.empty() && !host.suspend_engines().count(out->suspend)) {
+    *err = "unknown suspend engine \"" + out->suspend + "\" (load its plugin with --plugins " + out->suspend + ")";
+    return false;
+  }
+  if (!out->loop.empty()) {
+    if (out->loop != "sync" && out->loop != "async" && !host.loop_engines().count(out->loop)) {
+      *err = "unknown loop engine \"" + out->loop + "\" (load its plugin with --plugins " + out->loop + ")";
+      return false;
+    }
+  } else if (out->cores > 0) {
+    out->loop = "async";
+  } else {
+    out->loop = "sync";
+  }
+  if (out->loop == "async") {
+    if (out->cores <= 0) out->cores = 1;
+    if (out->suspend.empty()) {
+      *err = "--async " + std::to_string(out->cores) +
+             " needs a suspend engine: add --ugreen (--plugins ugreen), --fcontext or --greenlet";
+      return false;
+    }
+  }
+  if (c.get_int("threads", 1) > 1 && out->loop != "sync") {
+    *err = "--threads cannot be combined with the " + out->loop + " loop engine";
+    return false;
+  }
+  return true;
+}
+
+WorkerImpl::WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& listeners, const ServeSettings& s,
+                       const EngineChoice& engines)
+    : host_(host), id_(id), listeners_(listeners), settings_(s), engines_(engines) {
+  for (auto& l : listeners_) {
+    listen_fds_.push_back(l.fd);
+    by_fd_[l.fd] = &l;
+  }
+  max_requests_ = host.config().get_int("max-requests", 0);
+}
+
+WorkerImpl::~WorkerImpl() = default;
+
+bool WorkerImpl::stopping() const { return g_stop != 0; }
+
+int WorkerImpl::signal_fd() const { return g_sig_pipe[0]; }
+
+void WorkerImpl::handle_signal_fd() {
+  char buf[64];
+  while (::read(g_sig_pipe[0], buf, sizeof buf) > 0) {
+  }
+}
+
+void WorkerImpl::tick() {
+  if (max_requests_ > 0 && counters_.requests >= (uint64_t)max_requests_ && !g_stop) {
+    log_line("worker %d reached --max-requests %lld: recycling", id_, max_requests_);
+    on_stop_signal(0);
+  }
+}
+
+int WorkerImpl::accept_one(int listen_fd) {
+  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+      log_line("accept() on fd %d failed: %s", listen_fd, strerror(errno));
+    return -1;
+  }
+  auto it = by_fd_.find(listen_fd);
+  if (it != by_fd_.end() && it->second->unix_path.empty()) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
+  auto it = by_fd_.find(listen_fd);
+  if (it == by_fd_.end()) {
+    ::close(fd);
+    return false;
+  }
+  if ((size_t)core_id >= conns_.size()) conns_.resize(core_id + 1);
+  if (!conns_[core_id]) conns_[core_id] = std::make_unique<Connection>(settings_, host_, counters_);
+  bool stop = g_stop != 0;
+  ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, &stop);
+  tick();
+  return r == ServeResult::kIdle;
+}
+
+int WorkerImpl::run() {
+  worker_install_signals();
+  host_.set_stop_callback(request_stop_cb);
+  prctl(PR_SET_PDEATHSIG, SIGINT);  // a worker never outlives its master
+  std::string err;
+  std::unique_ptr<LoopEngine> loop;
+  SuspendEngine* suspend_ptr = nullptr;
+  if (engines_.loop == "sync") {
+    loop = make_sync_loop(host_);
+  } else if (engines_.loop == "async") {
+    auto suspend = host_.suspend_engines().at(engines_.suspend)(host_);
+    auto io = host_.io_engines().at(engines_.io)(host_);
+    if (!suspend || !io) {
+      log_line("worker %d: cannot create the %s/%s engines", id_, engines_.suspend.c_str(), engines_.io.c_str());
+      return 1;
+    }
+    suspend_ptr = suspend.get();
+    loop = make_async_loop(host_, std::move(suspend), std::move(io), engines_.cores);
+  } else {
+    loop = host_.loop_engines().at(engines_.loop)(host_);
+  }
+  if (!loop) {
+    log_line("worker %d: cannot create the %s loop engine", id_, engines_.loop.c_str());
+    return 1;
+  }
+  host_.set_engines(loop.get(), suspend_ptr);
+  if (!loop->init(*this, &err)) {
+    log_line("worker %d: %s loop engine: %s", id_, loop->name(), err.c_str());
+    return 1;
+  }
+  int rc = loop->run(*this);
+  conns_.clear();
+  host_.set_engines(nullptr, nullptr);
+  return rc;
+}
+
+}  // namespace uwsgi

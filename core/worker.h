@@ -1,0 +1,59 @@
+// A worker process: its listeners, its loop engine, its connections, its stop flag.
+#pragma once
+
+#include <uwsgi/plugin.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "connection.h"
+#include "host.h"
+#include "listener.h"
+
+namespace uwsgi {
+
+// Chosen in the master from the options, so a bad name stops start-up before any fork.
+struct EngineChoice {
+  std::string loop;     // "sync", "async" or a plugin's loop engine
+  std::string suspend;  // for "async"
+  std::string io;       // for "async"
+  int cores = 1;
+};
+bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err);
+
+class WorkerImpl final : public Worker {
+ public:
+  WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& listeners, const ServeSettings& s,
+             const EngineChoice& engines);
+  ~WorkerImpl() override;
+
+  int id() const override { return id_; }
+  const std::vector<int>& listen_fds() const override { return listen_fds_; }
+  bool stopping() const override;
+  int accept_one(int listen_fd) override;
+  bool serve_connection(int fd, int listen_fd, int core_id) override;
+  int signal_fd() const override;
+  void handle_signal_fd() override;
+  void tick() override;
+
+  int run();  // the worker's whole life; returns its exit code
+  WorkerCounters& counters() { return counters_; }
+
+ private:
+  HostImpl& host_;
+  int id_;
+  const std::vector<Listener>& listeners_;
+  std::vector<int> listen_fds_;
+  std::map<int, const Listener*> by_fd_;
+  ServeSettings settings_;
+  EngineChoice engines_;
+  WorkerCounters counters_;
+  std::vector<std::unique_ptr<Connection>> conns_;  // one per core, reused
+  long long max_requests_ = 0;
+};
+
+// Set by the worker's signal handlers; read by every loop engine through Worker::stopping().
+void worker_install_signals();
+
+}  // namespace uwsgi
