@@ -1,0 +1,140 @@
+// ugreen: a suspend engine on ucontext (getcontext/makecontext/swapcontext).
+//
+// Simple and portable within glibc, but swapcontext saves and restores the signal mask, which is a
+// system call per switch: prefer fcontext where raw switch speed matters.
+#include <ucontext.h>
+
+#include <cstdint>
+#include <string>
+
+#include <uwsgi/plugin.h>
+#include <uwsgi/stack.h>
+
+namespace {
+
+// 1024 pages = 4 MiB with 4 KiB pages. Only touched pages are committed, so this is address space
+// rather than memory; it leaves room for deep C recursion (CPython calls through C, regex, json).
+constexpr long long kDefaultStackPages = 1024;
+constexpr long long kMinStackPages = 4;
+
+class UgreenFiber final : public uwsgi::Fiber {
+ public:
+  UgreenFiber(std::shared_ptr<uwsgi::StackPool> pool, uwsgi::GuardedStack stack,
+              void (*entry)(void*), void* arg)
+      : pool_(std::move(pool)), stack_(std::move(stack)), entry_(entry), arg_(arg) {}
+
+  ~UgreenFiber() override {
+    // A fiber dropped while suspended is abandoned: nothing on its stack is unwound.
+    pool_->put(std::move(stack_));
+  }
+
+  bool start(std::string* err) {
+    if (getcontext(&ctx_) != 0) {
+      if (err) *err = "ugreen: getcontext failed";
+      return false;
+    }
+    ctx_.uc_stack.ss_sp = stack_.bottom();
+    ctx_.uc_stack.ss_size = stack_.size();
+    ctx_.uc_stack.ss_flags = 0;
+    ctx_.uc_link = &caller_;  // where control goes when trampoline() returns
+    // makecontext passes int arguments only: split the pointer in two halves.
+    const uintptr_t self = reinterpret_cast<uintptr_t>(this);
+    makecontext(&ctx_, reinterpret_cast<void (*)()>(&UgreenFiber::trampoline), 2,
+                static_cast<unsigned>(self >> 32), static_cast<unsigned>(self & 0xffffffffu));
+    return true;
+  }
+
+  void resume() override {
+    if (finished_ || running_) return;
+    running_ = true;
+    uwsgi::stack_switch_start(&caller_fake_, stack_.bottom(), stack_.size());
+    swapcontext(&caller_, &ctx_);
+    uwsgi::stack_switch_finish(caller_fake_, nullptr, nullptr);
+    running_ = false;
+  }
+
+  void suspend() override {
+    if (!running_) return;  // not called from inside this fiber: nothing to return to
+    uwsgi::stack_switch_start(&fiber_fake_, caller_bottom_, caller_size_);
+    swapcontext(&ctx_, &caller_);
+    uwsgi::stack_switch_finish(fiber_fake_, &caller_bottom_, &caller_size_);
+  }
+
+  bool finished() const override { return finished_; }
+
+ private:
+  static void trampoline(unsigned hi, unsigned lo) noexcept {
+    auto* f = reinterpret_cast<UgreenFiber*>((static_cast<uintptr_t>(hi) << 32) | lo);
+    uwsgi::stack_switch_finish(nullptr, &f->caller_bottom_, &f->caller_size_);
+    f->entry_(f->arg_);
+    f->finished_ = true;
+    // This stack is never switched back to: tell ASan so it drops its fake frames.
+    uwsgi::stack_switch_start(nullptr, f->caller_bottom_, f->caller_size_);
+    // Returning follows uc_link to caller_, i.e. back into the last resume().
+  }
+
+  std::shared_ptr<uwsgi::StackPool> pool_;
+  uwsgi::GuardedStack stack_;
+  void (*entry_)(void*);
+  void* arg_;
+  ucontext_t ctx_{};     // the fiber, while it is not running
+  ucontext_t caller_{};  // the resumer, while the fiber runs
+  bool finished_ = false;
+  bool running_ = false;
+  // AddressSanitizer bookkeeping (unused in normal builds).
+  void* caller_fake_ = nullptr;
+  void* fiber_fake_ = nullptr;
+  const void* caller_bottom_ = nullptr;
+  size_t caller_size_ = 0;
+};
+
+class UgreenEngine final : public uwsgi::SuspendEngine {
+ public:
+  explicit UgreenEngine(size_t stack_bytes)
+      : pool_(std::make_shared<uwsgi::StackPool>(stack_bytes)) {}
+
+  const char* name() const override { return "ugreen"; }
+
+  std::unique_ptr<uwsgi::Fiber> create(void (*entry)(void*), void* arg, std::string* err) override {
+    uwsgi::GuardedStack stack;
+    if (!pool_->get(&stack, err)) return nullptr;
+    auto f = std::make_unique<UgreenFiber>(pool_, std::move(stack), entry, arg);
+    if (!f->start(err)) return nullptr;
+    return f;
+  }
+
+ private:
+  std::shared_ptr<uwsgi::StackPool> pool_;
+};
+
+class UgreenPlugin final : public uwsgi::Plugin {
+ public:
+  void on_register(uwsgi::Host& host) override {
+    uwsgi::OptionDef on;
+    on.name = "ugreen";
+    on.arg = uwsgi::OptArg::None;
+    on.help = "switch async cores with ucontext (same as --suspend-engine ugreen)";
+    on.implies = {{"suspend-engine", "ugreen"}};
+    host.add_option(std::move(on));
+
+    uwsgi::OptionDef ss;
+    ss.name = "ugreen-stacksize";
+    ss.arg = uwsgi::OptArg::Required;
+    ss.help = "stack size of each ugreen async core, in pages (default " +
+              std::to_string(kDefaultStackPages) + ", committed only as used)";
+    ss.on_set = [](std::string_view v, std::string* err) {
+      return uwsgi::check_stack_pages(v, "ugreen-stacksize", kMinStackPages, err);
+    };
+    host.add_option(std::move(ss));
+
+    host.add_suspend_engine("ugreen", [](uwsgi::Host& h) -> std::unique_ptr<uwsgi::SuspendEngine> {
+      long long pages = h.config().get_int("ugreen-stacksize", kDefaultStackPages);
+      if (pages < kMinStackPages) pages = kMinStackPages;
+      return std::make_unique<UgreenEngine>(uwsgi::stack_pages_to_bytes(pages));
+    });
+  }
+};
+
+}  // namespace
+
+UWSGI_PLUGIN(ugreen, UgreenPlugin)
