@@ -1,6 +1,8 @@
 // Logging through the core (so --logto and friends apply), and Python tracebacks.
 #include <cstdarg>
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "py_plugin.h"
 
@@ -40,12 +42,17 @@ void log_exception(const char* context) {
   }
   const char* s = text ? PyUnicode_AsUTF8(text) : nullptr;
   if (s) {
+    // The core's log lines are bounded: long tracebacks go out in pieces cut at line ends.
+    if (context) log_line("%s", context);
     std::string msg(s);
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    if (g.host)
-      g.host->log("%s%s%s\n", context ? context : "", context ? "\n" : "", msg.c_str());
-    else
-      fprintf(stderr, "%s\n%s\n", context ? context : "", msg.c_str());
+    size_t pos = 0;
+    while (pos < msg.size()) {
+      size_t end = pos + 4000 >= msg.size() ? msg.size() : msg.rfind('\n', pos + 4000);
+      if (end == std::string::npos || end <= pos) end = std::min(msg.size(), pos + 4000);
+      log_line("%.*s", (int)(end - pos), msg.data() + pos);
+      pos = end < msg.size() && msg[end] == '\n' ? end + 1 : end;
+    }
   } else {
     PyErr_Clear();
     if (context) log_line("%s", context);
