@@ -289,18 +289,21 @@ PyObject* client_gone_type() {
 
 CurrentRequest* current_request(int core_id) {
   if (core_id < 0) return nullptr;
-  if ((size_t)core_id >= g.cores.size()) g.cores.resize(core_id + 1);
+  if ((size_t)core_id >= g.cores.size()) {
+    LoopEngine* le = g.host ? g.host->loop_engine() : nullptr;
+    size_t n = le && le->async_cores() > core_id ? le->async_cores() : core_id + 1;
+    g.cores.resize(n);  // pointers into it are never kept across a suspend
+  }
   return &g.cores[core_id];
 }
 
 bool suspend_core(CoreContext* c) {
   std::string err;
-  CurrentRequest* cur = current_request(c->id());
   if (!c->suspend(&err)) {
     PyErr_SetString(async_error, err.empty() ? "suspend failed" : err.c_str());
     return false;
   }
-  cur = current_request(c->id());  // g.cores may have grown while other cores ran
+  CurrentRequest* cur = current_request(c->id());
   if (cur && cur->waiting) {
     cur->waiting = false;
     if (cur->environ &&

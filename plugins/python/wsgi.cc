@@ -253,8 +253,9 @@ class WsgiHandler : public AppHandler {
       cleanup(req, input, r, env);
       return;
     }
-    CurrentRequest* cur = current_request(req.core_id());
-    if (cur) *cur = CurrentRequest{&req, env, false};
+    // By core id, not pointer: g.cores may grow while this core is suspended.
+    const int core_id = req.core_id();
+    if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{&req, env, false};
     PyObject* result = PyObject_CallFunctionObjArgs(g.app, env, r, nullptr);
     if (!result) {
       app_failed(req, r);
@@ -266,7 +267,7 @@ class WsgiHandler : public AppHandler {
       close_result(req, result);
       Py_DECREF(result);
     }
-    if (cur) *cur = CurrentRequest{};
+    if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{};
     cleanup(req, input, r, env);
   }
 
