@@ -99,17 +99,19 @@ const bool kMaxHeaderLifted = [] {
   return true;
 }();
 
-// RFC 7230 tchar.
-bool is_tchar(unsigned char ch) {
-  if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return true;
-  switch (ch) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+// Header name byte -> its CGI form (uppercase, '-' -> '_'); 0 for bytes that are not an
+// RFC 7230 tchar. One table lookup both validates and transforms.
+struct NameMap {
+  char map[256] = {};
+  constexpr NameMap() {
+    for (int c = '0'; c <= '9'; c++) map[c] = char(c);
+    for (int c = 'A'; c <= 'Z'; c++) map[c] = char(c);
+    for (int c = 'a'; c <= 'z'; c++) map[c] = char(c - 32);
+    for (char c : std::string_view("!#$%&'*+.^_`|~")) map[static_cast<unsigned char>(c)] = c;
+    map[static_cast<unsigned char>('-')] = '_';
   }
-}
+};
+constexpr NameMap kNameMap;
 
 char lower(char ch) { return (ch >= 'A' && ch <= 'Z') ? char(ch + 32) : ch; }
 
@@ -350,8 +352,6 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
   bool have_te = false;
   for (auto& h : hdrs) {
     if (h.name.empty()) return fail(err, 400, "empty header name");
-    for (char ch : h.name)
-      if (!is_tchar(static_cast<unsigned char>(ch))) return fail(err, 400, "invalid header name");
     h.value = trim(h.value);
     if (ieq(h.name, "content-length")) {
       if (have_cl && h.value != content_length) return fail(err, 400, "conflicting Content-Length");
@@ -409,7 +409,9 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
   // ---- variables ----
   auto& vars = out->vars;
   vars.reserve(12 + hdrs.size());
-  vars.emplace_back("REQUEST_METHOD", http_method_str(static_cast<http_method>(parser.method)));
+  // The method token is the first word of the (validated) request line.
+  sv method(buf + start, static_cast<size_t>(ctx.url.data() - (buf + start)));
+  vars.emplace_back("REQUEST_METHOD", method.substr(0, method.find(' ')));
   vars.emplace_back("REQUEST_URI", target);
   vars.emplace_back("PATH_INFO", path_info);
   vars.emplace_back("QUERY_STRING", query);
@@ -424,11 +426,9 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
 
   // All HTTP_* names go into one arena string reserved up front, so appends never reallocate and
   // the views taken along the way stay valid.
-  std::string* names = nullptr;
-  if (name_bytes) {
-    names = &out->arena.emplace_back();
-    names->reserve(name_bytes);
-  }
+  // The string is sized once; names are written through a cursor (never reallocates).
+  char* names_w = nullptr;
+  if (name_bytes) names_w = out->arena.emplace_back(name_bytes, '\0').data();
   for (const auto& h : hdrs) {
     sv name;
     if (ieq(h.name, "content-length")) {
@@ -436,10 +436,17 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
     } else if (ieq(h.name, "content-type")) {
       name = "CONTENT_TYPE";
     } else {
-      size_t off = names->size();
-      names->append("HTTP_");
-      for (char ch : h.name) names->push_back(ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? char(ch - 32) : ch);
-      name = sv(names->data() + off, 5 + h.name.size());
+      char* w = names_w;
+      std::memcpy(w, "HTTP_", 5);
+      bool bad = false;  // validated here rather than in a pass of its own
+      for (size_t i = 0; i < h.name.size(); i++) {
+        char m = kNameMap.map[static_cast<unsigned char>(h.name[i])];
+        bad |= m == 0;
+        w[5 + i] = m;
+      }
+      if (bad) return fail(err, 400, "invalid header name");
+      name = sv(w, 5 + h.name.size());
+      names_w += name.size();
     }
     // Repeated header: join with ", " into the first occurrence (RFC 7230 3.2.2, PEP 3333).
     bool joined = false;
@@ -454,8 +461,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
       }
     }
     if (joined) {
-      if (names && name.data() >= names->data() && name.data() < names->data() + names->size())
-        names->resize(name.data() - names->data());  // give back the unused name bytes
+      if (name.data() + name.size() == names_w) names_w -= name.size();  // reuse the bytes
       continue;
     }
     vars.emplace_back(name, h.value);
