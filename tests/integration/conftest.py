@@ -7,11 +7,15 @@
         srv = uwsgi_server('--wsgi-file', app_path('app.py'))
         status, headers, body = srv.request('GET', '/')
 
+$UWSGI_BIN picks another binary and $UWSGI_ARGS adds leading arguments, e.g. for the `core`
+profile: UWSGI_BIN=build/core/out/uwsgi UWSGI_ARGS='--plugins python'.
+
 Each server runs in its own process group on a free 127.0.0.1 port; its output goes to a log
 file (srv.log()). Teardown sends SIGINT, then SIGKILL to the whole group.
 """
 import http.client
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,7 +30,13 @@ APPS = Path(__file__).resolve().parent / 'apps'
 
 
 def uwsgi_binary():
-    return Path(os.environ.get('UWSGI_BIN', ROOT / 'uwsgi'))
+    """./uwsgi, or $UWSGI_BIN (e.g. build/core/out/uwsgi, with UWSGI_ARGS='--plugins python')."""
+    return Path(os.environ.get('UWSGI_BIN', ROOT / 'uwsgi')).resolve()
+
+
+def base_args():
+    """Arguments every server gets first, from $UWSGI_ARGS (shell-quoted)."""
+    return shlex.split(os.environ.get('UWSGI_ARGS', ''))
 
 
 def app_path(name):
@@ -99,7 +109,7 @@ def start_uwsgi(args, port=None, http=True, wait=True, cwd=None, env=None, timeo
     if not binary.exists():
         pytest.skip(f'{binary} not built')
     port = port or free_port()
-    cmd = [str(binary)]
+    cmd = [str(binary)] + base_args()
     if http:
         cmd += ['--http-socket', f'127.0.0.1:{port}']
     cmd += [str(a) for a in args]
