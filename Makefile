@@ -27,10 +27,16 @@ integration-tests:
 	@$(PY) uwsgiconfig.py --build core
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
 
+# Each fuzz target for FUZZ_SECONDS (bounded, so CI stays short).
+FUZZ_SECONDS ?= 10
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 test: deps
 	@$(MAKE) --no-print-directory unit-tests
 	@$(MAKE) --no-print-directory asan-tests
 	@$(MAKE) --no-print-directory integration-tests
+	@$(MAKE) --no-print-directory fuzz
 
 run: deps build
 	./uwsgi --http-socket 127.0.0.1:$(PORT) --wsgi-file examples/hello.py --master --processes 2
