@@ -273,6 +273,24 @@ def test_async_connect_and_socket_helpers(app_server):
     assert report == {'connected': True, 'sent': 5, 'got': 'pong:ping\n'}
 
 
+def test_app_threads_run_while_worker_idle(uwsgi_server):
+    import time
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'))
+    assert srv.request('GET', '/thread-start')[2] == b'started'
+    time.sleep(0.5)  # no request in flight: the worker sits in epoll_wait
+    ticks = get_json(srv, '/thread-count')
+    assert ticks >= 10, ticks
+
+
+@pytest.mark.parametrize('master', [False, True])
+def test_atexit_handlers_run_at_worker_exit(uwsgi_server, tmp_path, master):
+    marker = tmp_path / 'atexit.txt'
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'), *(['--master'] if master else []))
+    pid = srv.request('GET', '/atexit?' + str(marker))[2].decode()
+    srv.stop()
+    assert marker.read_text() == 'atexit ran in ' + pid
+
+
 def test_multiprocess_environ(uwsgi_server):
     srv = uwsgi_server('--wsgi-file', app_path('app.py'), '--master', '--processes', '2')
     env = get_json(srv, '/environ')

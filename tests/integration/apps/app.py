@@ -179,11 +179,35 @@ def application(environ, start_response):
         return as_json(start_response, async_api_report())
     if path == '/sockets':
         return as_json(start_response, sockets_report(int(qs)))
+    if path == '/thread-start':
+        start_ticker()
+        return ok(start_response, 'started')
+    if path == '/thread-count':
+        return as_json(start_response, TICKS[0])
+    if path == '/atexit':
+        import atexit
+        atexit.register(lambda: open(qs, 'w').write('atexit ran in %d' % os.getpid()))
+        return ok(start_response, str(os.getpid()))
     if path == '/status':
         start_response(qs.replace('+', ' ') or '204 No Content', [])
         return []
     start_response('404 Not Found', [('Content-Type', 'text/plain')])
     return [b'not found']
+
+
+TICKS = [0]
+
+
+def start_ticker():
+    """A thread that must keep running while the worker waits for requests (GIL released)."""
+    import threading
+    import time
+
+    def tick():
+        while True:
+            TICKS[0] += 1
+            time.sleep(0.01)
+    threading.Thread(target=tick, daemon=True).start()
 
 
 def exc_info_after(start_response):
