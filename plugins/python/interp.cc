@@ -101,6 +101,7 @@ bool init_interpreter(std::string* err) {
   if (!ok) return false;
   g.initialized = true;
   g.main_ts = PyThreadState_Get();
+  g.main_thread = PyThread_get_thread_ident();
   if (!init_keys() || !wsgi_init_types() || !prepend_paths()) {
     log_exception("python: setting up the interpreter failed");
     *err = "python: setting up the interpreter failed";

@@ -78,6 +78,7 @@ class PythonPlugin : public Plugin {
     if (!_PyThreadState_UncheckedGet()) PyThreadState_Swap(g.main_ts);
     PyOS_AfterFork_Child();
     g.main_ts = PyThreadState_Get();
+    g.main_thread = PyThread_get_thread_ident();
     threads_after_fork();
     g.cores.clear();
     if (host.num_workers() > 0) g.numproc = host.num_workers();

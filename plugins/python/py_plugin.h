@@ -22,6 +22,7 @@ struct Globals {
   Host* host = nullptr;
   bool initialized = false;     // Py_Initialize done
   PyThreadState* main_ts = nullptr;  // this process's main thread state
+  unsigned long main_thread = 0;     // PyThread_get_thread_ident() of the worker's main thread
   PyObject* app = nullptr;      // the WSGI callable, or nullptr
   std::vector<CurrentRequest> cores;  // indexed by core id
   // Option values.

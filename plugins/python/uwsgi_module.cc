@@ -22,6 +22,11 @@ PyObject* client_gone = nullptr;
 
 // The current async core, or nullptr with uwsgi.AsyncError set.
 CoreContext* need_core() {
+  // Cores belong to the worker's main thread; another thread must not suspend one of them.
+  if (PyThread_get_thread_ident() != g.main_thread) {
+    PyErr_SetString(async_error, "the uwsgi async API can only be used from the worker's main thread");
+    return nullptr;
+  }
   LoopEngine* le = g.host ? g.host->loop_engine() : nullptr;
   CoreContext* c = le ? le->current_core() : nullptr;
   if (!c)

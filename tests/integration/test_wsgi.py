@@ -257,6 +257,14 @@ def test_async_api_raises_outside_async_mode(app_server):
         assert 'async' in err['msg'], err
 
 
+def test_async_api_refuses_other_threads(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'))
+    report = get_json(srv, '/async-api-thread', timeout=5)
+    for name, err in report.items():
+        assert err is not None and err['is_uwsgi_error'], (name, err)
+        assert 'main thread' in err['msg'], err
+
+
 def test_async_connect_and_socket_helpers(app_server):
     with socket.socket() as lsock:
         lsock.bind(('127.0.0.1', 0))

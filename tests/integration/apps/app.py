@@ -175,6 +175,13 @@ def application(environ, start_response):
             'log': uwsgi.log('app-log-marker-5678'),
             'sys_path_head': sys.path[:4], 'cwd': os.getcwd(),
         })
+    if path == '/async-api-thread':
+        import threading
+        box = {}
+        t = threading.Thread(target=lambda: box.update(async_api_report()))
+        t.start()
+        t.join()
+        return as_json(start_response, box)
     if path == '/async-api':
         return as_json(start_response, async_api_report())
     if path == '/sockets':
