@@ -4,7 +4,7 @@ PY := /usr/bin/python3
 PROFILE ?= $(or $(UWSGI_PROFILE),default)
 PORT ?= 8080
 
-.PHONY: all build deps test unit-tests asan-tests integration-tests run bench clean install fuzz
+.PHONY: all build deps test unit-tests asan-tests integration-tests run bench bench-deps clean install fuzz
 
 all: build
 
@@ -40,6 +40,15 @@ test: deps
 
 run: deps build
 	./uwsgi --http-socket 127.0.0.1:$(PORT) --wsgi-file examples/hello.py --master --processes 2
+
+bench-deps: deps
+	@dpkg-query -W uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uwsgi-core uwsgi-plugin-python3 \
+	   uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 >/dev/null)
+
+# Side by side against Debian's uWSGI; BENCH="sync-close ugreen-sleep" picks scenarios.
+bench: bench-deps build
+	$(PY) bench/compare.py $(BENCH)
 
 clean:
 	rm -rf build uwsgi *_plugin.so
