@@ -370,8 +370,8 @@ struct MapsProbe {
 // that the mapping right below it is inaccessible (the guard).
 void probe_guard(void* p) {
   auto* pr = static_cast<MapsProbe*>(p);
-  volatile char here = 0;
-  const auto sp = reinterpret_cast<uintptr_t>(&here);
+  // The frame address, not a local's: under ASan locals may live on a heap "fake stack".
+  const auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   FILE* f = fopen("/proc/self/maps", "r");
   if (!f) return;
   std::vector<std::tuple<uintptr_t, uintptr_t, std::string>> maps;
