@@ -1,0 +1,181 @@
+// The Python half of the gevent loop engine: watchers and greenlets on gevent's hub. The C++ half
+// (gevent_loop.cc) hands it `api`, a namespace of C callables into the worker.
+#include "gevent_plugin.h"
+
+namespace uwsgi_gevent {
+
+const char* const kLoopSource = R"PY(
+from collections import deque
+
+import gevent
+from gevent.event import Event
+from gevent.timeout import Timeout
+
+_READ, _WRITE = 1, 2
+
+
+class WorkerLoop:
+    """Accepts on every listening fd and serves each connection in its own greenlet.
+
+    At most `ncores` connections are served at once: each takes a core id (the core keeps one
+    connection buffer per id), and the accept watchers stop while none is free. An idle
+    keep-alive connection gives its id back and is parked on a read watcher until it is readable.
+    """
+
+    def __init__(self, api, listen_fds, signal_fd, ncores, wait_for_hub):
+        self.api = api
+        self.hub = gevent.get_hub()
+        self.loop = self.hub.loop
+        self.free = list(range(ncores - 1, -1, -1))
+        self.active = 0
+        self.listeners = [(fd, self.loop.io(fd, _READ)) for fd in listen_fds]
+        self.accepting = False
+        self.signal_fd = signal_fd
+        self.parked = {}          # fd -> (watcher, listen fd)
+        self.pending = deque()    # readable parked connections waiting for a core id
+        self.draining = False
+        self.done = Event()
+        self.wait_for_hub = wait_for_hub
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self):
+        sig = None
+        if self.signal_fd >= 0:
+            sig = self.loop.io(self.signal_fd, _READ)
+            sig.start(self.on_signal)
+        self.set_accepting(True)
+        if self.api.stopping():
+            self.drain()
+        self.done.wait()
+        if sig is not None:
+            sig.stop()
+        for _fd, w in self.listeners:
+            w.close()
+        if self.wait_for_hub:
+            gevent.wait()  # greenlets spawned by requests run to their end
+
+    def on_signal(self):
+        self.api.on_signal()
+        if self.api.stopping():
+            self.drain()
+
+    def drain(self):
+        if self.draining:
+            return
+        self.draining = True
+        self.set_accepting(False)
+        for fd, (w, _lfd) in list(self.parked.items()):
+            w.close()
+            self.api.close(fd)
+        self.parked.clear()
+        while self.pending:
+            self.api.close(self.pending.popleft()[0])
+        if self.active == 0:
+            self.done.set()
+
+    # -- accepting --------------------------------------------------------------------------
+    def set_accepting(self, on):
+        if on == self.accepting:
+            return
+        self.accepting = on
+        for lfd, w in self.listeners:
+            if on:
+                w.start(self.on_accept, lfd)
+            else:
+                w.stop()
+
+    def on_accept(self, lfd):
+        # Runs in the hub: never blocks (accept is non-blocking, spawn only schedules).
+        if self.api.stopping():
+            self.drain()
+            return
+        while self.free:
+            fd = self.api.accept(lfd)
+            if fd < 0:
+                break
+            self.start(fd, lfd)
+        if not self.free:
+            self.set_accepting(False)
+
+    def start(self, fd, lfd):
+        core = self.free.pop()
+        self.active += 1
+        gevent.spawn(self.serve, fd, lfd, core)
+
+    # -- serving ----------------------------------------------------------------------------
+    def serve(self, fd, lfd, core):
+        idle = False
+        try:
+            idle = self.api.serve(fd, lfd, core)
+        finally:
+            self.free.append(core)
+            self.active -= 1
+            if idle:
+                self.park(fd, lfd)
+            self.core_freed()
+
+    def park(self, fd, lfd):
+        if self.draining or self.api.stopping():
+            self.api.close(fd)
+            return
+        w = self.loop.io(fd, _READ)
+        self.parked[fd] = (w, lfd)
+        w.start(self.on_parked, fd)
+
+    def on_parked(self, fd):
+        entry = self.parked.pop(fd, None)
+        if entry is None:
+            return
+        w, lfd = entry
+        w.close()
+        if self.free:
+            self.start(fd, lfd)
+        else:
+            self.pending.append((fd, lfd))
+
+    def core_freed(self):
+        if self.draining or self.api.stopping():
+            self.drain()
+            if self.active == 0:
+                self.done.set()
+            return
+        while self.free and self.pending:
+            fd, lfd = self.pending.popleft()
+            self.start(fd, lfd)
+        if self.free:
+            self.set_accepting(True)
+
+
+def make_wait(hub):
+    """wait(fd, events, timeout_ms) for the core's socket I/O: 1 ready, 0 timeout, -1 error,
+    -2 when called outside a greenlet that may block (the caller then polls)."""
+    loop = hub.loop
+    getcurrent = gevent.getcurrent
+
+    def wait(fd, events, timeout_ms):
+        if getcurrent() is hub:
+            return -2
+        w = loop.io(fd, (_READ if events & 1 else 0) | (_WRITE if events & 2 else 0))
+        t = Timeout(timeout_ms / 1000.0) if timeout_ms > 0 else None
+        try:
+            if t is not None:
+                t.start()
+            hub.wait(w)
+            return 1
+        except Timeout as e:
+            if e is t:
+                return 0
+            return -1
+        except BaseException:
+            # Killed (GreenletExit) or another greenlet's exception: the core closes the
+            # connection; the exception cannot cross the C++ frames above.
+            return -1
+        finally:
+            if t is not None:
+                t.close()
+            w.close()
+
+    return wait
+)PY";
+
+}  // namespace uwsgi_gevent
