@@ -79,7 +79,7 @@ PyObject* do_read(Input* self, Py_ssize_t size) {
   PyObject* out = PyBytes_FromStringAndSize(nullptr, want);
   if (!out) return nullptr;
   size_t got = avail < (size_t)want ? avail : (size_t)want;
-  memcpy(PyBytes_AS_STRING(out), self->buf + self->pos, got);
+  if (got) memcpy(PyBytes_AS_STRING(out), self->buf + self->pos, got);
   self->pos += got;
   for (;;) {
     if (got == (size_t)want) {

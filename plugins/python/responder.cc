@@ -36,8 +36,8 @@ bool validate(PyObject* status, PyObject* headers) {
   }
   std::string_view sv;
   if (!latin1(status, &sv, "status")) return false;
-  if (sv.size() < 4 || !isdigit((unsigned char)sv[0]) || !isdigit((unsigned char)sv[1]) ||
-      !isdigit((unsigned char)sv[2]) || sv[3] != ' ' || has_ctl(sv)) {
+  if (sv.size() < 3 || !isdigit((unsigned char)sv[0]) || !isdigit((unsigned char)sv[1]) ||
+      !isdigit((unsigned char)sv[2]) || (sv.size() > 3 && sv[3] != ' ') || has_ctl(sv)) {
     PyErr_Format(PyExc_ValueError, "invalid status line %R (expected \"200 OK\")", status);
     return false;
   }

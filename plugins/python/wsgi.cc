@@ -185,6 +185,19 @@ bool try_sendfile(Request& req, Responder* r, PyObject* wrapper, Emit* out) {
 
 // Sends the app's result; returns how it ended.
 Emit send_result(Request& req, Responder* r, PyObject* result, CoreContext* core) {
+  if (PyBytes_Check(result)) {
+    // Not WSGI, but uWSGI accepts a bare bytes body: one chunk of known length.
+    if (!r->called) {
+      PyErr_SetString(PyExc_RuntimeError, "the app returned without calling start_response()");
+      return Emit::kPyError;
+    }
+    Emit e = r->sent ? Emit::kOk : responder_send_headers(r, PyBytes_GET_SIZE(result));
+    return e == Emit::kOk ? emit_chunk(r, result) : e;
+  }
+  if (PyUnicode_Check(result)) {
+    PyErr_SetString(PyExc_TypeError, "the app returned a str: the body must be an iterable of bytes");
+    return Emit::kPyError;
+  }
   if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
     if (!r->sent && r->called) {
       long long len = sequence_length(result);

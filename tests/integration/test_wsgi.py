@@ -226,6 +226,12 @@ def test_bad_start_response_gives_500(app_server, path):
     assert status == 500
 
 
+def test_bare_bytes_result_like_uwsgi(app_server):
+    status, headers, body = app_server.request('GET', '/bare-bytes')
+    assert (status, body, headers.get('content-length')) == (200, b'bare bytes body', '15')
+    assert app_server.request('GET', '/bare-str')[0] == 500
+
+
 def test_no_body_status(app_server):
     status, headers, body = app_server.request('GET', '/status?204+No+Content')
     assert (status, body) == (204, b'')

@@ -165,6 +165,12 @@ def application(environ, start_response):
     if path == '/bad-headers':
         start_response('200 OK', [('Content-Type', b'text/plain')])
         return [b'x']
+    if path == '/bare-bytes':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return b'bare bytes body'
+    if path == '/bare-str':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return 'bare str body'
     if path == '/no-start-response':
         return [b'body without status']
     if path == '/uwsgi':
