@@ -20,7 +20,7 @@ bool exists(const std::string& p) {
 
 bool check(PyStatus st, const char* what, std::string* err) {
   if (!PyStatus_Exception(st)) return true;
-  *err = std::string("python: ") + what + ": " + (st.err_msg ? st.err_msg : "failed");
+  *err = std::string(what) + ": " + (st.err_msg ? st.err_msg : "failed");
   return false;
 }
 
@@ -35,7 +35,7 @@ bool set_home(PyConfig* c, const std::string& home, std::string* err) {
     }
   }
   if (!exists(home)) {
-    *err = "python: home/virtualenv directory " + home + " does not exist";
+    *err = "home/virtualenv directory " + home + " does not exist";
     return false;
   }
   return check(PyConfig_SetBytesString(c, &c->home, home.c_str()), "setting home", err);
@@ -74,11 +74,11 @@ bool prepend_paths() {
 
 bool init_interpreter(std::string* err) {
   if (Py_IsInitialized()) {
-    *err = "python: the interpreter was already initialized by someone else";
+    *err = "the interpreter was already initialized by someone else";
     return false;
   }
   if (PyImport_AppendInittab("uwsgi", init_uwsgi) < 0) {
-    *err = "python: cannot register the uwsgi module";
+    *err = "cannot register the uwsgi module";
     return false;
   }
   PyConfig c;
@@ -104,7 +104,7 @@ bool init_interpreter(std::string* err) {
   g.main_thread = PyThread_get_thread_ident();
   if (!init_keys() || !wsgi_init_types() || !prepend_paths()) {
     log_exception("python: setting up the interpreter failed");
-    *err = "python: setting up the interpreter failed";
+    *err = "setting up the interpreter failed";
     return false;
   }
   // Imported now so its exception types and fdevent functions exist before any request.
@@ -112,7 +112,7 @@ bool init_interpreter(std::string* err) {
     Py_DECREF(m);
   } else {
     log_exception("python: cannot create the uwsgi module");
-    *err = "python: cannot create the uwsgi module";
+    *err = "cannot create the uwsgi module";
     return false;
   }
   log_line("Python version: %s", Py_GetVersion());
