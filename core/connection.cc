@@ -229,10 +229,23 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool
   return ServeResult::kClosed;
 }
 
+// PEP 3333 wants SCRIPT_NAME and PATH_INFO present (possibly empty); nginx's stock uwsgi_params
+// sends no SCRIPT_NAME, which makes wsgiref.validate and some frameworks fail.
+static void add_missing_wsgi_vars(RequestHead* h) {
+  bool script = false, path = false;
+  for (auto& kv : h->vars) {
+    if (kv.first == "SCRIPT_NAME") script = true;
+    else if (kv.first == "PATH_INFO") path = true;
+  }
+  if (!script) h->vars.emplace_back("SCRIPT_NAME", std::string_view(""));
+  if (!path) h->vars.emplace_back("PATH_INFO", std::string_view(""));
+}
+
 void Connection::handle_one() {
   start_us_ = now_us();
   in_pos_ += head_.head_len;
   keep_alive_ = head_.keep_alive && listener_->proto == Protocol::kHttp;
+  if (listener_->proto != Protocol::kHttp) add_missing_wsgi_vars(&head_);
   if (head_.chunked) {
     body_done_ = false;
   } else {
