@@ -73,7 +73,7 @@ bool PluginLoader::load_builtins(std::string* err) {
 
 bool PluginLoader::load(const std::string& spec, std::string* err) {
   std::string path, name;
-  bool is_path = spec.find('/') != std::string::npos || spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".so") == 0;
+  bool is_path = spec.find('/') != std::string::npos || (spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".so") == 0);
   if (is_path) {
     path = spec;
     std::string base = spec.substr(spec.rfind('/') + 1);
