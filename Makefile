@@ -4,7 +4,7 @@ PY := /usr/bin/python3
 PROFILE ?= $(or $(UWSGI_PROFILE),default)
 PORT ?= 8080
 
-.PHONY: all build deps test unit-tests asan-tests integration-tests run bench bench-deps clean install fuzz
+.PHONY: all build deps test unit-tests asan-tests integration-tests run bench bench-deps clean install uninstall docs fuzz
 
 all: build
 
@@ -49,6 +49,36 @@ bench-deps: deps
 # Side by side against Debian's uWSGI; BENCH="sync-close ugreen-sleep" picks scenarios.
 bench: bench-deps build
 	$(PY) bench/compare.py $(BENCH)
+
+# `make install PREFIX=/opt/uwsgi` (DESTDIR for staging): the binary, the profile's shared plugins
+# (lib/uwsgi/plugins, searched by the binary), and what a third party needs to build a plugin
+# against this copy: headers, uwsgiconfig.py and the profile (`uwsgi --build-plugin DIR`).
+PREFIX ?= /usr/local
+PROFILE_INI = buildconf/$(PROFILE).ini
+PROFILE_PLUGINS = $(shell sed -n 's/^plugins *= *//p' $(PROFILE_INI) | tr ',' ' ')
+PROFILE_OUT = $(or $(shell sed -n 's/^output_dir *= *//p' $(PROFILE_INI)),.)
+I := $(DESTDIR)$(PREFIX)
+
+install: build
+	install -d $(I)/bin $(I)/lib/uwsgi/plugins $(I)/include/uwsgi $(I)/share/uwsgi/buildconf
+	install -m 755 $(PROFILE_OUT)/uwsgi $(I)/bin/uwsgi
+	for p in $(PROFILE_PLUGINS); do install -m 755 $(PROFILE_OUT)/$${p}_plugin.so $(I)/lib/uwsgi/plugins/ || exit 1; done
+	install -m 644 include/uwsgi/*.h $(I)/include/uwsgi/
+	install -m 644 uwsgiconfig.py $(I)/share/uwsgi/uwsgiconfig.py
+	install -m 644 $(PROFILE_INI) $(I)/share/uwsgi/buildconf/default.ini
+
+uninstall:
+	rm -f $(I)/bin/uwsgi $(I)/share/uwsgi/uwsgiconfig.py $(I)/share/uwsgi/buildconf/default.ini
+	rm -f $(I)/lib/uwsgi/plugins/*_plugin.so $(addprefix $(I)/include/uwsgi/,$(notdir $(wildcard include/uwsgi/*.h)))
+	-rmdir $(I)/lib/uwsgi/plugins $(I)/lib/uwsgi $(I)/include/uwsgi $(I)/share/uwsgi/buildconf $(I)/share/uwsgi 2>/dev/null
+
+# docs/options.md comes from the option registry itself, with every plugin of the default profile
+# loaded (tests/integration/test_plugins.py fails when it is stale: run `make docs`).
+DOC_PLUGINS = $(shell sed -n 's/^plugins *= *//p' buildconf/default.ini | tr -d ' ')
+docs:
+	@$(PY) uwsgiconfig.py --build default
+	./uwsgi --plugins $(DOC_PLUGINS) --help-markdown > docs/options.md.tmp
+	mv docs/options.md.tmp docs/options.md
 
 clean:
 	rm -rf build uwsgi *_plugin.so

@@ -5,4 +5,6 @@
 namespace uwsgi {
 void register_core_options(HostImpl& host);
 void print_help(HostImpl& host, PluginLoader& loader);
+void print_help_markdown(HostImpl& host, PluginLoader& loader);
+int run_build_plugin(const std::string& dir);  // execs uwsgiconfig.py --plugin DIR
 }  // namespace uwsgi

@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   EarlyConfig early;
   std::string err;
   if (!scan_early(argc, argv, &early, &err)) return fail(err);
+  bool help_markdown = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help-markdown") == 0) help_markdown = true;
+    if (strcmp(argv[i], "--build-plugin") == 0 && i + 1 < argc) return run_build_plugin(argv[i + 1]);
+    if (strncmp(argv[i], "--build-plugin=", 15) == 0) return run_build_plugin(argv[i] + 15);
+  }
   PluginLoader loader(early.plugin_dirs);
   if (!loader.load_builtins(&err)) return fail(err);
   for (auto& spec : early.plugins)
@@ -45,6 +51,10 @@ int main(int argc, char** argv) {
 
   if (early.version) {
     printf("%s\n", UWSGI_SERVER_VERSION);
+    return 0;
+  }
+  if (help_markdown) {
+    print_help_markdown(host, loader);
     return 0;
   }
   if (early.help) {
