@@ -6,11 +6,13 @@
 // by the last value of `name` seen earlier in the file; `$(VAR)` by the environment; magic vars
 // %d (dir of the file, with trailing '/'), %p (full path), %s (file name), %n (name without
 // extension), %e (extension), %% (a percent sign).
+// A key no option owns is an error, unless a %(key) placeholder uses it (custom ini variables).
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "options.h"
 
@@ -31,7 +33,7 @@ static std::string absolute(const std::string& path) {
 }
 
 static bool expand(const std::string& in, const std::map<std::string, std::string>& seen,
-                   const std::string& path, std::string* out, std::string* err) {
+                   const std::string& path, std::string* out, std::set<std::string>* used, std::string* err) {
   std::string abs = absolute(path);
   size_t slash = abs.rfind('/');
   std::string dir = abs.substr(0, slash + 1);
@@ -57,6 +59,7 @@ static bool expand(const std::string& in, const std::map<std::string, std::strin
           return false;
         }
         out->append(it->second);
+        used->insert(key);
         i = close;
         if (i + 1 < in.size() && in[i + 1] == 's') i++;  // the optional trailing 's'
         continue;
@@ -105,6 +108,8 @@ bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string*
     return false;
   }
   std::map<std::string, std::string> seen;
+  std::set<std::string> used;  // keys some %(key) referred to
+  size_t first = out->size();
   std::string line, current;
   bool found_section = false;
   int lineno = 0;
@@ -130,7 +135,7 @@ bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string*
       return false;
     }
     std::string value;
-    if (!expand(raw, seen, path, &value, err)) {
+    if (!expand(raw, seen, path, &value, &used, err)) {
       *err = path + ":" + std::to_string(lineno) + ": " + *err;
       return false;
     }
@@ -146,6 +151,8 @@ bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string*
     *err = "ini file \"" + path + "\" has no [" + section + "] section";
     return false;
   }
+  for (size_t i = first; i < out->size(); i++)
+    if (used.count((*out)[i].name)) (*out)[i].placeholder = true;
   return true;
 }
 

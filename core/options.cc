@@ -177,6 +177,7 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
 static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err) {
   const RegisteredOption* o = reg.find(r.name);
   if (!o) {
+    if (r.placeholder) return true;  // a custom ini key used only as a placeholder
     *err = "unknown option \"" + r.name + "\" (" + r.origin + ")";
     return false;
   }

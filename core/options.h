@@ -50,6 +50,9 @@ struct RawOption {
   std::string value;
   bool has_value = false;  // "--name=value" or "--name value" vs a bare "--name"
   std::string origin;      // "command line", "app.ini:12", "environment" for messages
+  // An ini key that a later %(name) placeholder in the same file refers to: uWSGI lets ini files
+  // define such custom keys, so it is not an error when no option has that name.
+  bool placeholder = false;
 };
 
 // Pass 1: what --plugins / --plugin-dir / --ini say, before plugins register their options.
