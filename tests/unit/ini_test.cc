@@ -271,6 +271,27 @@ TEST_F(IniTest, UnknownOptionInIniNamesFileAndLine) {
   EXPECT_NE(err.find(p + ":4"), std::string::npos) << err;
 }
 
+TEST_F(IniTest, CustomKeysUsedAsPlaceholdersAreNotOptions) {
+  // uWSGI's usual style: `base = /srv/app` then `chdir = %(base)`.
+  std::string p = write("a.ini", "[uwsgi]\nbase = /srv/app\nport = 9\nchdir = %(base)s/x\n"
+                                 "http-socket = 127.0.0.1:%(port)\n");
+  ASSERT_TRUE(read(p)) << err;
+  EXPECT_TRUE(out[0].placeholder);
+  EXPECT_TRUE(out[1].placeholder);
+  EXPECT_FALSE(out[2].placeholder);
+  ASSERT_TRUE(parse_ini(p)) << err;
+  EXPECT_EQ(host.config().get("chdir"), "/srv/app/x");
+  EXPECT_EQ(host.config().get("http-socket"), "127.0.0.1:9");
+  EXPECT_FALSE(host.config().has("base"));
+}
+
+TEST_F(IniTest, UnusedCustomKeyIsStillAnError) {
+  std::string p = write("a.ini", "[uwsgi]\nbase = /srv\ntypo-option = 1\nchdir = %(base)\n");
+  EXPECT_FALSE(parse_ini(p));
+  EXPECT_NE(err.find("typo-option"), std::string::npos) << err;
+  EXPECT_NE(err.find(p + ":3"), std::string::npos) << err;
+}
+
 TEST_F(IniTest, BadNumberInIniNamesFileAndLine) {
   std::string p = write("a.ini", "[uwsgi]\nprocesses = many\n");
   EXPECT_FALSE(parse_ini(p));

@@ -1,0 +1,304 @@
+"""Configuration and process model of the real binary: ini/env/argv, start-up errors, master,
+workers, signals, reload, respawn, pidfile/vacuum, and the `core` build profile."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import children_of, exchange, pids_alive, request_bytes
+
+APP = app_path('core_app.py')
+
+
+def run_fail(args, env=None, timeout=15):
+    """Run the binary expecting it to exit by itself; returns (returncode, output)."""
+    binary = uwsgi_binary()
+    if not binary.exists():
+        pytest.skip(f'{binary} not built')
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run([str(binary)] + base_args() + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout, env=full_env,
+                       start_new_session=True)
+    return p.returncode, p.stdout.decode(errors='replace')
+
+
+def get(port, path='/'):
+    return exchange(port, request_bytes('GET', path))
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+# ---- where options come from -----------------------------------------------------------------
+
+def test_ini_with_placeholders_and_repeated_sockets(tmp_path, uwsgi_server):
+    p1, p2 = free_port(), free_port()
+    ini = tmp_path / 'app.ini'
+    ini.write_text(f"""[uwsgi]
+host = 127.0.0.1
+first = {p1}
+http-socket = %(host)s:%(first)s
+http-socket = %(host):{p2}
+appdir = {Path(APP).parent}
+wsgi-file = %(appdir)s/core_app.py
+master = false
+""")
+    srv = uwsgi_server('--ini', ini, port=p1, http=False)
+    assert get(p1, '/one').body == b'Hello /one'
+    assert wait_for(lambda: port_open(p2))
+    assert get(p2, '/two').body == b'Hello /two'
+    assert srv.proc.poll() is None
+
+
+def test_ini_section(tmp_path, uwsgi_server):
+    p_default, p_staging = free_port(), free_port()
+    ini = tmp_path / 'app.ini'
+    ini.write_text(f"""[uwsgi]
+http-socket = 127.0.0.1:{p_default}
+wsgi-file = {APP}
+[staging]
+http-socket = 127.0.0.1:{p_staging}
+wsgi-file = {APP}
+""")
+    uwsgi_server('--ini', f'{ini}:staging', port=p_staging, http=False)
+    assert get(p_staging, '/s').body == b'Hello /s'
+    assert not port_open(p_default)
+
+
+def test_environment_http_socket(uwsgi_server):
+    port = free_port()
+    uwsgi_server('--wsgi-file', APP, port=port, http=False, env={'UWSGI_HTTP_SOCKET': f'127.0.0.1:{port}'})
+    assert get(port, '/env-sock').body == b'Hello /env-sock'
+
+
+def test_unknown_option_exits_naming_it():
+    rc, out = run_fail(['--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP, '--frobnicate', '3'])
+    assert rc != 0
+    assert 'frobnicate' in out, out
+
+
+def test_unknown_option_in_ini_names_file_and_line(tmp_path):
+    ini = tmp_path / 'bad.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{free_port()}\n\nnot-an-option = 1\n')
+    rc, out = run_fail(['--ini', ini])
+    assert rc != 0
+    assert 'not-an-option' in out, out
+    assert f'{ini}:4' in out, out
+
+
+def test_missing_plugin_is_an_error_and_nothing_starts():
+    port = free_port()
+    rc, out = run_fail(['--plugins', 'doesnotexist', '--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP])
+    assert rc != 0
+    assert 'doesnotexist' in out, out
+    assert not port_open(port)
+
+
+def test_async_without_suspend_engine_is_a_clear_error():
+    rc, out = run_fail(['--async', '10', '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
+    assert rc != 0
+    assert 'suspend engine' in out, out
+
+
+def test_two_suspend_engines_are_an_error():
+    rc, out = run_fail(['--plugins', 'ugreen,fcontext', '--ugreen', '--fcontext', '--async', '10',
+                        '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
+    assert rc != 0
+    assert 'ugreen' in out and 'fcontext' in out, out
+    assert 'suspend engine' in out, out
+
+
+def test_bad_numeric_value_exits_naming_option():
+    rc, out = run_fail(['--processes', 'two', '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
+    assert rc != 0
+    assert '--processes' in out and 'two' in out, out
+
+
+# ---- master and workers ------------------------------------------------------------------------
+
+def worker_pids(srv, n, timeout=10):
+    return wait_for(lambda: (lambda c: c if len(c) >= n else None)(children_of(srv.proc.pid)), timeout) or []
+
+
+def test_master_with_two_workers_serves_from_both(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2')
+    kids = worker_pids(srv, 2)
+    assert len(kids) == 2, kids
+    pids = set()
+    results = []
+
+    def hit():
+        r = get(srv.port, '/sleep?0.3')
+        results.append(r.status)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=hit) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        pids |= {int(get(srv.port, '/pid').body)}
+    # Two workers sleeping in parallel: 4 requests of 0.3 s each took ~0.6 s per round.
+    assert results == [200] * 12
+    for _ in range(20):
+        pids.add(int(get(srv.port, '/pid').body))
+    assert pids <= set(kids)
+
+
+def test_two_workers_run_in_parallel(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2')
+    assert len(worker_pids(srv, 2)) == 2
+    seen = []
+
+    def hit():
+        seen.append(get(srv.port, '/sleep?0.5').status)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=hit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [200, 200]
+    assert time.monotonic() - t0 < 0.95
+
+
+def test_sigint_stops_master_and_workers(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2')
+    kids = worker_pids(srv, 2)
+    assert len(kids) == 2
+    assert get(srv.port).status == 200
+    os.kill(srv.proc.pid, signal.SIGINT)  # the master only, not the group
+    srv.proc.wait(timeout=10)
+    assert wait_for(lambda: not pids_alive(kids), 5), pids_alive(kids)
+    assert not port_open(srv.port)
+
+
+def test_sighup_reload_keeps_serving(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2')
+    old = set(worker_pids(srv, 2))
+    assert len(old) == 2
+    stop = threading.Event()
+    ok, failures = [0], []
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                r = exchange(srv.port, request_bytes('GET', '/h'), timeout=15)
+                if r.status == 200 and r.body == b'Hello /h':
+                    ok[0] += 1
+                else:
+                    failures.append((r.status, r.body))
+            except Exception as e:  # refused, reset, timeout: all failures
+                failures.append(repr(e))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        time.sleep(0.3)
+        before = ok[0]
+        assert before > 0
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        # New workers: different pids, same master.
+        new = wait_for(lambda: (lambda c: c if len(c) == 2 and not (set(c) & old) else None)(
+            children_of(srv.proc.pid)), 15)
+        assert new, (children_of(srv.proc.pid), srv.log())
+        mid = ok[0]
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(timeout=20)
+    assert failures == [], (failures[:5], srv.log()[-2000:])
+    assert ok[0] > mid, 'no request succeeded after the reload'
+    assert srv.proc.poll() is None
+    assert get(srv.port, '/after').body == b'Hello /after'
+
+
+def test_killed_worker_is_respawned(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '1')
+    pid = int(get(srv.port, '/pid').body)
+    os.kill(pid, signal.SIGKILL)
+    new = wait_for(lambda: (lambda c: c if c and pid not in c else None)(children_of(srv.proc.pid)), 10)
+    assert new, srv.log()
+    newpid = int(get(srv.port, '/pid').body)
+    assert newpid != pid and newpid in new
+    assert srv.wait_log('respawning')
+
+
+def test_pidfile_and_vacuum_with_unix_socket(tmp_path, uwsgi_server):
+    sock = tmp_path / 'app.sock'
+    pidfile = tmp_path / 'app.pid'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--socket', sock, '--pidfile', pidfile, '--vacuum')
+    assert wait_for(lambda: sock.exists() and pidfile.exists())
+    assert int(pidfile.read_text().strip()) == srv.proc.pid
+    # The unix socket speaks the uwsgi protocol.
+    from helpers_core import HttpReader, cgi_vars, uwsgi_packet
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(5)
+        c.connect(str(sock))
+        c.sendall(uwsgi_packet(cgi_vars('GET', '/unix')))
+        assert HttpReader(c).read_response().body == b'Hello /unix'
+    os.kill(srv.proc.pid, signal.SIGINT)
+    srv.proc.wait(timeout=10)
+    assert not sock.exists()
+    assert not pidfile.exists()
+
+
+# ---- the `core` profile: nothing built in, python as a plugin ---------------------------------
+
+CORE_BIN = ROOT / 'build' / 'core' / 'out' / 'uwsgi'
+
+
+@pytest.fixture(scope='session')
+def core_binary():
+    if not CORE_BIN.exists() or not (CORE_BIN.parent / 'python_plugin.so').exists():
+        r = subprocess.run(['/usr/bin/python3', 'uwsgiconfig.py', '--build', 'core'], cwd=str(ROOT),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+        if r.returncode != 0:
+            pytest.fail('building the core profile failed:\n' + r.stdout.decode(errors='replace')[-3000:])
+    return CORE_BIN
+
+
+def test_core_profile_serves_hello_world(core_binary, tmp_path, monkeypatch):
+    monkeypatch.setenv('UWSGI_BIN', str(core_binary))
+    monkeypatch.setenv('UWSGI_ARGS', '--plugins python')
+    srv = start_uwsgi(['--wsgi-file', str(ROOT / 'examples' / 'hello.py')], log_dir=str(tmp_path))
+    try:
+        r = get(srv.port)
+        assert r.status == 200
+        assert b'Hello' in r.body
+    finally:
+        srv.stop()
+
+
+def test_core_profile_without_python_plugin_says_so(core_binary, tmp_path):
+    port = free_port()
+    p = subprocess.run([str(core_binary), '--http-socket', f'127.0.0.1:{port}', '--wsgi-file',
+                        str(ROOT / 'examples' / 'hello.py')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=15, start_new_session=True)
+    out = p.stdout.decode(errors='replace')
+    assert p.returncode != 0
+    assert 'wsgi-file' in out, out
