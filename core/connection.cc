@@ -193,23 +193,53 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
   }
 }
 
+namespace {
+// Peer addresses by fd, so a keep-alive connection woken from parking does not ask the kernel
+// again. An entry is dropped when the connection closes here.
+struct PeerEntry {
+  bool valid = false;
+  std::string addr, port;
+};
+std::vector<PeerEntry> g_peers;
+}  // namespace
+
+void Connection::lookup_peer(int fd) {
+  if ((size_t)fd >= g_peers.size()) g_peers.resize(fd + 64);
+  PeerEntry& e = g_peers[fd];
+  if (!e.valid) {
+    e.addr.clear();
+    e.port.clear();
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (sockaddr*)&ss, &sl) == 0) {
+      char h[INET6_ADDRSTRLEN];
+      if (ss.ss_family == AF_INET) {
+        auto* a = (sockaddr_in*)&ss;
+        if (inet_ntop(AF_INET, &a->sin_addr, h, sizeof h)) e.addr = h;
+        e.port = std::to_string(ntohs(a->sin_port));
+      } else if (ss.ss_family == AF_INET6) {
+        auto* a = (sockaddr_in6*)&ss;
+        if (inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h)) e.addr = h;
+        e.port = std::to_string(ntohs(a->sin6_port));
+      }
+    }
+    e.valid = true;
+  }
+  remote_addr_ = e.addr;
+  remote_port_ = e.port;
+}
+
+static void forget_peer(int fd) {
+  if ((size_t)fd < g_peers.size()) g_peers[fd].valid = false;
+}
+
 ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool* stopping) {
   fd_ = fd;
   listener_ = &l;
   core_id_ = core_id;
   loop_ = host_.loop_engine();
   in_pos_ = in_len_ = 0;
-  remote_addr_.clear();
-  remote_port_.clear();
-  sockaddr_storage ss{};
-  socklen_t sl = sizeof ss;
-  if (getpeername(fd, (sockaddr*)&ss, &sl) == 0 && ss.ss_family != AF_UNIX) {
-    char h[NI_MAXHOST], s[NI_MAXSERV];
-    if (getnameinfo((sockaddr*)&ss, sl, h, sizeof h, s, sizeof s, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-      remote_addr_ = h;
-      remote_port_ = s;
-    }
-  }
+  lookup_peer(fd);
   bool first = true;
   for (;;) {
     reset_request();
@@ -224,6 +254,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool
     handle_one();
     if (!keep_alive_ || aborted_ || (stopping && *stopping)) break;
   }
+  forget_peer(fd);
   ::close(fd);
   fd_ = -1;
   return ServeResult::kClosed;
@@ -261,6 +292,7 @@ void Connection::handle_one() {
     return;
   }
   counters_.requests++;
+  if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
   if (!h) {
     log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
@@ -280,6 +312,7 @@ void Connection::handle_one() {
   if (!finish_response()) keep_alive_ = false;
   if (keep_alive_ && !body_done_) drain_body();
   if (settings_.log_requests) log_request();
+  if (counters_.observer) counters_.observer->request_end(core_id_, now_us() - start_us_, exception_);
 }
 
 void Connection::mark_exception() {

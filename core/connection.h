@@ -26,7 +26,17 @@ struct ServeSettings {
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
 };
 
+// Told about each request's start and end (the worker publishes them in the scoreboard for
+// --harakiri and --stats).
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void request_start(int core_id, std::string_view uri) = 0;
+  virtual void request_end(int core_id, uint64_t duration_us, bool exception) = 0;
+};
+
 struct WorkerCounters {
+  RequestObserver* observer = nullptr;
   uint64_t requests = 0;
   uint64_t exceptions = 0;
   uint64_t bad_requests = 0;
@@ -79,6 +89,7 @@ class Connection final : public Request {
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
   void fail(const std::string& why);
   void compact_input();
+  void lookup_peer(int fd);
 
   const ServeSettings& settings_;
   HostImpl& host_;

@@ -66,6 +66,8 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
       return false;
     }
     freeaddrinfo(res);
+    // Accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per connection.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // Connections are handed to a worker only once the request's first bytes are there.
     int defer = 5;
     setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
