@@ -61,6 +61,16 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("strict", 0, N, "accepted for compatibility: unknown options are always errors"));
   host.add_option(opt("help-markdown", 0, N, "print this option reference as markdown (docs/options.md)"));
   host.add_option(opt("build-plugin", 0, R, "build the plugin in DIR against this server (NAME_plugin.so in the cwd) and exit"));
+  // Operations (docs/operations.md).
+  host.add_option(opt("harakiri", 't', R, "kill (and respawn) a worker stuck on one request for this many seconds",
+                      {}, true));
+  host.add_option(opt("stats", 0, R, "serve stats JSON on this address (host:port or unix path)", {"stats-server"}));
+  host.add_option(opt("stats-http", 0, N, "prefix the stats JSON with an HTTP response head"));
+  host.add_option(opt("thunder-lock", 0, N,
+                      "accepted for compatibility: accepts are already serialized (EPOLLEXCLUSIVE)"));
+  host.add_option(opt("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
+  host.add_option(opt("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
+  host.add_option(opt("daemonize", 'd', R, "run in the background, logging to this file"));
 }
 
 void print_help(HostImpl& host, PluginLoader& loader) {

@@ -28,6 +28,7 @@ class HostImpl : public Host {
   SuspendEngine* suspend_engine() override { return suspend_engine_; }
   const char* version() const override;
   void request_stop() override;
+  Signals& signals() override;
 
   // Core-side access.
   OptionRegistry& registry() { return registry_; }

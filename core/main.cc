@@ -15,6 +15,7 @@
 #include "master.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "process_opts.h"
 #include "version.h"
 
 using namespace uwsgi;
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
 
   if (cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
+  if (!daemonize_if_asked(cfg, &err)) return fail(err);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   unsetenv("UWSGI_INHERITED_SOCKETS");
   if (listeners.empty()) return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   setup.listeners = &listeners;
+  if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
 
   std::string pidfile = cfg.get("pidfile");
   if (!pidfile.empty()) {

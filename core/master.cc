@@ -10,8 +10,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "log.h"
+#include "scoreboard.h"
+#include "signal_framework.h"
+#include "stats.h"
 
 namespace uwsgi {
 
@@ -54,16 +58,14 @@ void master_signal(int sig) {
   errno = saved;
 }
 
-uint64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+uint64_t now_ms() { return monotonic_ms(); }
 
 struct WorkerSlot {
   pid_t pid = 0;
   uint64_t started_ms = 0;
   uint64_t respawn_at_ms = 0;  // throttled respawn after a quick death
+  bool harakiri_sent = false;
+  bool spawned_once = false;
 };
 
 class Master {
@@ -75,6 +77,31 @@ class Master {
       log_line("master: pipe: %s", strerror(errno));
       return 1;
     }
+    const Config& cfg = s_.host->config();
+    harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
+    int ncores = s_.engines.cores > 1 ? s_.engines.cores : 1;
+    if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
+      log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
+      return 1;
+    }
+    SignalFramework& sf = SignalFramework::get();
+    sf.set_has_master(true);
+    sf.set_worker_view(
+        s_.processes, [this](int id) { return id >= 1 && id <= s_.processes && slots_[id].pid > 0 && mode_ == kRunning; },
+        [](int id) { return scoreboard().worker(id).busy_cores.load() == 0; });
+    std::string stats_addr = cfg.has("stats") ? cfg.get("stats") : cfg.get("stats-server");
+    if (!stats_addr.empty()) {
+      std::string err;
+      if (!stats_.open(stats_addr, cfg.get_bool("stats-http"), &err)) {
+        log_line("cannot bind the stats server on %s: %s", stats_addr.c_str(), err.c_str());
+        return 1;
+      }
+      log_line("stats server enabled on %s fd %d%s", stats_addr.c_str(), stats_.fd(),
+               cfg.get_bool("stats-http") ? " (HTTP)" : "");
+    }
+    facts_.listeners = s_.listeners;
+    facts_.nworkers = s_.processes;
+    facts_.ncores = ncores;
     struct sigaction sa {};
     sa.sa_handler = master_signal;
     sigemptyset(&sa.sa_mask);
@@ -85,11 +112,24 @@ class Master {
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
     for (;;) {
-      pollfd p{g_master_pipe[0], POLLIN, 0};
-      poll(&p, 1, 200);
+      // The wake-up pipe, each worker's signal channel, inotify, the stats socket.
+      std::vector<pollfd> pfds;
+      pfds.push_back({g_master_pipe[0], POLLIN, 0});
+      for (int i = 1; i <= s_.processes; i++)
+        if (sf.master_fd(i) >= 0) pfds.push_back({sf.master_fd(i), POLLIN, 0});
+      if (sf.inotify_fd() >= 0) pfds.push_back({sf.inotify_fd(), POLLIN, 0});
+      if (stats_.fd() >= 0) pfds.push_back({stats_.fd(), POLLIN, 0});
+      poll(pfds.data(), pfds.size(), mode_ == kRunning ? sf.run_timers(200) : 200);
       char buf[64];
       while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
       }
+      for (int i = 1; i <= s_.processes; i++) sf.read_worker_messages(i);
+      sf.read_inotify();
+      if (stats_.fd() >= 0) {
+        facts_.running = mode_ == kRunning;
+        stats_.serve(facts_);
+      }
+      if (harakiri_ms_ > 0) check_harakiri();
       if (g_got_term) {
         g_got_term = 0;
         if (s_.die_on_term) g_got_int = 1;
@@ -144,22 +184,56 @@ class Master {
     return n;
   }
 
+  // --harakiri: a worker with a request in progress and no request start or end on any of its
+  // cores for that long is stuck: kill it (the reaper respawns it).
+  void check_harakiri() {
+    uint64_t now = now_ms();
+    for (int i = 1; i <= s_.processes; i++) {
+      WorkerBoard& w = scoreboard().worker(i);
+      if (slots_[i].pid <= 0 || slots_[i].harakiri_sent || w.busy_cores.load() <= 0) continue;
+      uint64_t last = w.last_progress_ms.load();
+      if (last == 0 || now < last || now - last < harakiri_ms_) continue;
+      char uri[kUriMax];
+      scoreboard().read_uri(i, uri, sizeof uri);
+      log_line("HARAKIRI! worker %d (pid %d) stuck for %llu s on request %s: killing it (SIGKILL)", i,
+               (int)slots_[i].pid, (unsigned long long)((now - last) / 1000), uri[0] ? uri : "(unknown)");
+      w.harakiri_count.fetch_add(1);
+      slots_[i].harakiri_sent = true;
+      kill(slots_[i].pid, SIGKILL);
+    }
+  }
+
   void spawn(int id) {
+    SignalFramework& sf = SignalFramework::get();
+    sf.open_channel(id);
+    WorkerBoard& wb = scoreboard().worker(id);
+    // The new process starts with no request in progress.
+    wb.busy_cores.store(0);
+    wb.last_progress_ms.store(0);
+    for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
     pid_t pid = fork();
     if (pid < 0) {
       log_line("fork() for worker %d failed: %s", id, strerror(errno));
+      sf.close_channel(id);
       slots_[id].respawn_at_ms = now_ms() + 1000;
       return;
     }
     if (pid == 0) {
+      sf.child_after_fork(id);
       close(g_master_pipe[0]);
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
       _exit(run_worker(s_, id, true));
     }
+    sf.parent_after_fork(id);
+    if (slots_[id].spawned_once) wb.respawn_count.fetch_add(1);
+    slots_[id].spawned_once = true;
     slots_[id].pid = pid;
+    slots_[id].harakiri_sent = false;
     slots_[id].started_ms = now_ms();
+    wb.pid.store(pid);
+    wb.last_spawn.store((uint64_t)time(nullptr));
     log_line("spawned worker %d (pid %d)", id, (int)pid);
   }
 
@@ -170,15 +244,22 @@ class Master {
       for (int i = 1; i <= s_.processes; i++) {
         if (slots_[i].pid != pid) continue;
         slots_[i].pid = 0;
+        scoreboard().worker(i).pid.store(0);
+        SignalFramework::get().close_channel(i);
         if (mode_ == kRunning) {
-          if (WIFSIGNALED(status))
+          if (slots_[i].harakiri_sent)
+            log_line("worker %d (pid %d) killed by harakiri: respawning", i, (int)pid);
+          else if (WIFSIGNALED(status))
             log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
           else
             log_line("worker %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
           uint64_t now = now_ms();
-          // A worker that dies right after starting would otherwise fork in a tight loop.
-          slots_[i].respawn_at_ms = (now - slots_[i].started_ms < 1000) ? now + 1000 : now;
+          // A worker that dies right after starting would otherwise fork in a tight loop (but a
+          // harakiri or a --max-requests recycle is not a crash loop).
+          bool quick = now - slots_[i].started_ms < 1000 && !slots_[i].harakiri_sent &&
+                       !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+          slots_[i].respawn_at_ms = quick ? now + 1000 : now;
         }
       }
     }
@@ -198,6 +279,9 @@ class Master {
 
   ProcessSetup& s_;
   std::vector<WorkerSlot> slots_;
+  uint64_t harakiri_ms_ = 0;
+  StatsServer stats_;
+  StatsFacts facts_;
   Mode mode_ = kRunning;
   uint64_t deadline_ms_ = 0;
   bool killed_ = false;

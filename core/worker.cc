@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 
 #include "log.h"
 #include "loops.h"
+#include "scoreboard.h"
+#include "signal_framework.h"
 
 namespace uwsgi {
 
@@ -96,18 +99,35 @@ WorkerImpl::WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& list
     by_fd_[l.fd] = &l;
   }
   max_requests_ = host.config().get_int("max-requests", 0);
+  counters_.observer = this;
 }
 
-WorkerImpl::~WorkerImpl() = default;
+WorkerImpl::~WorkerImpl() {
+  if (signal_ep_ >= 0) ::close(signal_ep_);
+}
 
 bool WorkerImpl::stopping() const { return g_stop != 0; }
 
-int WorkerImpl::signal_fd() const { return g_sig_pipe[0]; }
+// One fd for loop engines to watch: an epoll fd over the stop pipe (written by the signal
+// handlers) and the uWSGI-signal channel from the master. Readable when either is.
+int WorkerImpl::signal_fd() const { return signal_ep_ >= 0 ? signal_ep_ : g_sig_pipe[0]; }
 
 void WorkerImpl::handle_signal_fd() {
   char buf[64];
   while (::read(g_sig_pipe[0], buf, sizeof buf) > 0) {
   }
+  if (g_stop) return;  // a worker on its way out runs no more handlers
+  SignalFramework::get().worker_read_channel();
+}
+
+void WorkerImpl::request_start(int core_id, std::string_view uri) {
+  scoreboard().request_start(id_, core_id, uri.data(), uri.size());
+}
+
+void WorkerImpl::request_end(int core_id, uint64_t duration_us, bool exception) {
+  Scoreboard& sb = scoreboard();
+  sb.request_end(id_, core_id, duration_us, exception);
+  if (sb.ready()) sb.worker(id_).tx.store(counters_.bytes_out);
 }
 
 void WorkerImpl::tick() {
@@ -149,6 +169,19 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
 int WorkerImpl::run() {
   worker_install_signals();
   host_.set_stop_callback(request_stop_cb);
+  SignalFramework& sf = SignalFramework::get();
+  signal_ep_ = epoll_create1(EPOLL_CLOEXEC);
+  if (signal_ep_ >= 0) {
+    for (int fd : {g_sig_pipe[0], sf.channel_fd()}) {
+      if (fd < 0) continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      epoll_ctl(signal_ep_, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+  sf.set_worker(&host_, id_, [] { return g_stop != 0; });
+  sf.set_worker_pump([this] { handle_signal_fd(); }, signal_fd());
   prctl(PR_SET_PDEATHSIG, SIGINT);  // a worker never outlives its master
   std::string err;
   std::unique_ptr<LoopEngine> loop;

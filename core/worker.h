@@ -22,7 +22,7 @@ struct EngineChoice {
 };
 bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err);
 
-class WorkerImpl final : public Worker {
+class WorkerImpl final : public Worker, private RequestObserver {
  public:
   WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& listeners, const ServeSettings& s,
              const EngineChoice& engines);
@@ -41,6 +41,10 @@ class WorkerImpl final : public Worker {
   WorkerCounters& counters() { return counters_; }
 
  private:
+  // RequestObserver: publish request start/end in the scoreboard.
+  void request_start(int core_id, std::string_view uri) override;
+  void request_end(int core_id, uint64_t duration_us, bool exception) override;
+
   HostImpl& host_;
   int id_;
   const std::vector<Listener>& listeners_;
@@ -51,6 +55,7 @@ class WorkerImpl final : public Worker {
   WorkerCounters counters_;
   std::vector<std::unique_ptr<Connection>> conns_;  // one per core, reused
   long long max_requests_ = 0;
+  int signal_ep_ = -1;  // epoll fd over the stop pipe and the master's signal channel
 };
 
 // Set by the worker's signal handlers; read by every loop engine through Worker::stopping().

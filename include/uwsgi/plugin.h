@@ -224,6 +224,40 @@ class SwitchHooks {
 };
 
 // ---------------------------------------------------------------------------------------------
+// uWSGI signals (numbers 0-255): registered in a worker (or in the master while it loads apps,
+// inherited by every worker), raised anywhere, routed by the master to the target worker(s),
+// and run there by the language plugin that registered them. Added after ABI 1 shipped: only
+// new classes and one new virtual at the end of Host, so older plugins keep working.
+// ---------------------------------------------------------------------------------------------
+class SignalHandler {
+ public:
+  virtual ~SignalHandler() = default;
+  // In the worker that received num, from the loop's main context (between requests in sync
+  // mode, between core resumes in async mode, from the hub under gevent). `handler` is what the
+  // plugin passed to Signals::register_signal (e.g. a Python callable it keeps a reference to).
+  virtual void run_signal(int num, void* handler) = 0;
+};
+
+class Signals {
+ public:
+  virtual ~Signals() = default;
+  // target: "" or "worker" (one worker), "workers" (all), "active-workers", "workerN".
+  virtual bool register_signal(int num, std::string_view target, SignalHandler* h, void* handler,
+                               std::string* err) = 0;
+  virtual bool registered(int num) const = 0;
+  // Raise num: from a worker it goes to the master, which routes it by the registered target.
+  virtual bool raise(int num, std::string* err) = 0;
+  // Raise num every `seconds` in the master; iterations 0 = forever (needs --master).
+  virtual bool add_timer(int num, double seconds, int iterations, std::string* err) = 0;
+  // Raise num when path (a file or a directory) changes (inotify in the master; needs --master).
+  virtual bool add_file_monitor(int num, const std::string& path, std::string* err) = 0;
+  // Block the caller (the current async core only, under async) until a signal arrives (num < 0:
+  // any); returns its number, or -1 with *err. A signal taken by wait() does not run its handler.
+  virtual int wait(int num, std::string* err) = 0;
+  virtual int received() const = 0;  // the last signal this worker received, -1 if none
+};
+
+// ---------------------------------------------------------------------------------------------
 // Plugins
 // ---------------------------------------------------------------------------------------------
 template <class T>
@@ -265,6 +299,8 @@ class Host {
   virtual const char* version() const = 0;
   // Ask the worker to stop (graceful) or the master to reload.
   virtual void request_stop() = 0;
+  // The uWSGI signal framework (added at the end of the table: see Signals above).
+  virtual Signals& signals() = 0;
 };
 
 struct PluginInfo {

@@ -77,7 +77,8 @@ bool init_interpreter(std::string* err) {
     *err = "the interpreter was already initialized by someone else";
     return false;
   }
-  if (PyImport_AppendInittab("uwsgi", init_uwsgi) < 0) {
+  if (PyImport_AppendInittab("uwsgi", init_uwsgi) < 0 ||
+      PyImport_AppendInittab("uwsgidecorators", init_decorators_module) < 0) {
     *err = "cannot register the uwsgi module";
     return false;
   }

@@ -90,6 +90,7 @@ class PythonPlugin : public Plugin {
     } else {
       PyErr_Clear();
     }
+    run_post_fork_hook();  // @postfork functions (uwsgidecorators)
   }
 
   void on_worker_exit(Host& host) override {

@@ -79,6 +79,11 @@ CurrentRequest* current_request(int core_id);
 // Suspend the current async core (after a uwsgi.* registration or a response chunk): marks
 // x-wsgiorg.fdevent.timeout in the environ. Returns false with a Python exception set.
 bool suspend_core(CoreContext* core);
+// signals.cc: the signal framework's functions in the uwsgi module; uwsgi.post_fork_hook.
+bool add_signal_functions(PyObject* module);
+void run_post_fork_hook();
+// decorators.cc: the built-in uwsgidecorators module (an inittab entry).
+PyObject* init_decorators_module();
 // threads.cc
 SwitchHooks* switch_hooks();
 void threads_after_fork();

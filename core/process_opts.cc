@@ -1,0 +1,87 @@
+#include "process_opts.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.h"
+
+namespace uwsgi {
+
+bool daemonize_if_asked(const Config& cfg, std::string* err) {
+  if (!cfg.has("daemonize")) return true;
+  std::string logfile = cfg.get("daemonize");
+  if (getenv("UWSGI_INHERITED_SOCKETS")) return true;  // a reload: already detached
+  if (!logfile.empty() && logfile != "true" && !log_to_file(logfile.c_str())) {
+    *err = "cannot open --daemonize log " + logfile + ": " + strerror(errno);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = std::string("fork: ") + strerror(errno);
+    return false;
+  }
+  if (pid > 0) _exit(0);
+  setsid();
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(2, 1);  // stdout follows the log file too
+    if (null > 2) close(null);
+  }
+  return true;
+}
+
+static bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err) {
+  char* end = nullptr;
+  unsigned long n = strtoul(v.c_str(), &end, 10);
+  if (!v.empty() && end && *end == 0) {
+    *out = (unsigned)n;
+    return true;
+  }
+  if (user) {
+    if (passwd* p = getpwnam(v.c_str())) {
+      *out = p->pw_uid;
+      return true;
+    }
+  } else if (group* g = getgrnam(v.c_str())) {
+    *out = g->gr_gid;
+    return true;
+  }
+  *err = std::string("unknown ") + (user ? "user" : "group") + " \"" + v + "\"";
+  return false;
+}
+
+bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
+  unsigned uid = 0, gid = 0;
+  bool has_uid = cfg.has("uid"), has_gid = cfg.has("gid");
+  if (has_uid && !parse_id(cfg.get("uid"), true, &uid, err)) return false;
+  if (has_gid && !parse_id(cfg.get("gid"), false, &gid, err)) return false;
+  // The group first: once the uid is dropped, changing groups is no longer allowed.
+  if (has_gid) {
+    if (getuid() == 0 && setgroups(0, nullptr) != 0) {
+      *err = std::string("setgroups: ") + strerror(errno);
+      return false;
+    }
+    if (setgid(gid) != 0) {
+      *err = "setgid(" + std::to_string(gid) + "): " + strerror(errno);
+      return false;
+    }
+    log_line("setgid() to %u", gid);
+  }
+  if (has_uid) {
+    if (setuid(uid) != 0) {
+      *err = "setuid(" + std::to_string(uid) + "): " + strerror(errno);
+      return false;
+    }
+    log_line("setuid() to %u", uid);
+  }
+  return true;
+}
+
+}  // namespace uwsgi

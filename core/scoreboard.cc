@@ -1,0 +1,103 @@
+#include "scoreboard.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include <cstring>
+#include <new>
+
+namespace uwsgi {
+
+Scoreboard& scoreboard() {
+  static Scoreboard sb;
+  return sb;
+}
+
+uint64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void* map_shared(size_t n) {
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;  // zero-filled: every atomic starts at 0
+}
+
+bool Scoreboard::create(int nworkers, int ncores) {
+  if (base_) return true;
+  if (ncores < 1) ncores = 1;
+  size_t wsz = sizeof(WorkerBoard) * (nworkers + 1);  // slot 0 unused: ids are 1-based
+  size_t csz = sizeof(CoreBoard) * (size_t)(nworkers + 1) * ncores;
+  base_ = map_shared(wsz + csz);
+  if (!base_) return false;
+  size_ = wsz + csz;
+  nworkers_ = nworkers;
+  ncores_ = ncores;
+  workers_ = static_cast<WorkerBoard*>(base_);
+  cores_ = reinterpret_cast<CoreBoard*>(static_cast<char*>(base_) + wsz);
+  for (int i = 0; i <= nworkers; i++) new (&workers_[i]) WorkerBoard();
+  for (size_t i = 0; i < (size_t)(nworkers + 1) * ncores; i++) new (&cores_[i]) CoreBoard();
+  return true;
+}
+
+bool Scoreboard::ensure_signal_table() {
+  if (signals_) return true;
+  void* p = map_shared(sizeof(SignalSlot) * kMaxSignals);
+  if (!p) return false;
+  signals_ = static_cast<SignalSlot*>(p);
+  for (int i = 0; i < kMaxSignals; i++) new (&signals_[i]) SignalSlot();
+  return true;
+}
+
+WorkerBoard& Scoreboard::worker(int id) { return workers_[id < 0 || id > nworkers_ ? 0 : id]; }
+
+CoreBoard& Scoreboard::core(int worker_id, int core_id) {
+  if (worker_id < 0 || worker_id > nworkers_) worker_id = 0;
+  if (core_id < 0 || core_id >= ncores_) core_id = 0;
+  return cores_[(size_t)worker_id * ncores_ + core_id];
+}
+
+void Scoreboard::request_start(int worker_id, int core_id, const char* uri, size_t uri_len) {
+  if (!base_) return;
+  WorkerBoard& w = worker(worker_id);
+  // A seqlock-style counter: the master retries (or gives up) while the URI is half written.
+  w.uri_seq.fetch_add(1, std::memory_order_acq_rel);
+  size_t n = uri_len < kUriMax - 1 ? uri_len : kUriMax - 1;
+  memcpy(w.uri, uri, n);
+  w.uri[n] = 0;
+  w.uri_seq.fetch_add(1, std::memory_order_acq_rel);
+  w.last_progress_ms.store(monotonic_ms());
+  w.busy_cores.fetch_add(1);
+  core(worker_id, core_id).busy.store(1);
+}
+
+void Scoreboard::request_end(int worker_id, int core_id, uint64_t duration_us, bool exception) {
+  if (!base_) return;
+  WorkerBoard& w = worker(worker_id);
+  w.requests.fetch_add(1);
+  if (exception) w.exceptions.fetch_add(1);
+  w.running_time_us.fetch_add(duration_us);
+  w.last_progress_ms.store(monotonic_ms());
+  if (w.busy_cores.load() > 0) w.busy_cores.fetch_sub(1);
+  CoreBoard& c = core(worker_id, core_id);
+  c.requests.fetch_add(1);
+  c.busy.store(0);
+}
+
+void Scoreboard::read_uri(int worker_id, char* out, size_t n) {
+  out[0] = 0;
+  if (!base_ || n == 0) return;
+  WorkerBoard& w = worker(worker_id);
+  for (int tries = 0; tries < 3; tries++) {
+    uint32_t a = w.uri_seq.load(std::memory_order_acquire);
+    if (a & 1) continue;
+    size_t m = n < kUriMax ? n : kUriMax;
+    memcpy(out, w.uri, m);
+    out[m - 1] = 0;
+    if (w.uri_seq.load(std::memory_order_acquire) == a) return;
+  }
+  out[0] = 0;
+}
+
+}  // namespace uwsgi

@@ -1,0 +1,36 @@
+// --stats ADDR: the master serves one JSON document per connection (the layout uwsgitop reads),
+// built from the scoreboard. --stats-http adds an HTTP response head.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "listener.h"
+
+namespace uwsgi {
+
+struct StatsFacts {
+  const std::vector<Listener>* listeners = nullptr;
+  int nworkers = 0;
+  int ncores = 1;
+  bool running = true;  // false while reloading / shutting down (workers not accepting)
+};
+
+std::string stats_json(const StatsFacts& f);
+
+class StatsServer {
+ public:
+  ~StatsServer();
+  // spec: "host:port", ":port" or a unix path.
+  bool open(const std::string& spec, bool http, std::string* err);
+  int fd() const { return fd_; }
+  // Accept pending clients and answer each (bounded by short timeouts: never stalls the master).
+  void serve(const StatsFacts& f);
+
+ private:
+  int fd_ = -1;
+  bool http_ = false;
+  std::string unix_path_;
+};
+
+}  // namespace uwsgi
