@@ -465,6 +465,9 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
     out_.append(": ");
     out_.append(h.second);
   }
+  // A client that asked for "100 Continue" and was never given it will not send its body: the
+  // drain after the response would wait for it until --socket-timeout. Close instead.
+  if (head_.expect_continue && !continue_sent_ && !body_done_) keep_alive_ = false;
   bool bodyless_status = status_code_ < 200 || status_code_ == 204 || status_code_ == 304;
   if (no_body_ || bodyless_status) {
     framing_ = Framing::kNone;
