@@ -167,6 +167,21 @@ def test_expect_100_continue(srv):
     assert resp.json()['len'] == len(body)
 
 
+def test_expect_100_continue_body_never_read_closes_promptly(srv):
+    # The app answers without reading: no 100 was sent, so the client will not send the body.
+    # The server must not wait (until --socket-timeout) for a body that is not coming.
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('POST', '/noread', headers={'Expect': '100-continue', 'Content-Length': '100000'}))
+        r = HttpReader(s)
+        t0 = time.monotonic()
+        resp = r.read_response()
+        assert resp.status == 200 and resp.body == b'Hello /noread'
+        assert (resp.header('Connection') or '').lower() == 'close'
+        assert r.eof or r.closed(timeout=2)
+        assert time.monotonic() - t0 < 1.5
+    assert_serving(srv.port)
+
+
 def test_large_upload_arrives_intact(srv):
     data = os.urandom(8 * 1024 * 1024)
     status, headers, body = srv.request('POST', '/echo', body=data, timeout=30)
