@@ -134,6 +134,11 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
   for (char** e = environ; e && *e; e++) {
     if (strncmp(*e, "UWSGI_PLUGINS=", 14) == 0) split_list(*e + 14, &out->plugins);
     if (strncmp(*e, "UWSGI_PLUGIN_DIR=", 17) == 0) out->plugin_dirs.push_back(*e + 17);
+    if (strncmp(*e, "UWSGI_INI=", 10) == 0) {
+      std::vector<RawOption> raw;
+      if (!expand_ini(*e + 10, &raw, 0, err)) return false;
+      for (auto& r : raw) take(r.name, r.value);
+    }
   }
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -233,6 +238,10 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     std::string name(*e + 6, (size_t)(eq - (*e + 6)));
     for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
     if (name == "plugins" || name == "plugin-dir" || !reg.find(name)) continue;
+    if (name == "ini") {  // UWSGI_INI=app.ini (common in containers) loads the file
+      if (!expand_ini(eq + 1, &raw, 0, err)) return false;
+      continue;
+    }
     raw.push_back({name, eq + 1, true, "environment UWSGI_" + name});
   }
   for (int i = 1; i < argc; i++) {
