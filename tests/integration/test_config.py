@@ -93,6 +93,14 @@ def test_environment_http_socket(uwsgi_server):
     assert get(port, '/env-sock').body == b'Hello /env-sock'
 
 
+def test_environment_ini(tmp_path, uwsgi_server):
+    port = free_port()
+    ini = tmp_path / 'env.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {APP}\n')
+    uwsgi_server(port=port, http=False, env={'UWSGI_INI': str(ini)})
+    assert get(port, '/env-ini').body == b'Hello /env-ini'
+
+
 def test_unknown_option_exits_naming_it():
     rc, out = run_fail(['--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP, '--frobnicate', '3'])
     assert rc != 0

@@ -325,6 +325,26 @@ TEST_F(OptionsTest, BadEnvironmentValueNamesTheVariable) {
   EXPECT_NE(err.find("lots"), std::string::npos) << err;
 }
 
+TEST_F(OptionsTest, EnvironmentIniIsLoadedAndCommandLineWins) {
+  char dir[] = "/tmp/uwsgi-envini-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/e.ini";
+  std::ofstream(path) << "[uwsgi]\nhttp-socket = :4242\nprocesses = 3\n";
+  EnvGuard g("UWSGI_INI", path.c_str());
+  bool ok = parse({"--processes", "6"});
+  unlink(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(ok) << err;
+  EXPECT_EQ(cfg().get("http-socket"), ":4242");
+  EXPECT_EQ(cfg().get_int("processes", 0), 6);
+}
+
+TEST_F(OptionsTest, EnvironmentIniMissingFileIsAnError) {
+  EnvGuard g("UWSGI_INI", "/nonexistent/dir/x.ini");
+  EXPECT_FALSE(parse({}));
+  EXPECT_NE(err.find("/nonexistent/dir/x.ini"), std::string::npos) << err;
+}
+
 // ---- the early scan (plugins and plugin dirs, before plugin options exist) ----
 
 TEST(ScanEarly, CollectsPluginsFromEveryForm) {
@@ -345,6 +365,22 @@ TEST(ScanEarly, EnvironmentPlugins) {
   std::string err;
   ASSERT_TRUE(uwsgi::scan_early(a.argc(), a.argv(), &ec, &err)) << err;
   EXPECT_EQ(ec.plugins, (std::vector<std::string>{"libuv", "ugreen"}));
+}
+
+TEST(ScanEarly, PluginsFromEnvironmentIni) {
+  char dir[] = "/tmp/uwsgi-opt-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/p.ini";
+  std::ofstream(path) << "[uwsgi]\nplugins = libev\n";
+  EnvGuard g("UWSGI_INI", path.c_str());
+  Argv a({});
+  uwsgi::EarlyConfig ec;
+  std::string err;
+  bool ok = uwsgi::scan_early(a.argc(), a.argv(), &ec, &err);
+  unlink(path.c_str());
+  rmdir(dir);
+  ASSERT_TRUE(ok) << err;
+  EXPECT_EQ(ec.plugins, (std::vector<std::string>{"libev"}));
 }
 
 TEST(ScanEarly, HelpAndVersion) {
