@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, start_uwsgi, uwsgi_binary
+from conftest import ROOT, base_args, free_port, start_uwsgi, uwsgi_binary
 
 PY = '/usr/bin/python3'
 EXAMPLE = ROOT / 'examples' / 'pollengine'
@@ -36,7 +36,7 @@ def abi_version():
 
 def run_uwsgi(args, cwd, timeout=10):
     """Run the binary to completion: (returncode, combined output)."""
-    p = subprocess.run([str(uwsgi_binary())] + [str(a) for a in args], cwd=cwd, stdin=subprocess.DEVNULL,
+    p = subprocess.run([str(uwsgi_binary())] + base_args() + [str(a) for a in args], cwd=cwd, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return p.returncode, p.stdout
 
