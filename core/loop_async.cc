@@ -2,9 +2,16 @@
 // waits on an I/O engine and resumes whichever core's fd or timer fired. A core that would block
 // on a socket suspends instead, so one slow client only holds its own core. Idle keep-alive
 // connections are parked in the I/O engine and given a core again when they have a request.
+//
+// A connection gets a core only once its request head is complete (peeked with MSG_PEEK), so
+// clients that send half a head and stall (slowloris) wait in an "incoming" set instead of
+// holding cores; the set is re-checked every 50 ms and a head not complete within
+// --socket-timeout is closed.
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
@@ -13,6 +20,7 @@
 #include "host.h"
 #include "log.h"
 #include "loops.h"
+#include "scoreboard.h"
 
 namespace uwsgi {
 namespace {
@@ -20,7 +28,7 @@ namespace {
 class AsyncLoop;
 struct Core;
 
-enum TagKind { kListen, kSignal, kParked, kCoreFd, kCoreTimer };
+enum TagKind { kListen, kSignal, kParked, kCoreFd, kCoreTimer, kIncoming };
 
 struct Tag {
   TagKind kind;
@@ -29,6 +37,26 @@ struct Tag {
 };
 
 constexpr int kMaxCoreFds = 8;  // fds one core may wait on at once (uwsgi.wait_fd_* calls)
+constexpr size_t kMaxIncoming = 4096;  // connections waiting for a complete head, per worker
+constexpr int kRecheckMs = 50;
+
+// A connection whose request head has not fully arrived yet.
+struct Incoming {
+  Tag tag;
+  int lfd;
+  uint64_t deadline_ms;
+  bool watched;  // waiting for its first bytes in the I/O engine (else re-checked by timer)
+};
+
+// A whole HTTP head or uwsgi packet header+vars is in buf (either reading is fine: a false
+// positive only hands the connection to a core early, which then waits as before).
+bool head_complete(const char* buf, size_t n) {
+  if (n >= 4 && n >= 4 + ((size_t)(unsigned char)buf[1] | ((size_t)(unsigned char)buf[2] << 8))) return true;
+  for (size_t i = 0; i + 1 < n; i++)
+    if (buf[i] == '\n' && (buf[i + 1] == '\n' || (buf[i + 1] == '\r' && i + 2 < n && buf[i + 2] == '\n')))
+      return true;
+  return false;
+}
 
 struct Core final : CoreContext {
   AsyncLoop* loop = nullptr;
@@ -85,6 +113,7 @@ class AsyncLoop final : public LoopEngine {
       cores_[i] = std::move(c);
     }
     for (int i = ncores_ - 1; i >= 0; i--) free_.push_back(cores_[i].get());
+    head_timeout_ms_ = (uint64_t)host_.config().get_int("socket-timeout", 30) * 1000;
     for (int fd : w.listen_fds()) listen_tags_.push_back({kListen, fd, nullptr});
     watch_listeners(true);
     signal_tag_ = {kSignal, w.signal_fd(), nullptr};
@@ -106,9 +135,15 @@ class AsyncLoop final : public LoopEngine {
         parked_.clear();
         for (auto& p : pending_) close(p.first);
         pending_.clear();
+        for (auto& p : incoming_) {
+          if (p.second.watched) io_->unwatch(p.first);
+          close(p.first);
+        }
+        incoming_.clear();
       }
       if (draining && (int)free_.size() == ncores_) break;
       int timeout = !runnable_.empty() ? 0 : (draining ? 100 : -1);
+      if (incoming_.size() > 0 && (timeout < 0 || timeout > kRecheckMs)) timeout = kRecheckMs;
       int n;
       if (timeout == 0) {
         n = io_->wait(0, evs, 128);
@@ -118,6 +153,7 @@ class AsyncLoop final : public LoopEngine {
       }
       batch_++;
       for (int i = 0; i < n; i++) dispatch(w, evs[i]);
+      if (!incoming_.empty()) recheck_incoming();
       // Cores that yielded without waiting on anything run again now.
       size_t r = runnable_.size();
       for (size_t i = 0; i < r; i++) {
@@ -222,6 +258,64 @@ class AsyncLoop final : public LoopEngine {
     listening_ = on;
   }
 
+  // Give fd a core once its head is complete; until then keep it in incoming_.
+  void consider(int fd, int lfd, bool fresh) {
+    static char buf[16384];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    auto it = incoming_.find(fd);
+    bool ready = n > 0 && ((size_t)n == sizeof buf || head_complete(buf, n));
+    if (ready || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      if (it != incoming_.end()) {
+        if (it->second.watched) io_->unwatch(fd);
+        incoming_.erase(it);
+      }
+      if (!ready) {  // closed or broken before sending a request: nothing to serve
+        ::close(fd);
+        return;
+      }
+      if (free_.empty()) pending_.emplace_back(fd, lfd);
+      else start_on_free_core(fd, lfd);
+      return;
+    }
+    if (it == incoming_.end()) {
+      Incoming& in = incoming_[fd];
+      in.tag = {kIncoming, fd, nullptr};
+      in.lfd = lfd;
+      in.deadline_ms = monotonic_ms() + head_timeout_ms_;
+      in.watched = false;
+      it = incoming_.find(fd);
+    }
+    Incoming& in = it->second;
+    if (n < 0 && fresh && !in.watched) {  // nothing yet: wake when the first bytes arrive
+      in.watched = true;
+      io_->watch(fd, kIoRead, &in.tag);
+    } else if (n > 0 && in.watched) {  // a partial head: level-triggered readiness would spin
+      in.watched = false;
+      io_->unwatch(fd);
+    }
+  }
+
+  void recheck_incoming() {
+    uint64_t now = monotonic_ms();
+    if (now - last_recheck_ms_ < (uint64_t)kRecheckMs) return;
+    last_recheck_ms_ = now;
+    std::vector<std::pair<int, int>> check, expired;
+    for (auto& p : incoming_) {
+      if (now >= p.second.deadline_ms) expired.emplace_back(p.first, p.second.lfd);
+      else if (!p.second.watched) check.emplace_back(p.first, p.second.lfd);
+    }
+    for (auto& [fd, lfd] : expired) {
+      auto it = incoming_.find(fd);
+      if (it->second.watched) io_->unwatch(fd);
+      incoming_.erase(it);
+      log_line("closing a connection whose request head did not complete within --socket-timeout %llu s",
+               (unsigned long long)(head_timeout_ms_ / 1000));
+      ::close(fd);
+    }
+    for (auto& [fd, lfd] : check)
+      if (!worker_->stopping()) consider(fd, lfd, false);
+  }
+
   void park(int fd, int lfd) {
     if (worker_->stopping()) {
       close(fd);
@@ -240,10 +334,10 @@ class AsyncLoop final : public LoopEngine {
         w.handle_signal_fd();
         break;
       case kListen:
-        while (!free_.empty() && !w.stopping()) {
+        while (!free_.empty() && !w.stopping() && incoming_.size() < kMaxIncoming) {
           int fd = w.accept_one(t->fd);
           if (fd < 0) break;
-          start_on_free_core(fd, t->fd);
+          consider(fd, t->fd, true);
         }
         if (free_.empty() && listening_) watch_listeners(false);  // resumed when a core frees
         break;
@@ -253,8 +347,12 @@ class AsyncLoop final : public LoopEngine {
         int lfd = parked_lfd_[fd];
         parked_.erase(fd);
         parked_lfd_.erase(fd);
-        if (free_.empty()) pending_.emplace_back(fd, lfd);
-        else start_on_free_core(fd, lfd);
+        consider(fd, lfd, true);
+        break;
+      }
+      case kIncoming: {
+        auto it = incoming_.find(t->fd);
+        if (it != incoming_.end()) consider(it->first, it->second.lfd, false);
         break;
       }
       case kCoreFd:
@@ -290,6 +388,8 @@ class AsyncLoop final : public LoopEngine {
   std::deque<std::pair<int, int>> pending_;  // readable parked connections waiting for a core
   std::unordered_map<int, Tag> parked_;
   std::unordered_map<int, int> parked_lfd_;
+  std::unordered_map<int, Incoming> incoming_;
+  uint64_t head_timeout_ms_ = 30000, last_recheck_ms_ = 0;
   std::vector<Tag> listen_tags_;
   Tag signal_tag_{kSignal, -1, nullptr};
   bool listening_ = false;
