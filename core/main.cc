@@ -98,9 +98,14 @@ int main(int argc, char** argv) {
              "(use --processes or --async)", cfg.get_int("threads", 1));
 
   ServeSettings& ss = setup.settings;
-  ss.buffer_size = (size_t)cfg.get_int("buffer-size", 4096);
-  if (ss.buffer_size < 512) return fail("--buffer-size must be at least 512");
-  ss.socket_timeout_ms = (int)cfg.get_int("socket-timeout", 30) * 1000;
+  // Range checks before the casts: a negative value would wrap to a huge size_t / int.
+  long long buffer_size = cfg.get_int("buffer-size", 4096);
+  if (buffer_size < 512 || buffer_size > (64 << 20))
+    return fail("--buffer-size must be between 512 and 67108864 bytes");
+  ss.buffer_size = (size_t)buffer_size;
+  long long socket_timeout = cfg.get_int("socket-timeout", 30);
+  if (socket_timeout < 1 || socket_timeout > 86400) return fail("--socket-timeout must be between 1 and 86400 seconds");
+  ss.socket_timeout_ms = (int)socket_timeout * 1000;
   ss.log_requests = !cfg.get_bool("disable-logging");
   ss.limit_post = cfg.get_int("limit-post", 0);
 
