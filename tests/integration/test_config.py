@@ -144,6 +144,17 @@ def test_bad_numeric_value_exits_naming_option():
     assert '--processes' in out and 'two' in out, out
 
 
+@pytest.mark.parametrize('opt,value', [('--buffer-size', '-1'), ('--buffer-size', '100'),
+                                       ('--buffer-size', '99999999999999'), ('--socket-timeout', '0'),
+                                       ('--socket-timeout', '-1')])
+def test_out_of_range_values_are_refused(opt, value):
+    port = free_port()
+    rc, out = run_fail([opt, value, '--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP])
+    assert rc != 0, out
+    assert opt in out, out
+    assert not port_open(port)
+
+
 # ---- master and workers ------------------------------------------------------------------------
 
 def worker_pids(srv, n, timeout=10):
