@@ -203,6 +203,52 @@ def test_exceptions_across_suspends(asrv):
     assert 'Traceback' not in asrv.log()
 
 
+def test_keep_alive_and_pipelining(asrv):
+    from helpers_core import HttpReader, connect, request_bytes
+    with connect(asrv.port) as c:
+        c.sendall(request_bytes('GET', '/p1') + request_bytes('POST', '/echo', body=b'abc') +
+                  request_bytes('GET', '/p3'))
+        r = HttpReader(c)
+        assert r.read_response().body == b'Hello /p1'
+        assert json.loads(r.read_response().body)['len'] == 3
+        assert r.read_response().body == b'Hello /p3'
+        c.sendall(request_bytes('GET', '/p4'))
+        assert r.read_response().body == b'Hello /p4'
+
+
+def test_large_upload(asrv):
+    import hashlib
+    import os
+    from helpers_core import exchange, request_bytes
+    data = os.urandom(8 << 20)
+    r = exchange(asrv.port, request_bytes('POST', '/echo', body=data), timeout=30)
+    assert r.json() == {'len': len(data), 'sha1': hashlib.sha1(data).hexdigest()}
+
+
+def test_slow_uploader_does_not_block_others(asrv):
+    from helpers_core import HttpReader, connect, request_bytes
+    done = []
+
+    def slow():
+        with connect(asrv.port) as c:
+            c.sendall(request_bytes('POST', '/echo', headers={'Content-Length': '8'}))
+            for _ in range(8):
+                c.sendall(b'x')
+                time.sleep(0.1)
+            done.append(json.loads(HttpReader(c).read_response().body)['len'])
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.15)
+    t0 = time.monotonic()
+    for _ in range(50):
+        assert get(asrv.port, '/quick') == (200, b'quick')
+    quick = time.monotonic() - t0
+    t.join(timeout=10)
+    assert done == [8]
+    assert quick < 0.6, quick
+
+
 def test_server_still_healthy(asrv):
     assert asrv.proc.poll() is None
     assert get(asrv.port, '/quick') == (200, b'quick')

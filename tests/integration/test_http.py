@@ -316,3 +316,14 @@ def test_socket_timeout_closes_a_stalled_client(uwsgi_server):
     assert 0.7 < elapsed < 3.5, elapsed
     assert s.wait_log('timeout')
     assert_serving(s.port)
+
+
+@pytest.mark.xfail(reason='idle keep-alive connections are parked forever (sync and async loops): '
+                          'nothing closes them after --socket-timeout', strict=False)
+def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server):
+    s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1')
+    with connect(s.port) as c:
+        c.sendall(request_bytes('GET', '/idle'))
+        r = HttpReader(c)
+        assert r.read_response().status == 200
+        assert r.closed(timeout=3), 'idle keep-alive connection still open 3 s after a 1 s --socket-timeout'

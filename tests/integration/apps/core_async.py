@@ -32,6 +32,10 @@ def application(environ, start_response):
         uwsgi.async_sleep(float(qs or 0.5))
         uwsgi.suspend()
         return _text(start_response, 'slept')
+    if path == '/echo':
+        import hashlib
+        data = environ['wsgi.input'].read()
+        return _text(start_response, json.dumps({'len': len(data), 'sha1': hashlib.sha1(data).hexdigest()}))
     if path == '/quick':
         return _text(start_response, 'quick')
     if path == '/waitfd':
