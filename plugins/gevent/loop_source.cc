@@ -36,6 +36,7 @@ class WorkerLoop:
         self.draining = False
         self.done = Event()
         self.wait_for_hub = wait_for_hub
+        self.signal_busy = False
 
     # -- running ----------------------------------------------------------------------------
     def run(self):
@@ -55,7 +56,18 @@ class WorkerLoop:
             gevent.wait()  # greenlets spawned by requests run to their end
 
     def on_signal(self):
-        self.api.on_signal()
+        # uWSGI signal handlers run from here and may block cooperatively (gevent.sleep), which
+        # the hub itself must never do: give them a greenlet. Spawned greenlets start before the
+        # loop polls again, so the level-triggered watcher does not fire twice for one wake-up.
+        if not self.signal_busy:
+            self.signal_busy = True
+            gevent.spawn(self.run_signals)
+
+    def run_signals(self):
+        try:
+            self.api.on_signal()
+        finally:
+            self.signal_busy = False
         if self.api.stopping():
             self.drain()
 
