@@ -65,6 +65,33 @@ class FakeConfig : public uwsgi::Config {
 };
 
 // Records everything a plugin registers; engines are built from the recorded factories.
+// Engines never touch the signal framework; a fake that refuses everything keeps TestHost whole.
+class NoSignals : public uwsgi::Signals {
+ public:
+  bool register_signal(int, std::string_view, uwsgi::SignalHandler*, void*, std::string* err) override {
+    *err = "no signal framework in unit tests";
+    return false;
+  }
+  bool registered(int) const override { return false; }
+  bool raise(int, std::string* err) override {
+    *err = "no signal framework in unit tests";
+    return false;
+  }
+  bool add_timer(int, double, int, std::string* err) override {
+    *err = "no signal framework in unit tests";
+    return false;
+  }
+  bool add_file_monitor(int, const std::string&, std::string* err) override {
+    *err = "no signal framework in unit tests";
+    return false;
+  }
+  int wait(int, std::string* err) override {
+    *err = "no signal framework in unit tests";
+    return -1;
+  }
+  int received() const override { return -1; }
+};
+
 class TestHost : public uwsgi::Host {
  public:
   FakeConfig cfg;
@@ -104,6 +131,8 @@ class TestHost : public uwsgi::Host {
   uwsgi::SuspendEngine* suspend_engine() override { return nullptr; }
   const char* version() const override { return "test"; }
   void request_stop() override { stop_requested = true; }
+  uwsgi::Signals& signals() override { return no_signals; }
+  NoSignals no_signals;
 
   const uwsgi::OptionDef* find_option(const std::string& name) const {
     for (auto& o : options) {
