@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -79,7 +80,8 @@ class Master {
     }
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
-    int ncores = s_.engines.cores > 1 ? s_.engines.cores : 1;
+    // Per-core stats slots: --async N, or a loop engine's own core count (--gevent N).
+    int ncores = std::max({1, s_.engines.cores, (int)cfg.get_int("gevent", 0)});
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
       return 1;
@@ -290,7 +292,11 @@ class Master {
 }  // namespace
 
 int run_processes(ProcessSetup& s) {
-  if (!s.master && s.processes <= 1) return run_worker(s, 1, false);
+  if (!s.master && s.processes <= 1) {
+    if (SignalFramework::get().has_timers_or_monitors())
+      log_line("warning: uwsgi timers and file monitors need a master process (--master): they will not fire");
+    return run_worker(s, 1, false);
+  }
   return Master(s).run();
 }
 

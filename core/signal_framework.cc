@@ -337,7 +337,7 @@ void SignalFramework::read_inotify() {
 
 // ---- worker side ---------------------------------------------------------------------------
 
-void SignalFramework::worker_read_channel() {
+void SignalFramework::worker_read_channel(bool discard) {
   if (worker_chan_ < 0) return;
   char buf[64];
   for (;;) {
@@ -349,7 +349,7 @@ void SignalFramework::worker_read_channel() {
     }
     if (n < 0) return;
     buf[n] = 0;
-    if (buf[0] == 'S') deliver_locally(atoi(buf + 2));
+    if (buf[0] == 'S' && !discard) deliver_locally(atoi(buf + 2));
   }
 }
 

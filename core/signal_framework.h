@@ -50,6 +50,7 @@ class SignalFramework final : public Signals {
   // Fire due timers; returns the ms until the next one (or max_ms).
   int run_timers(int max_ms);
   int inotify_fd() const { return inotify_fd_; }
+  bool has_timers_or_monitors() const { return !timers_.empty() || !monitors_.empty(); }
   void read_inotify();
 
   // ---- worker side ----
@@ -65,8 +66,8 @@ class SignalFramework final : public Signals {
     pump_ = std::move(pump);
     signal_fd_ = signal_fd;
   }
-  // Read and dispatch what the master sent (non-blocking).
-  void worker_read_channel();
+  // Read and dispatch (or, with discard, drop) what the master sent (non-blocking).
+  void worker_read_channel(bool discard = false);
   void deliver_locally(int num);
 
  private:

@@ -116,8 +116,9 @@ void WorkerImpl::handle_signal_fd() {
   char buf[64];
   while (::read(g_sig_pipe[0], buf, sizeof buf) > 0) {
   }
-  if (g_stop) return;  // a worker on its way out runs no more handlers
-  SignalFramework::get().worker_read_channel();
+  // A worker on its way out runs no more handlers, but still empties the channel: the fd is
+  // level-triggered and would otherwise keep waking a draining loop.
+  SignalFramework::get().worker_read_channel(g_stop != 0);
 }
 
 void WorkerImpl::request_start(int core_id, std::string_view uri) {

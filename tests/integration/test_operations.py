@@ -124,6 +124,28 @@ def test_harakiri_kills_a_stuck_request_and_the_next_one_works(ops, mode):
     assert get(srv, '/pid')[0] == 200
 
 
+def test_async_harakiri_timer_restarts_at_each_request_start_and_end(ops):
+    """Under async cores the worker's last progress (any core) counts, as in uWSGI."""
+    if not has_plugin('fcontext'):
+        pytest.skip('fcontext plugin not built')
+    srv, _ = ops('--master', '--processes', '1', '--harakiri', '1', *ASYNC)
+    old = pid_of(srv)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=get(srv, '/asleep?2.5')))
+    t.start()
+    deadline = time.monotonic() + 2.4
+    while time.monotonic() < deadline:  # other cores keep making progress
+        assert pid_of(srv) == old
+        time.sleep(0.3)
+    t.join(timeout=5)
+    assert result['r'] == (200, 'slept')
+    assert 'HARAKIRI' not in srv.log()
+    # with nothing else going on, the same slow core is "no progress" for too long
+    with pytest.raises((OSError, http.client.HTTPException)):
+        srv.request('GET', '/asleep?3', timeout=5)
+    assert srv.wait_log(f'HARAKIRI! worker 1 (pid {old})')
+
+
 def test_harakiri_leaves_requests_that_finish_in_time(ops):
     srv, _ = ops('--master', '--processes', '1', '--harakiri', '2')
     old = pid_of(srv)
@@ -310,15 +332,17 @@ def test_stats_busy_worker_and_http(ops):
 
 # ---- signal framework -------------------------------------------------------------------------
 
-SIGNAL_MODES = ['sync', 'async']
+SIGNAL_MODES = ['sync', 'async', 'gevent']
+MODE_ARGS = {'sync': [], 'async': ASYNC, 'gevent': ['--plugins', 'gevent', '--gevent', '10']}
 
 
 def signal_server(ops, mode, tmp_path, *extra):
-    if mode == 'async' and not has_plugin('fcontext'):
-        pytest.skip('fcontext plugin not built')
+    plugin = {'async': 'fcontext', 'gevent': 'gevent'}.get(mode)
+    if plugin and not has_plugin(plugin):
+        pytest.skip(f'{plugin} plugin not built')
     watched = tmp_path / 'watched.txt'
     watched.write_text('a')
-    srv, d = ops('--master', '--processes', '2', *(ASYNC if mode == 'async' else []), *extra,
+    srv, d = ops('--master', '--processes', '2', *MODE_ARGS[mode], *extra,
                  env={'OPS_TIMER': '1', 'OPS_WATCH': str(watched)})
     wait_lines(d, 'postfork', 2)
     return srv, d, watched

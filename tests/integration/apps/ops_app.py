@@ -71,6 +71,10 @@ def application(env, start_response):
     elif path == '/sleep':
         time.sleep(float(q or 10))
         body = 'slept'
+    elif path == '/asleep':  # async cores only: this core waits, the others keep serving
+        uwsgi.async_sleep(float(q))
+        uwsgi.suspend()
+        body = 'slept'
     elif path == '/signal':
         uwsgi.signal(int(q))
         body = 'sent'
