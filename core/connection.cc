@@ -21,10 +21,6 @@ static uint64_t now_us() {
   return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-// Bodies up to this size are held back after the first write, so a one-chunk response gets a
-// Content-Length instead of chunked framing (and headers + body leave in one syscall).
-static constexpr size_t kDeferLimit = 64 * 1024;
-
 Connection::Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& counters)
     : settings_(s), host_(host), counters_(counters) {
   in_.resize(s.buffer_size + 1024);
@@ -113,7 +109,6 @@ void Connection::reset_request() {
   dechunked_pos_ = 0;
   continue_sent_ = false;
   out_.clear();
-  pending_.clear();
   framing_ = Framing::kNone;
   started_ = body_started_ = headers_flushed_ = no_body_ = false;
   keep_alive_ = false;
@@ -536,16 +531,11 @@ bool Connection::write(const void* data, size_t n) {
       return n == 0 || send_iov(&v, 1);
     }
     case Framing::kDeferred:
-      if (pending_.empty() && n <= kDeferLimit) {
-        pending_.assign((const char*)data, n);
-        return true;
-      }
+      // The first body piece goes out at once, chunked, in the same syscall as the headers:
+      // holding it back to compute a Content-Length would stall streaming responses (an app
+      // that yields a chunk and then sleeps). Apps returning a list already get a length from
+      // the language plugin.
       framing_ = Framing::kChunked;
-      if (!pending_.empty()) {
-        if (!flush_headers("Transfer-Encoding: chunked\r\n", pending_.data(), pending_.size(), true)) return false;
-        pending_.clear();
-        break;  // then send this piece as a chunk below
-      }
       return flush_headers("Transfer-Encoding: chunked\r\n", data, n, true);
     case Framing::kChunked:
       break;
@@ -568,8 +558,7 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
   bool chunk = false;
   if (framing_ == Framing::kDeferred) {
     framing_ = Framing::kChunked;
-    if (!flush_headers("Transfer-Encoding: chunked\r\n", pending_.data(), pending_.size(), true)) return false;
-    pending_.clear();
+    if (!flush_headers("Transfer-Encoding: chunked\r\n", nullptr, 0, true)) return false;
   }
   if (framing_ == Framing::kChunked) {
     chunk = true;
@@ -622,13 +611,8 @@ bool Connection::finish_response() {
         return false;
       }
       return declared_length_ >= 0;  // otherwise the body ends when the connection closes
-    case Framing::kDeferred: {
-      char cl[64];
-      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", pending_.size());
-      bool ok = flush_headers(cl, pending_.data(), pending_.size(), false);
-      pending_.clear();
-      return ok;
-    }
+    case Framing::kDeferred:  // no body was written at all
+      return flush_headers("Content-Length: 0\r\n", nullptr, 0, false);
     case Framing::kChunked: {
       static const std::string last = "0\r\n\r\n";
       return send_str(last);

@@ -72,6 +72,7 @@ class Connection final : public Request {
   void mark_exception() override;
 
  private:
+  // kDeferred: no length known and nothing written yet (becomes kChunked at the first write).
   enum class Framing { kNone, kIdentity, kDeferred, kChunked };
   enum class HeadStatus { kOk, kClosed, kIdle };
 
@@ -116,7 +117,6 @@ class Connection final : public Request {
 
   // Response state.
   std::string out_;       // status line + headers, without the final CRLF
-  std::string pending_;   // a first body write held back to compute Content-Length
   Framing framing_ = Framing::kNone;
   bool started_ = false;  // start_response() called
   bool body_started_ = false;

@@ -197,8 +197,6 @@ def test_gevent_crazy_example_streams_and_keeps_background_task(uwsgi_server, tm
                                             'background task 3', 'background done']
 
 
-@pytest.mark.xfail(strict=False, reason='the core holds the first chunk (<= 64 KiB) of an HTTP/1.1 response '
-                   'without Content-Length until a second chunk or the end, to pick Content-Length over chunked')
 def test_gevent_streaming_http11_first_chunk_not_held(uwsgi_server):
     srv = uwsgi_server(*GEVENT, '--gevent', '10', '--wsgi-file', app_path('gevent_crazy.py'))
     sock = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
