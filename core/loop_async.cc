@@ -188,7 +188,7 @@ class AsyncLoop final : public LoopEngine {
       if (c->nwatched == kMaxCoreFds) break;
       Tag& t = c->fd_tags[c->nwatched++];
       t = {kCoreFd, rf.first, c};
-      io_->watch(rf.first, rf.second, &t);
+      watch_or_log(rf.first, rf.second, &t, "a core's fd");
     }
     if (c->reg_timer_s >= 0) c->timer_id = io_->add_timer((uint64_t)(c->reg_timer_s * 1000), &c->timer_tag);
     c->reg_fds.clear();
@@ -250,9 +250,15 @@ class AsyncLoop final : public LoopEngine {
     if (!free_.empty() && !listening_) watch_listeners(true);
   }
 
+  // A failed watch would silently lose that fd's events forever: say so.
+  void watch_or_log(int fd, int events, Tag* t, const char* what) {
+    if (!io_->watch(fd, events, t))
+      log_line("%s I/O engine refused to watch %s (fd %d): its events are lost", io_->name(), what, fd);
+  }
+
   void watch_listeners(bool on) {
     for (auto& t : listen_tags_) {
-      if (on) io_->watch(t.fd, kIoRead, &t);
+      if (on) watch_or_log(t.fd, kIoRead, &t, "a listening socket");
       else io_->unwatch(t.fd);
     }
     listening_ = on;
@@ -288,7 +294,7 @@ class AsyncLoop final : public LoopEngine {
     Incoming& in = it->second;
     if (n < 0 && fresh && !in.watched) {  // nothing yet: wake when the first bytes arrive
       in.watched = true;
-      io_->watch(fd, kIoRead, &in.tag);
+      watch_or_log(fd, kIoRead, &in.tag, "a new connection");
     } else if (n > 0 && in.watched) {  // a partial head: level-triggered readiness would spin
       in.watched = false;
       io_->unwatch(fd);
@@ -324,7 +330,7 @@ class AsyncLoop final : public LoopEngine {
     auto& t = parked_[fd];
     t = {kParked, fd, nullptr};
     parked_lfd_[fd] = lfd;
-    io_->watch(fd, kIoRead, &t);
+    watch_or_log(fd, kIoRead, &t, "an idle keep-alive connection");
   }
 
   void dispatch(Worker& w, const IoReady& ev) {
