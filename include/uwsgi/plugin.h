@@ -299,9 +299,33 @@ class Host {
   virtual const char* version() const = 0;
   // Ask the worker to stop (graceful) or the master to reload.
   virtual void request_stop() = 0;
-  // The uWSGI signal framework (added at the end of the table: see Signals above).
-  virtual Signals& signals() = 0;
+  // The uWSGI signal framework (added at the end of the table: see Signals above). Not pure, so
+  // hosts written before it (test doubles) still compile: the default refuses everything.
+  virtual Signals& signals();
 };
+
+// What a Host without a signal framework offers: nothing, with a reason.
+class NoSignals final : public Signals {
+ public:
+  bool register_signal(int, std::string_view, SignalHandler*, void*, std::string* err) override { return no(err); }
+  bool registered(int) const override { return false; }
+  bool raise(int, std::string* err) override { return no(err); }
+  bool add_timer(int, double, int, std::string* err) override { return no(err); }
+  bool add_file_monitor(int, const std::string&, std::string* err) override { return no(err); }
+  int wait(int, std::string* err) override { return no(err) ? 0 : -1; }
+  int received() const override { return -1; }
+
+ private:
+  static bool no(std::string* err) {
+    *err = "this host has no uwsgi signal framework";
+    return false;
+  }
+};
+
+inline Signals& Host::signals() {
+  static NoSignals none;
+  return none;
+}
 
 struct PluginInfo {
   uint32_t abi_version;
