@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host.h"
+#include "idle_queue.h"
 #include "log.h"
 #include "loops.h"
 #include "scoreboard.h"
@@ -114,6 +115,7 @@ class AsyncLoop final : public LoopEngine {
     }
     for (int i = ncores_ - 1; i >= 0; i--) free_.push_back(cores_[i].get());
     head_timeout_ms_ = (uint64_t)host_.config().get_int("socket-timeout", 30) * 1000;
+    idle_.set_timeout(head_timeout_ms_);
     for (int fd : w.listen_fds()) listen_tags_.push_back({kListen, fd, nullptr});
     watch_listeners(true);
     signal_tag_ = {kSignal, w.signal_fd(), nullptr};
@@ -133,6 +135,8 @@ class AsyncLoop final : public LoopEngine {
           close(p.first);
         }
         parked_.clear();
+        parked_lfd_.clear();
+        idle_.clear();
         for (auto& p : pending_) close(p.first);
         pending_.clear();
         for (auto& p : incoming_) {
@@ -144,6 +148,8 @@ class AsyncLoop final : public LoopEngine {
       if (draining && (int)free_.size() == ncores_) break;
       int timeout = !runnable_.empty() ? 0 : (draining ? 100 : -1);
       if (incoming_.size() > 0 && (timeout < 0 || timeout > kRecheckMs)) timeout = kRecheckMs;
+      int idle_ms = idle_.next_timeout_ms();
+      if (idle_ms >= 0 && (timeout < 0 || timeout > idle_ms)) timeout = idle_ms;
       int n;
       if (timeout == 0) {
         n = io_->wait(0, evs, 128);
@@ -154,6 +160,7 @@ class AsyncLoop final : public LoopEngine {
       batch_++;
       for (int i = 0; i < n; i++) dispatch(w, evs[i]);
       if (!incoming_.empty()) recheck_incoming();
+      expire_idle();
       // Cores that yielded without waiting on anything run again now.
       size_t r = runnable_.size();
       for (size_t i = 0; i < r; i++) {
@@ -322,6 +329,18 @@ class AsyncLoop final : public LoopEngine {
       if (!worker_->stopping()) consider(fd, lfd, false);
   }
 
+  // Idle keep-alive connections past --socket-timeout are closed.
+  void expire_idle() {
+    idle_.expire([this](int fd, uint64_t token) {
+      auto it = parked_lfd_.find(fd);
+      if (it == parked_lfd_.end() || it->second.second != token) return;
+      io_->unwatch(fd);
+      parked_lfd_.erase(it);
+      parked_.erase(fd);
+      ::close(fd);
+    });
+  }
+
   void park(int fd, int lfd) {
     if (worker_->stopping()) {
       close(fd);
@@ -329,7 +348,7 @@ class AsyncLoop final : public LoopEngine {
     }
     auto& t = parked_[fd];
     t = {kParked, fd, nullptr};
-    parked_lfd_[fd] = lfd;
+    parked_lfd_[fd] = {lfd, idle_.add(fd)};
     watch_or_log(fd, kIoRead, &t, "an idle keep-alive connection");
   }
 
@@ -350,7 +369,7 @@ class AsyncLoop final : public LoopEngine {
       case kParked: {
         int fd = t->fd;
         io_->unwatch(fd);
-        int lfd = parked_lfd_[fd];
+        int lfd = parked_lfd_[fd].first;
         parked_.erase(fd);
         parked_lfd_.erase(fd);
         consider(fd, lfd, true);
@@ -393,7 +412,8 @@ class AsyncLoop final : public LoopEngine {
   std::deque<Core*> runnable_;
   std::deque<std::pair<int, int>> pending_;  // readable parked connections waiting for a core
   std::unordered_map<int, Tag> parked_;
-  std::unordered_map<int, int> parked_lfd_;
+  std::unordered_map<int, std::pair<int, uint64_t>> parked_lfd_;  // fd -> (listening fd, idle token)
+  IdleQueue idle_;
   std::unordered_map<int, Incoming> incoming_;
   uint64_t head_timeout_ms_ = 30000, last_recheck_ms_ = 0;
   std::vector<Tag> listen_tags_;

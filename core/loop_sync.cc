@@ -9,6 +9,7 @@
 #include <map>
 
 #include "host.h"
+#include "idle_queue.h"
 #include "log.h"
 #include "loops.h"
 
@@ -38,6 +39,7 @@ class SyncLoop final : public LoopEngine {
         return false;
       }
     }
+    idle_.set_timeout((uint64_t)host_.config().get_int("socket-timeout", 30) * 1000);
     if (w.signal_fd() >= 0) {
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -53,8 +55,16 @@ class SyncLoop final : public LoopEngine {
       int n;
       {
         BlockGuard g(host_.switch_hooks());
-        n = epoll_wait(ep_, evs, 64, -1);
+        n = epoll_wait(ep_, evs, 64, idle_.next_timeout_ms());
       }
+      // Idle keep-alive connections past --socket-timeout are closed.
+      idle_.expire([this](int fd, uint64_t token) {
+        auto it = parked_.find(fd);
+        if (it == parked_.end() || it->second.second != token) return;
+        epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+        parked_.erase(it);
+        close(fd);
+      });
       if (n < 0) {
         if (errno == EINTR) continue;
         log_line("epoll_wait: %s", strerror(errno));
@@ -70,7 +80,7 @@ class SyncLoop final : public LoopEngine {
           if (c >= 0) serve(w, c, fd);
         } else {
           epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
-          int lfd = parked_[fd];
+          int lfd = parked_[fd].first;
           parked_.erase(fd);
           serve(w, fd, lfd);
         }
@@ -78,6 +88,7 @@ class SyncLoop final : public LoopEngine {
     }
     for (auto& p : parked_) close(p.first);
     parked_.clear();
+    idle_.clear();
     return 0;
   }
 
@@ -113,12 +124,13 @@ class SyncLoop final : public LoopEngine {
       close(fd);
       return;
     }
-    parked_[fd] = lfd;
+    parked_[fd] = {lfd, idle_.add(fd)};
   }
 
   HostImpl& host_;
   int ep_ = -1;
-  std::map<int, int> parked_;  // idle keep-alive fd -> its listening fd
+  std::map<int, std::pair<int, uint64_t>> parked_;  // idle keep-alive fd -> (listening fd, idle token)
+  IdleQueue idle_;
 };
 
 }  // namespace

@@ -318,10 +318,10 @@ def test_socket_timeout_closes_a_stalled_client(uwsgi_server):
     assert_serving(s.port)
 
 
-@pytest.mark.xfail(reason='idle keep-alive connections are parked forever (sync and async loops): '
-                          'nothing closes them after --socket-timeout', strict=False)
-def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server):
-    s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1')
+@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4']],
+                         ids=['sync', 'async'])
+def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server, mode):
+    s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1', *mode)
     with connect(s.port) as c:
         c.sendall(request_bytes('GET', '/idle'))
         r = HttpReader(c)
