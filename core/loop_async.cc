@@ -362,7 +362,10 @@ class AsyncLoop final : public LoopEngine {
         while (!free_.empty() && !w.stopping() && incoming_.size() < kMaxIncoming) {
           int fd = w.accept_one(t->fd);
           if (fd < 0) break;
-          consider(fd, t->fd, true);
+          // With cores to spare a new connection goes straight to one (no peek syscall); the
+          // complete-head check only guards the last quarter of the cores against slowloris.
+          if ((int)free_.size() * 4 > ncores_ && incoming_.empty()) start_on_free_core(fd, t->fd);
+          else consider(fd, t->fd, true);
         }
         if (free_.empty() && listening_) watch_listeners(false);  // resumed when a core frees
         break;
