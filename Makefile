@@ -42,13 +42,15 @@ run: deps build
 	./uwsgi --http-socket 127.0.0.1:$(PORT) --wsgi-file examples/hello.py --master --processes 2
 
 bench-deps: deps
-	@dpkg-query -W uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 >/dev/null 2>&1 || \
+	@dpkg-query -W uwsgi-core uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 \
+	  gunicorn python3-matplotlib nginx-light wrk >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uwsgi-core uwsgi-plugin-python3 \
-	   uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 >/dev/null)
+	   uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 gunicorn python3-matplotlib nginx-light wrk >/dev/null)
 
-# Side by side against Debian's uWSGI; BENCH="sync-close ugreen-sleep" picks scenarios.
+# Side by side against Debian's uWSGI, gunicorn -k gevent, gevent.pywsgi and nginx; writes
+# docs/benchmarks.md and docs/img/. BENCH="--workloads hello-close,sleep --rounds 1" picks a subset.
 bench: bench-deps build
-	$(PY) bench/compare.py $(BENCH)
+	$(PY) bench/report $(BENCH)
 
 # `make install PREFIX=/opt/uwsgi` (DESTDIR for staging): the binary, the profile's shared plugins
 # (lib/uwsgi/plugins, searched by the binary), and what a third party needs to build a plugin

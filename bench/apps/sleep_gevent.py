@@ -4,5 +4,5 @@ import gevent
 
 def application(environ, start_response):
     gevent.sleep(0.1)
-    start_response('200 OK', [('Content-Type', 'text/plain')])
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '6')])
     return [b'slept\n']

@@ -1,0 +1,237 @@
+"""docs/benchmarks.md and its plots from the collected rounds."""
+import math
+import os
+import statistics
+
+from . import servers, wrk
+from .workloads import BY_NAME
+
+S = servers
+
+
+def _med(xs):
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.median(xs) if xs else float('nan')
+
+
+def aggregate(rounds):
+    """rounds: list of dicts {workload, mode, server, round, ...}. Returns {(w, m, s): summary}."""
+    groups = {}
+    for r in rounds:
+        groups.setdefault((r['workload'], r['mode'], r['server']), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        ok = [r for r in rs if 'error' not in r]
+        agg = dict(n=len(ok), failed=[r['error'] for r in rs if 'error' in r],
+                   per_round=[r['rps'] for r in ok])
+        for f in ('rps', 'p50', 'p99', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb'):
+            agg[f] = _med([r.get(f) for r in ok])
+        agg['errors'] = '; '.join(sorted({r['errors'] for r in ok if r.get('errors')}))
+        agg['non2xx'] = sum(r.get('non2xx', 0) for r in ok)
+        if any('held' in r for r in ok):
+            agg['held'] = min(r['held'] for r in ok if 'held' in r)
+            agg['idle_ok'] = min(r['idle_ok'] for r in ok if 'idle_ok' in r)
+        out[key] = agg
+    return out
+
+
+def _f(v, fmt):
+    return '—' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def _rel(path):
+    return './uwsgi' if path == S.OURS else path.replace(S.TOP + '/', '')
+
+
+def _ratio(agg, w, m, s):
+    ref = agg.get((w, m, 'uwsgi'))
+    me = agg.get((w, m, s))
+    if not ref or not me or not ref['n'] or not me['n'] or not ref['rps']:
+        return float('nan')
+    return me['rps'] / ref['rps']
+
+
+def workload_table(agg, wl):
+    extra = {'sleep': 'RSS per in-flight request KB', 'idle': 'RSS per idle conn KB · held'}.get(wl.kind)
+    head = ['mode', 'server', 'req/s', '× uWSGI', 'p50 ms', 'p99 ms', 'worker RSS MB']
+    head += [extra] if extra else []
+    head += ['start-up ms: accepts / 1st response', 'rounds (req/s)', 'errors']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for m in S.MODES:
+        for s in S.SERVERS:
+            a = agg.get((wl.name, m, s))
+            if not a:
+                continue
+            row = [m, S.LABEL[s]]
+            if not a['n']:
+                lines.append('| ' + ' | '.join(row + ['failed: ' + a['failed'][0][:80].replace('|', '/')
+                                                      .replace('\n', ' ')]) + ' |')
+                continue
+            row += [_f(a['rps'], ',.0f'), _f(_ratio(agg, wl.name, m, s), '.2f'), _f(a['p50'], '.2f'),
+                    _f(a['p99'], '.2f'), _f(a['rss_kb'] / 1024, '.1f')]
+            if wl.kind == 'sleep':
+                row.append(_f(a['extra_kb'], '.1f'))
+            elif wl.kind == 'idle':
+                row.append(f"{_f(a['extra_kb'], '.2f')} · {a.get('held', 0):,} / {a.get('idle_ok', 0):,}")
+            row += [f"{_f(a['accept_ms'], '.0f')} / {_f(a['first_ms'], '.0f')}",
+                    ', '.join(f'{x:,.0f}' for x in a['per_round'])]
+            errs = a['errors'] + (f" non-2xx {a['non2xx']}" if a['non2xx'] else '')
+            row.append(errs.replace('|', '/') or '')
+            lines.append('| ' + ' | '.join(row) + ' |')
+    return '\n'.join(lines)
+
+
+def ratio_matrix(agg, names):
+    lines = ['| workload | ' + ' | '.join(S.MODES) + ' |', '|---|' + '---|' * len(S.MODES)]
+    for n in names:
+        cells = [_f(_ratio(agg, n, m, 'ours'), '.2f') for m in S.MODES]
+        lines.append(f'| {n} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plots(agg, names, nginx, img_dir):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    os.makedirs(img_dir, exist_ok=True)
+    colors = {'ours': '#1f77b4', 'uwsgi': '#ff7f0e', 'gunicorn': '#2ca02c', 'pywsgi': '#9467bd'}
+    files = []
+    for metric, ylabel, fname, log in (('rps', 'requests/s', 'throughput.png', False),
+                                       ('p99', 'p99 latency, ms (log)', 'p99.png', True)):
+        cols = 2
+        rows = (len(names) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(12, 3.4 * rows), squeeze=False)
+        for ax, n in zip(axes.flat, names):
+            wl = BY_NAME[n]
+            modes = [m for m in S.MODES if m in wl.modes]
+            width = 0.8 / len(S.SERVERS)
+            for i, s in enumerate(S.SERVERS):
+                xs, ys = [], []
+                for j, m in enumerate(modes):
+                    a = agg.get((n, m, s))
+                    if a and a['n'] and not math.isnan(a[metric]):
+                        xs.append(j + (i - (len(S.SERVERS) - 1) / 2) * width)
+                        ys.append(a[metric])
+                if xs:
+                    ax.bar(xs, ys, width, label=S.LABEL[s], color=colors[s])
+            if metric == 'rps' and nginx and n == 'hello-keepalive':
+                ax.axhline(nginx['rps'], color='grey', ls='--', lw=1, label='nginx return 200')
+            ax.set_xticks(range(len(modes)))
+            ax.set_xticklabels(modes)
+            ax.set_title(wl.title, fontsize=9)
+            ax.set_ylabel(ylabel, fontsize=8)
+            if log:
+                ax.set_yscale('log')
+            ax.tick_params(labelsize=8)
+        for ax in list(axes.flat)[len(names):]:
+            ax.axis('off')
+        handles = {}
+        for ax in axes.flat:
+            for h, l in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(l, h)
+        if handles:
+            fig.legend(list(handles.values()), list(handles.keys()), loc='upper center',
+                       ncol=len(handles), fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+        path = os.path.join(img_dir, fname)
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def commands_section(names):
+    out = ['Servers (PORT is a free port; `{n}` async cores / greenlets: 1,000 for ugreen and '
+           'greenlet, 10,000 for gevent, 10,100 in the idle test):', '', '```']
+    for m in S.MODES:
+        for s in S.SERVERS:
+            if S.applies(s, m):
+                for ka in ((False, True) if s == 'uwsgi' and m == 'sync' else (False,)):
+                    argv = S.argv(s, m, 'PORT', 'APP.py', ka, '{n}')
+                    tag = f'{m:8s} {s:8s}' + (' (keep-alive rows)' if ka else '')
+                    out.append(f'# {tag}\n' + ' '.join(_rel(a) for a in argv))
+    out.append('# loopback ceiling: nginx -p TMP -c TMP/nginx.conf  (worker_processes 1; daemon off; '
+               'return 200 "Hello World\\n"; access_log off)')
+    out += ['```', '', 'Load (`wrk` 4.1, one thread, on loopback):', '', '```']
+    for n in names:
+        wl = BY_NAME[n]
+        cmd = ' '.join(_rel(a) if ' ' not in a else f"'{a}'"
+                       for a in wrk.command('PORT', wl.conns, wl.wrk_args, 'D'))
+        if wl.kind == 'idle':
+            cmd = 'bench/idle_client.py PORT 10000 &   # then\n' + cmd
+        out.append(f'# {n}: {", ".join(sorted(set(wl.app.values())))}\n{cmd}')
+    out.append('```')
+    return '\n'.join(out)
+
+
+def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
+    agg = aggregate(rounds)
+    nginx = None
+    ok = [r for r in nginx_rounds if 'error' not in r]
+    if ok:
+        nginx = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
+    pngs = plots(agg, names, nginx, img_dir)
+    rel_img = os.path.relpath(img_dir, os.path.dirname(doc_path))
+    md = ['# Benchmarks: this server against uWSGI 2.0.21, gunicorn and gevent.pywsgi', '',
+          'Generated by `bench/report` (`make bench`). Every figure below comes from one run on this '
+          'machine, servers alternating round by round (the order reverses every round), each '
+          'server with **one worker process**, logging off, a 1,024 listen queue and the same app '
+          'file. Each cell is the median over the rounds.', '',
+          f"- date: {meta['date']}",
+          f"- machine: {meta['nproc']} cores, {meta['cpu']}, Linux {meta['kernel']}, "
+          f"load average at start {meta['load']}",
+          f"- rounds: {meta['rounds']} × {meta['duration']} s per server and workload; "
+          f"whole run {meta['elapsed']:.0f} s",
+          f"- command: `{meta['command']}`", '',
+          '**Noise.** The machine has 2 cores that wrk, the server and anything else running '
+          'share (other builds and tests were running during this run), so absolute numbers '
+          'move by 10–30 % between runs. Read the ratios (this project / uWSGI in the same mode, '
+          'same workload, same run), not the absolute figures.', '',
+          'Columns: req/s from wrk; × uWSGI = req/s divided by Debian uWSGI 2.0.21 in the same mode; '
+          'p50/p99 from `wrk --latency`; worker RSS = peak VmRSS of the worker process (the '
+          "master's child; the process itself for gevent.pywsgi) sampled every 0.2 s under load; "
+          'start-up = process start until a TCP connect succeeds / until the first 200 response '
+          'arrives.', '',
+          '**Connection semantics.** Debian uWSGI on `--http-socket` closes the connection after '
+          'every response, so the `-close` rows send `Connection: close` to every server and '
+          'compare connection set-up + request. The `-keepalive` rows run uWSGI on '
+          '`--http11-socket` (its keep-alive HTTP socket, which keeps a connection only when the '
+          'app sets Content-Length, so every app here does) **in sync mode only**: with '
+          '`--async` (ugreen, greenlet) its worker segfaults as soon as a kept connection is '
+          'closed, and under `--gevent` it serves ~2 req/s, so in those modes uWSGI stays on '
+          '`--http-socket` and closes after every response even in the keep-alive rows (what a '
+          'user of those modes gets). In sync mode uWSGI serves one kept connection at a time '
+          '(the others wait), hence its odd latency there. This project keeps HTTP/1.1 '
+          'connections open on a plain `--http-socket` in every mode, so idle connections do '
+          'not hold a worker or core.', '',
+          "The `read` socket errors wrk reports for uWSGI's closing rows are one per response: "
+          'the response arrives complete and is counted, then the connection is reset.', '',
+          'Debian uWSGI is started from bench/apps, not the repo root: it loads `./NAME_plugin.so` '
+          "from the working directory before its own plugin directory, and the repo root holds this "
+          "project's `ugreen_plugin.so`.", '',
+          '## This project / uWSGI 2.0.21, req/s ratio per mode', '',
+          ratio_matrix(agg, names), '']
+    if nginx:
+        md += ['## Loopback ceiling', '',
+               f"nginx `return 200`, keep-alive, one worker, `wrk -t1 -c50`: **{nginx['rps']:,.0f} "
+               f"req/s**, p50 {nginx['p50']:.2f} ms, p99 {nginx['p99']:.2f} ms, worker RSS "
+               f"{nginx['rss_kb'] / 1024:.1f} MB. No Python server can pass this on this machine; "
+               'compare it with the hello-keepalive rows.', '']
+    md += ['## Plots', '']
+    for p in pngs:
+        md.append(f'![{os.path.basename(p)[:-4]}]({rel_img}/{os.path.basename(p)})')
+        md.append('')
+    for n in names:
+        wl = BY_NAME[n]
+        md += [f'## {n}: {wl.title}', '']
+        if wl.note:
+            md += [wl.note, '']
+        md += [f'`wrk -c{wl.conns}`; modes: {", ".join(wl.modes)}.', '', workload_table(agg, wl), '']
+    md += ['## Commands', '', commands_section(names), '',
+           'Run it again: `make bench` (everything; `make bench-deps` installs Debian uWSGI and its '
+           'plugins, gunicorn, matplotlib), or `bench/report --workloads hello-close,sleep --modes '
+           'gevent --rounds 1 --duration 2 --out /tmp/b.md --img-dir /tmp/img` for a subset. '
+           '`bench/report --list` lists workloads.', '']
+    with open(doc_path, 'w') as f:
+        f.write('\n'.join(md))
+    return agg

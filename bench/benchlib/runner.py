@@ -1,0 +1,78 @@
+"""One measurement: start a server, time its start-up, load it, read its RSS, stop it."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import procs, servers, wrk
+from .workloads import IDLE_CONNS
+
+IDLE_CLIENT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           'idle_client.py')
+
+
+def _boot(argv, port):
+    """Starts argv; returns (proc, accept seconds, first-response seconds) or raises with its log."""
+    t0 = time.time()
+    # cwd: Debian uWSGI looks for ./NAME_plugin.so first, and the repo root holds ours.
+    p = procs.start(argv, servers.APPS)
+    if not procs.wait_accepts(port, p):
+        tail = procs.log_tail(p)
+        procs.stop(p)
+        raise RuntimeError('did not start: ' + tail)
+    accept = time.time() - t0
+    if not procs.first_response(port, p):
+        tail = procs.log_tail(p)
+        procs.stop(p)
+        raise RuntimeError('no first response: ' + tail)
+    return p, accept, time.time() - t0
+
+
+def run(server, mode, wl, duration):
+    port = procs.free_port()
+    cores = wl.cores.get(mode, 1)
+    argv = servers.argv(server, mode, port, wl.app[mode], wl.keepalive, cores)
+    p, accept, first = _boot(argv, port)
+    idle = None
+    try:
+        time.sleep(0.2)
+        rss0 = procs.worker_rss_kb(p.pid)
+        res = dict(accept_ms=accept * 1000, first_ms=first * 1000, rss0_kb=rss0)
+        if wl.kind == 'idle':
+            idle = subprocess.Popen([sys.executable, IDLE_CLIENT, str(port), str(IDLE_CONNS), '40'],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            procs.LIVE.add(idle)
+            ready = idle.stdout.readline().split()
+            ok, closed, failed, secs = int(ready[1]), int(ready[2]), int(ready[3]), float(ready[4])
+            time.sleep(0.3)
+            rss_idle = procs.worker_rss_kb(p.pid)
+            res.update(idle_ok=ok, idle_closed=closed, idle_failed=failed, idle_setup_s=secs,
+                       extra_kb=(rss_idle - rss0) / IDLE_CONNS)
+        res.update(wrk.run(port, wl.conns, wl.wrk_args, duration, p.pid))
+        if wl.kind == 'sleep':
+            res['extra_kb'] = (res['rss_kb'] - rss0) / wl.conns
+        if idle:
+            idle.stdin.write('\n')
+            idle.stdin.flush()
+            res['held'] = int(idle.stdout.readline().split()[1])
+        return res
+    finally:
+        if idle:
+            procs.stop(idle)
+        procs.stop(p)
+
+
+def run_nginx(duration):
+    """The loopback ceiling: nginx `return 200`, keep-alive, one worker."""
+    port = procs.free_port()
+    with tempfile.TemporaryDirectory(prefix='bench-nginx-') as d:
+        p, accept, first = _boot(servers.nginx_argv(d, port), port)
+        try:
+            res = dict(accept_ms=accept * 1000, first_ms=first * 1000,
+                       rss0_kb=procs.worker_rss_kb(p.pid))
+            res.update(wrk.run(port, 50, [], duration, p.pid))
+            return res
+        finally:
+            procs.stop(p)

@@ -1,0 +1,57 @@
+"""What is measured. Each workload names its app per mode, the wrk load, its connection semantics
+and the modes it applies to."""
+from dataclasses import dataclass, field
+import os
+
+LUA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lua')
+CLOSE = ['-H', 'Connection: close']
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    app: dict                      # mode -> app file in bench/apps
+    conns: int = 50
+    wrk_args: list = field(default_factory=list)
+    keepalive: bool = False
+    kind: str = 'wrk'              # wrk | sleep (RSS per in-flight request) | idle (10,000 idle conns)
+    modes: tuple = ('sync', 'ugreen', 'greenlet', 'gevent')
+    cores: dict = field(default_factory=lambda: {'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000})
+    note: str = ''
+
+
+def _all(app):
+    return {m: app for m in ('sync', 'ugreen', 'greenlet', 'gevent')}
+
+
+IDLE_CONNS = 10000
+# Room for the idle connections plus wrk's: every server gets the same number of slots.
+IDLE_CORES = {'ugreen': 10100, 'greenlet': 10100, 'gevent': 10100}
+
+WORKLOADS = [
+    Workload('hello-close', 'hello world, Connection: close', _all('hello.py'), wrk_args=CLOSE),
+    Workload('hello-keepalive', 'hello world, keep-alive', _all('hello.py'), keepalive=True),
+    Workload('64k-close', '64 KiB response, Connection: close', _all('big.py'), wrk_args=CLOSE),
+    Workload('64k-keepalive', '64 KiB response, keep-alive', _all('big.py'), keepalive=True),
+    Workload('upload-close', '1 MiB upload (POST, body read and discarded), Connection: close',
+             _all('upload.py'), conns=10, wrk_args=CLOSE + ['-s', os.path.join(LUA, 'upload.lua')]),
+    Workload('sleep', 'sleep, 1,000 connections, Connection: close (1 s uwsgi.async_sleep for '
+             'ugreen/greenlet, 0.1 s gevent.sleep for gevent)',
+             {'ugreen': 'sleep_async.py', 'greenlet': 'sleep_async.py', 'gevent': 'sleep_gevent.py'},
+             conns=1000, wrk_args=CLOSE + ['--timeout', '10s'], kind='sleep',
+             modes=('ugreen', 'greenlet', 'gevent'),
+             note='uWSGI 2.0.21 truncates `uwsgi.async_sleep()` to whole seconds (0.1 does not '
+                  'sleep at all: a request returns in ~1 ms), so the async-API app sleeps 1 s: ideal '
+                  '1,000 req/s for ugreen and greenlet, 10,000 req/s for gevent (0.1 s). Extra '
+                  'column: (peak worker RSS under load - idle RSS) / 1000.'),
+    Workload('idle', f'hello world, keep-alive, beside {IDLE_CONNS:,} idle keep-alive connections',
+             _all('hello.py'), keepalive=True, kind='idle', modes=('ugreen', 'greenlet', 'gevent'),
+             cores=IDLE_CORES,
+             note=f'{IDLE_CONNS:,} connections each make one keep-alive request and then stay idle '
+                  'while wrk runs. Extra column: (worker RSS with them - RSS before) / '
+                  f'{IDLE_CONNS:,}; "held" is how many were still open after wrk. Cores / '
+                  'greenlets / worker-connections are 10,100 for every server here.'),
+]
+
+BY_NAME = {w.name: w for w in WORKLOADS}

@@ -1,0 +1,37 @@
+"""Runs wrk while sampling the worker's RSS, and parses its --latency output."""
+import re
+import subprocess
+import time
+
+from . import procs
+
+
+def _ms(out, pct):
+    m = re.search(rf'\s{pct}%\s+([\d.]+)(us|ms|s)\b', out)
+    if not m:
+        return float('nan')
+    v = float(m.group(1))
+    return {'us': v / 1000, 'ms': v, 's': v * 1000}[m.group(2)]
+
+
+def command(port, conns, args, duration):
+    return ['wrk', '-t1', f'-c{conns}', f'-d{duration}s', '--latency'] + args + \
+        [f'http://127.0.0.1:{port}/']
+
+
+def run(port, conns, args, duration, server_pid):
+    """Returns rps, p50/p99 (ms), socket errors, non-2xx count and the peak worker RSS (KB)."""
+    p = subprocess.Popen(command(port, conns, args, duration), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    while p.poll() is None:
+        peak = max(peak, procs.worker_rss_kb(server_pid))
+        time.sleep(0.2)
+    out = p.stdout.read()
+    rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    errors = re.search(r'Socket errors: (.*)', out)
+    non2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
+    return dict(rps=float(rps.group(1)) if rps else 0.0, p50=_ms(out, 50), p99=_ms(out, 99),
+                errors=errors.group(1).strip() if errors else '',
+                non2xx=int(non2xx.group(1)) if non2xx else 0, rss_kb=peak,
+                raw=out if not rps else '')
