@@ -58,6 +58,13 @@ def get(srv, path, timeout=10):
     return status, body.decode()
 
 
+def get_quietly(srv, path):
+    try:
+        return get(srv, path)
+    except (OSError, http.client.HTTPException):
+        return None
+
+
 def pid_of(srv):
     status, body = get(srv, '/pid')
     assert status == 200
@@ -206,6 +213,19 @@ def test_sighup_reload_under_a_request_stream_drops_nothing(ops):
     assert srv.proc.poll() is None  # same master pid after exec
 
 
+def test_reload_mercy_kills_workers_that_do_not_finish(ops):
+    srv, _ = ops('--master', '--processes', '1', '--reload-mercy', '1')
+    t = threading.Thread(target=lambda: get_quietly(srv, '/sleep?20'))
+    t.daemon = True
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    os.kill(srv.proc.pid, signal.SIGINT)
+    assert srv.proc.wait(timeout=8) == 0
+    assert time.monotonic() - t0 < 4
+    assert 'still running after the 1 s mercy: killing them' in srv.log()
+
+
 @pytest.mark.parametrize('lazy', [False, True])
 def test_lazy_apps_imports_once_per_worker(ops, lazy):
     srv, d = ops('--master', '--processes', '3', *(['--lazy-apps'] if lazy else []))
@@ -317,6 +337,20 @@ def test_stats_json_shape_and_counters(ops):
             break
         time.sleep(0.05)
     assert w1['respawn_count'] == 1 and w1['pid'] != old
+
+
+def test_stats_on_a_unix_socket(ops, tmp_path):
+    path = tmp_path / 'stats.sock'
+    srv, _ = ops('--master', '--processes', '1', '--stats', str(path))
+    assert get(srv, '/')[0] == 200
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(path))
+        data = b''
+        while chunk := s.recv(65536):
+            data += chunk
+    st = json.loads(data)
+    assert st['workers'][0]['requests'] == 1
 
 
 def test_stats_busy_worker_and_http(ops):
