@@ -228,7 +228,8 @@ static void forget_peer(int fd) {
   if ((size_t)fd < g_peers.size()) g_peers[fd].valid = false;
 }
 
-ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool* stopping) {
+ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std::function<bool()>& should_close) {
+  should_close_ = &should_close;
   fd_ = fd;
   listener_ = &l;
   core_id_ = core_id;
@@ -247,7 +248,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const bool
     if (hs == HeadStatus::kClosed) break;
     first = false;
     handle_one();
-    if (!keep_alive_ || aborted_ || (stopping && *stopping)) break;
+    if (!keep_alive_ || aborted_ || (should_close && should_close())) break;
   }
   forget_peer(fd);
   ::close(fd);
@@ -287,6 +288,9 @@ void Connection::handle_one() {
     return;
   }
   counters_.requests++;
+  // The worker is stopping, or this request reaches --max-requests: say so in this response
+  // rather than closing a connection the client believes is still open.
+  if (keep_alive_ && should_close_ && *should_close_ && (*should_close_)()) keep_alive_ = false;
   if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
   if (!h) {

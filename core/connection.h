@@ -8,6 +8,7 @@
 #include <uwsgi/plugin.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,9 @@ class Connection final : public Request {
 
   // Serve requests on fd until it closes (kClosed; the fd is closed) or goes idle between
   // requests with nothing buffered (kIdle; the caller parks the fd and calls serve() again when
-  // it is readable). stop_after_request: finish the current request and close (shutdown).
-  ServeResult serve(int fd, const Listener& l, int core_id, const bool* stopping);
+  // it is readable). should_close() is asked after each request: true ends the connection
+  // (shutdown, --max-requests).
+  ServeResult serve(int fd, const Listener& l, int core_id, const std::function<bool()>& should_close);
 
   // uwsgi::Request
   size_t var_count() const override { return head_.vars.size(); }
@@ -96,6 +98,7 @@ class Connection final : public Request {
   HostImpl& host_;
   WorkerCounters& counters_;
   LoopEngine* loop_ = nullptr;
+  const std::function<bool()>* should_close_ = nullptr;  // valid during serve()
 
   int fd_ = -1;
   int core_id_ = 0;

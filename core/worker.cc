@@ -145,12 +145,7 @@ int WorkerImpl::accept_one(int listen_fd) {
       log_line("accept() on fd %d failed: %s", listen_fd, strerror(errno));
     return -1;
   }
-  auto it = by_fd_.find(listen_fd);
-  if (it != by_fd_.end() && it->second->unix_path.empty()) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
+  return fd;  // TCP_NODELAY comes from the listening socket (see listener.cc)
 }
 
 bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
@@ -161,9 +156,12 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
   }
   if ((size_t)core_id >= conns_.size()) conns_.resize(core_id + 1);
   if (!conns_[core_id]) conns_[core_id] = std::make_unique<Connection>(settings_, host_, counters_);
-  bool stop = g_stop != 0;
-  ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, &stop);
-  tick();
+  // Checked after every request, so --max-requests and a stop also end a keep-alive connection.
+  ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, [this] {
+    tick();
+    return g_stop != 0;
+  });
+  tick();  // also for connections that ended without keep-alive
   return r == ServeResult::kIdle;
 }
 
