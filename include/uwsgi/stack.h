@@ -7,6 +7,7 @@
 // mmap+mprotect+munmap per request would dominate a cheap context switch.
 #pragma once
 
+#include <uwsgi/plugin.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -183,6 +184,37 @@ inline void stack_switch_finish(void* fake_save, const void** old_bottom, size_t
 #else
   (void)fake_save; (void)old_bottom; (void)old_size;
 #endif
+}
+
+// Registers a stack-based suspend engine the way uWSGI users expect: the shortcut flag `--NAME`
+// (implies --suspend-engine NAME), `--NAME-stacksize` in pages, and the engine factory, which
+// gets the stack size in bytes.
+template <class MakeEngine>
+void register_stack_suspend_engine(Host& host, const std::string& name, const std::string& what,
+                                   long long default_pages, long long min_pages, MakeEngine make) {
+  OptionDef on;
+  on.name = name;
+  on.arg = OptArg::None;
+  on.help = "switch async cores with " + what + " (same as --suspend-engine " + name + ")";
+  on.implies = {{"suspend-engine", name}};
+  host.add_option(std::move(on));
+
+  const std::string size_opt = name + "-stacksize";
+  OptionDef ss;
+  ss.name = size_opt;
+  ss.arg = OptArg::Required;
+  ss.help = "stack size of each " + name + " async core, in pages (default " +
+            std::to_string(default_pages) + ", committed only as used)";
+  ss.on_set = [size_opt, min_pages](std::string_view v, std::string* err) {
+    return check_stack_pages(v, size_opt.c_str(), min_pages, err);
+  };
+  host.add_option(std::move(ss));
+
+  host.add_suspend_engine(name, [size_opt, default_pages, min_pages, make](Host& h) -> std::unique_ptr<SuspendEngine> {
+    long long pages = h.config().get_int(size_opt, default_pages);
+    if (pages < min_pages) pages = min_pages;
+    return make(stack_pages_to_bytes(pages));
+  });
 }
 
 }  // namespace uwsgi

@@ -100,28 +100,8 @@ class FcontextEngine final : public uwsgi::SuspendEngine {
 class FcontextPlugin final : public uwsgi::Plugin {
  public:
   void on_register(uwsgi::Host& host) override {
-    uwsgi::OptionDef on;
-    on.name = "fcontext";
-    on.arg = uwsgi::OptArg::None;
-    on.help = "switch async cores with Boost.Context (same as --suspend-engine fcontext)";
-    on.implies = {{"suspend-engine", "fcontext"}};
-    host.add_option(std::move(on));
-
-    uwsgi::OptionDef ss;
-    ss.name = "fcontext-stacksize";
-    ss.arg = uwsgi::OptArg::Required;
-    ss.help = "stack size of each fcontext async core, in pages (default " +
-              std::to_string(kDefaultStackPages) + ", committed only as used)";
-    ss.on_set = [](std::string_view v, std::string* err) {
-      return uwsgi::check_stack_pages(v, "fcontext-stacksize", kMinStackPages, err);
-    };
-    host.add_option(std::move(ss));
-
-    host.add_suspend_engine("fcontext", [](uwsgi::Host& h) -> std::unique_ptr<uwsgi::SuspendEngine> {
-      long long pages = h.config().get_int("fcontext-stacksize", kDefaultStackPages);
-      if (pages < kMinStackPages) pages = kMinStackPages;
-      return std::make_unique<FcontextEngine>(uwsgi::stack_pages_to_bytes(pages));
-    });
+    uwsgi::register_stack_suspend_engine(host, "fcontext", "Boost.Context", kDefaultStackPages, kMinStackPages,
+                                         [](size_t bytes) { return std::make_unique<FcontextEngine>(bytes); });
   }
 };
 

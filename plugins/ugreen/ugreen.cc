@@ -110,28 +110,8 @@ class UgreenEngine final : public uwsgi::SuspendEngine {
 class UgreenPlugin final : public uwsgi::Plugin {
  public:
   void on_register(uwsgi::Host& host) override {
-    uwsgi::OptionDef on;
-    on.name = "ugreen";
-    on.arg = uwsgi::OptArg::None;
-    on.help = "switch async cores with ucontext (same as --suspend-engine ugreen)";
-    on.implies = {{"suspend-engine", "ugreen"}};
-    host.add_option(std::move(on));
-
-    uwsgi::OptionDef ss;
-    ss.name = "ugreen-stacksize";
-    ss.arg = uwsgi::OptArg::Required;
-    ss.help = "stack size of each ugreen async core, in pages (default " +
-              std::to_string(kDefaultStackPages) + ", committed only as used)";
-    ss.on_set = [](std::string_view v, std::string* err) {
-      return uwsgi::check_stack_pages(v, "ugreen-stacksize", kMinStackPages, err);
-    };
-    host.add_option(std::move(ss));
-
-    host.add_suspend_engine("ugreen", [](uwsgi::Host& h) -> std::unique_ptr<uwsgi::SuspendEngine> {
-      long long pages = h.config().get_int("ugreen-stacksize", kDefaultStackPages);
-      if (pages < kMinStackPages) pages = kMinStackPages;
-      return std::make_unique<UgreenEngine>(uwsgi::stack_pages_to_bytes(pages));
-    });
+    uwsgi::register_stack_suspend_engine(host, "ugreen", "ucontext", kDefaultStackPages, kMinStackPages,
+                                         [](size_t bytes) { return std::make_unique<UgreenEngine>(bytes); });
   }
 };
 
