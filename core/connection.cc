@@ -198,27 +198,36 @@ struct PeerEntry {
 std::vector<PeerEntry> g_peers;
 }  // namespace
 
+static void fill_peer(PeerEntry& e, const sockaddr* sa) {
+  e.addr.clear();
+  e.port.clear();
+  char h[INET6_ADDRSTRLEN];
+  if (sa->sa_family == AF_INET) {
+    auto* a = (const sockaddr_in*)sa;
+    if (inet_ntop(AF_INET, &a->sin_addr, h, sizeof h)) e.addr = h;
+    e.port = std::to_string(ntohs(a->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    auto* a = (const sockaddr_in6*)sa;
+    if (inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h)) e.addr = h;
+    e.port = std::to_string(ntohs(a->sin6_port));
+  }
+  e.valid = true;
+}
+
+void remember_peer(int fd, const sockaddr* sa) {
+  if (fd < 0) return;
+  if ((size_t)fd >= g_peers.size()) g_peers.resize(fd + 64);
+  fill_peer(g_peers[fd], sa);
+}
+
 void Connection::lookup_peer(int fd) {
   if ((size_t)fd >= g_peers.size()) g_peers.resize(fd + 64);
   PeerEntry& e = g_peers[fd];
-  if (!e.valid) {
-    e.addr.clear();
-    e.port.clear();
+  if (!e.valid) {  // not from accept_one (e.g. a loop engine's own accept): ask the kernel
     sockaddr_storage ss{};
     socklen_t sl = sizeof ss;
-    if (getpeername(fd, (sockaddr*)&ss, &sl) == 0) {
-      char h[INET6_ADDRSTRLEN];
-      if (ss.ss_family == AF_INET) {
-        auto* a = (sockaddr_in*)&ss;
-        if (inet_ntop(AF_INET, &a->sin_addr, h, sizeof h)) e.addr = h;
-        e.port = std::to_string(ntohs(a->sin_port));
-      } else if (ss.ss_family == AF_INET6) {
-        auto* a = (sockaddr_in6*)&ss;
-        if (inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h)) e.addr = h;
-        e.port = std::to_string(ntohs(a->sin6_port));
-      }
-    }
-    e.valid = true;
+    if (getpeername(fd, (sockaddr*)&ss, &sl) != 0) ss.ss_family = AF_UNSPEC;
+    fill_peer(e, (sockaddr*)&ss);
   }
   remote_addr_ = e.addr;
   remote_port_ = e.port;

@@ -4,6 +4,7 @@
 // slow client only suspends its own core.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <uwsgi/plugin.h>
 
@@ -45,6 +46,9 @@ struct WorkerCounters {
 };
 
 enum class ServeResult { kClosed, kIdle };
+
+// The peer address accept() returned for fd, so serving it needs no getpeername().
+void remember_peer(int fd, const sockaddr* sa);
 
 class Connection final : public Request {
  public:

@@ -76,8 +76,13 @@ class SyncLoop final : public LoopEngine {
         if (kind == kSignal) {
           w.handle_signal_fd();
         } else if (kind == kListen) {
-          int c = w.accept_one(fd);
-          if (c >= 0) serve(w, c, fd);
+          // Under load more connections are already queued: take a few before epoll_wait again
+          // (bounded, so parked keep-alive clients and signals are not starved).
+          for (int k = 0; k < 16 && !w.stopping(); k++) {
+            int c = w.accept_one(fd);
+            if (c < 0) break;
+            serve(w, c, fd);
+          }
         } else {
           epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
           int lfd = parked_[fd].first;

@@ -139,12 +139,15 @@ void WorkerImpl::tick() {
 }
 
 int WorkerImpl::accept_one(int listen_fd) {
-  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  sockaddr_storage peer;
+  socklen_t peer_len = sizeof peer;
+  int fd = accept4(listen_fd, (sockaddr*)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
       log_line("accept() on fd %d failed: %s", listen_fd, strerror(errno));
     return -1;
   }
+  remember_peer(fd, (sockaddr*)&peer);
   return fd;  // TCP_NODELAY comes from the listening socket (see listener.cc)
 }
 

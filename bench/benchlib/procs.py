@@ -143,3 +143,17 @@ def worker_rss_kb(pid):
     """RSS of the biggest child (the worker under a master), else of the process itself."""
     kids = children(pid)
     return max((rss_kb(k) for k in kids), default=0) or rss_kb(pid)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of pid and its children (the workers), from /proc."""
+    tick = os.sysconf('SC_CLK_TCK')
+    total = 0
+    for q in [pid] + children(pid):
+        try:
+            with open(f'/proc/{q}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick

@@ -24,7 +24,7 @@ def aggregate(rounds):
         ok = [r for r in rs if 'error' not in r]
         agg = dict(n=len(ok), failed=[r['error'] for r in rs if 'error' in r],
                    per_round=[r['rps'] for r in ok])
-        for f in ('rps', 'p50', 'p99', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb'):
+        for f in ('rps', 'p50', 'p99', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us'):
             agg[f] = _med([r.get(f) for r in ok])
         agg['errors'] = '; '.join(sorted({r['errors'] for r in ok if r.get('errors')}))
         agg['non2xx'] = sum(r.get('non2xx', 0) for r in ok)
@@ -53,7 +53,7 @@ def _ratio(agg, w, m, s):
 
 def workload_table(agg, wl):
     extra = {'sleep': 'RSS per in-flight request KB', 'idle': 'RSS per idle conn KB · held'}.get(wl.kind)
-    head = ['mode', 'server', 'req/s', '× uWSGI', 'p50 ms', 'p99 ms', 'worker RSS MB']
+    head = ['mode', 'server', 'req/s', '× uWSGI', 'server CPU µs/req', 'p50 ms', 'p99 ms', 'worker RSS MB']
     head += [extra] if extra else []
     head += ['start-up ms: accepts / 1st response', 'rounds (req/s)', 'errors']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -67,7 +67,8 @@ def workload_table(agg, wl):
                 lines.append('| ' + ' | '.join(row + ['failed: ' + a['failed'][0][:80].replace('|', '/')
                                                       .replace('\n', ' ')]) + ' |')
                 continue
-            row += [_f(a['rps'], ',.0f'), _f(_ratio(agg, wl.name, m, s), '.2f'), _f(a['p50'], '.2f'),
+            row += [_f(a['rps'], ',.0f'), _f(_ratio(agg, wl.name, m, s), '.2f'), _f(a.get('cpu_us', float('nan')), '.0f'),
+                    _f(a['p50'], '.2f'),
                     _f(a['p99'], '.2f'), _f(a['rss_kb'] / 1024, '.1f')]
             if wl.kind == 'sleep':
                 row.append(_f(a['extra_kb'], '.1f'))

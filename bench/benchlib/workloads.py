@@ -31,6 +31,8 @@ IDLE_CORES = {'ugreen': 10100, 'greenlet': 10100, 'gevent': 10100}
 
 WORKLOADS = [
     Workload('hello-close', 'hello world, Connection: close', _all('hello.py'), wrk_args=CLOSE),
+    Workload('hello-nolen-close', 'hello world without Content-Length (the usual tutorial app), '
+             'Connection: close', _all('hello_nolen.py'), wrk_args=CLOSE),
     Workload('hello-keepalive', 'hello world, keep-alive', _all('hello.py'), keepalive=True),
     Workload('64k-close', '64 KiB response, Connection: close', _all('big.py'), wrk_args=CLOSE),
     Workload('64k-keepalive', '64 KiB response, keep-alive', _all('big.py'), keepalive=True),

@@ -24,14 +24,19 @@ def run(port, conns, args, duration, server_pid):
     p = subprocess.Popen(command(port, conns, args, duration), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     peak = 0
+    cpu0 = procs.cpu_seconds(server_pid)
     while p.poll() is None:
         peak = max(peak, procs.worker_rss_kb(server_pid))
         time.sleep(0.2)
+    cpu = procs.cpu_seconds(server_pid) - cpu0
     out = p.stdout.read()
     rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    total = re.search(r'(\d+) requests in', out)
     errors = re.search(r'Socket errors: (.*)', out)
     non2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
     return dict(rps=float(rps.group(1)) if rps else 0.0, p50=_ms(out, 50), p99=_ms(out, 99),
                 errors=errors.group(1).strip() if errors else '',
                 non2xx=int(non2xx.group(1)) if non2xx else 0, rss_kb=peak,
+                # Server CPU per request: what the server spends, whoever limits the throughput.
+                cpu_us=cpu / int(total.group(1)) * 1e6 if total and int(total.group(1)) else float('nan'),
                 raw=out if not rps else '')
