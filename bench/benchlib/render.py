@@ -52,7 +52,8 @@ def _ratio(agg, w, m, s):
 
 
 def workload_table(agg, wl):
-    extra = {'sleep': 'RSS per in-flight request KB', 'idle': 'RSS per idle conn KB · held'}.get(wl.kind)
+    extra = {'sleep': 'RSS per in-flight request KB · share of ideal req/s (the first sleep of each connection is counted in the run time)',
+             'idle': 'RSS per idle conn KB · held'}.get(wl.kind)
     head = ['mode', 'server', 'req/s', '× uWSGI', 'server CPU µs/req', 'p50 ms', 'p99 ms', 'worker RSS MB']
     head += [extra] if extra else []
     head += ['start-up ms: accepts / 1st response', 'rounds (req/s)', 'errors']
@@ -71,7 +72,9 @@ def workload_table(agg, wl):
                     _f(a['p50'], '.2f'),
                     _f(a['p99'], '.2f'), _f(a['rss_kb'] / 1024, '.1f')]
             if wl.kind == 'sleep':
-                row.append(_f(a['extra_kb'], '.1f'))
+                ideal = wl.ideal.get(m)
+                pct = f" · {a['rps'] / ideal * 100:.0f}% of ideal" if ideal else ''
+                row.append(_f(a['extra_kb'], '.1f') + pct)
             elif wl.kind == 'idle':
                 row.append(f"{_f(a['extra_kb'], '.2f')} · {a.get('held', 0):,} / {a.get('idle_ok', 0):,}")
             row += [f"{_f(a['accept_ms'], '.0f')} / {_f(a['first_ms'], '.0f')}",

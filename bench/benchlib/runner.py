@@ -50,7 +50,7 @@ def run(server, mode, wl, duration):
             rss_idle = procs.worker_rss_kb(p.pid)
             res.update(idle_ok=ok, idle_closed=closed, idle_failed=failed, idle_setup_s=secs,
                        extra_kb=(rss_idle - rss0) / IDLE_CONNS)
-        res.update(wrk.run(port, wl.conns, wl.wrk_args, duration, p.pid))
+        res.update(wrk.run(port, wl.conns, wl.wrk_args, max(duration, wl.min_duration), p.pid))
         if wl.kind == 'sleep':
             res['extra_kb'] = (res['rss_kb'] - rss0) / wl.conns
         if idle:

@@ -19,6 +19,8 @@ class Workload:
     modes: tuple = ('sync', 'ugreen', 'greenlet', 'gevent')
     cores: dict = field(default_factory=lambda: {'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000})
     note: str = ''
+    min_duration: int = 0          # seconds: a 1 s sleep needs many rounds per connection to mean anything
+    ideal: dict = field(default_factory=dict)  # mode -> ideal req/s (connections / sleep)
 
 
 def _all(app):
@@ -42,7 +44,8 @@ WORKLOADS = [
              'ugreen/greenlet, 0.1 s gevent.sleep for gevent)',
              {'ugreen': 'sleep_async.py', 'greenlet': 'sleep_async.py', 'gevent': 'sleep_gevent.py'},
              conns=1000, wrk_args=CLOSE + ['--timeout', '10s'], kind='sleep',
-             modes=('ugreen', 'greenlet', 'gevent'),
+             modes=('ugreen', 'greenlet', 'gevent'), min_duration=15,
+             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000},
              note='uWSGI 2.0.21 truncates `uwsgi.async_sleep()` to whole seconds (0.1 does not '
                   'sleep at all: a request returns in ~1 ms), so the async-API app sleeps 1 s: ideal '
                   '1,000 req/s for ugreen and greenlet, 10,000 req/s for gevent (0.1 s). Extra '
