@@ -182,8 +182,9 @@ class GeventLoop final : public uwsgi::LoopEngine {
       Py_XDECREF(n);
     }
     if (ok)
-      loop_obj_ = PyObject_CallMethod(mod, "WorkerLoop", "OOiiO", api, fds, w.signal_fd(), s_.cores,
-                                      s_.wait_for_hub ? Py_True : Py_False);
+      loop_obj_ = PyObject_CallMethod(mod, "WorkerLoop", "OOiiOd", api, fds, w.signal_fd(), s_.cores,
+                                      s_.wait_for_hub ? Py_True : Py_False,
+                                      (double)host_.config().get_int("socket-timeout", 30));
     if (loop_obj_) {
       PyObject* hub = PyObject_GetAttrString(loop_obj_, "hub");
       wait_fn_ = hub ? PyObject_CallMethod(mod, "make_wait", "O", hub) : nullptr;

@@ -22,7 +22,7 @@ class WorkerLoop:
     keep-alive connection gives its id back and is parked on a read watcher until it is readable.
     """
 
-    def __init__(self, api, listen_fds, signal_fd, ncores, wait_for_hub):
+    def __init__(self, api, listen_fds, signal_fd, ncores, wait_for_hub, idle_timeout):
         self.api = api
         self.hub = gevent.get_hub()
         self.loop = self.hub.loop
@@ -31,7 +31,8 @@ class WorkerLoop:
         self.listeners = [(fd, self.loop.io(fd, _READ)) for fd in listen_fds]
         self.accepting = False
         self.signal_fd = signal_fd
-        self.parked = {}          # fd -> (watcher, listen fd)
+        self.parked = {}          # fd -> (read watcher, listen fd, idle timer)
+        self.idle_timeout = idle_timeout  # --socket-timeout: an idle keep-alive connection closes
         self.pending = deque()    # readable parked connections waiting for a core id
         self.draining = False
         self.done = Event()
@@ -76,8 +77,9 @@ class WorkerLoop:
             return
         self.draining = True
         self.set_accepting(False)
-        for fd, (w, _lfd) in list(self.parked.items()):
+        for fd, (w, _lfd, t) in list(self.parked.items()):
             w.close()
+            t.close()
             self.api.close(fd)
         self.parked.clear()
         while self.pending:
@@ -133,15 +135,26 @@ class WorkerLoop:
             self.api.close(fd)
             return
         w = self.loop.io(fd, _READ)
-        self.parked[fd] = (w, lfd)
+        t = self.loop.timer(self.idle_timeout)
+        self.parked[fd] = (w, lfd, t)
         w.start(self.on_parked, fd)
+        t.start(self.on_idle, fd)
+
+    def on_idle(self, fd):
+        entry = self.parked.pop(fd, None)
+        if entry is None:
+            return
+        entry[0].close()
+        entry[2].close()
+        self.api.close(fd)
 
     def on_parked(self, fd):
         entry = self.parked.pop(fd, None)
         if entry is None:
             return
-        w, lfd = entry
+        w, lfd, t = entry
         w.close()
+        t.close()
         if self.free:
             self.start(fd, lfd)
         else:

@@ -318,8 +318,9 @@ def test_socket_timeout_closes_a_stalled_client(uwsgi_server):
     assert_serving(s.port)
 
 
-@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4']],
-                         ids=['sync', 'async'])
+@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
+                                  ['--plugins', 'gevent', '--gevent', '4']],
+                         ids=['sync', 'async', 'gevent'])
 def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server, mode):
     s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1', *mode)
     with connect(s.port) as c:
