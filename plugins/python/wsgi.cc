@@ -5,6 +5,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "py_plugin.h"
 
@@ -41,6 +42,17 @@ PyObject* env_key(std::string_view name) {
   return key;
 }
 
+// The previous request's variables, by position (see build_environ). Strings are immutable, so
+// sharing them between requests (and async cores) is safe.
+struct VarMemo {
+  std::string name;
+  PyObject* key = nullptr;
+  std::string value_bytes;
+  PyObject* value = nullptr;
+};
+std::vector<VarMemo> memo;
+constexpr size_t kMaxMemoValue = 256;
+
 bool set_new(PyObject* d, PyObject* key, PyObject* val) {
   if (!val) return false;
   int r = PyDict_SetItem(d, key, val);
@@ -55,14 +67,36 @@ PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
   size_t n = req.var_count();
   PyObject* env = _PyDict_NewPresized(n + 16);
   if (!env) return nullptr;
+  if (memo.size() < n) memo.resize(n);
   for (size_t i = 0; i < n; i++) {
     auto [name, value] = req.var(i);
-    PyObject* key = env_key(name);
-    if (!key) goto fail;
-    // PEP 3333: native strings holding the raw bytes, decoded as latin-1.
-    bool ok = set_new(env, key, PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr));
-    Py_DECREF(key);
-    if (!ok) goto fail;
+    // Requests from the same clients repeat their variables in the same order: reuse the key
+    // (and a short value) made for the previous request at this position when the bytes match.
+    VarMemo& m = memo[i];
+    if (!m.key || m.name != name) {
+      PyObject* key = env_key(name);
+      if (!key) goto fail;
+      Py_XSETREF(m.key, key);
+      m.name.assign(name);
+      Py_CLEAR(m.value);
+      m.value_bytes.clear();
+    }
+    PyObject* val;
+    if (m.value && m.value_bytes == value) {
+      val = Py_NewRef(m.value);
+    } else {
+      // PEP 3333: native strings holding the raw bytes, decoded as latin-1.
+      val = PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr);
+      if (!val) goto fail;
+      if (value.size() <= kMaxMemoValue) {
+        Py_XSETREF(m.value, Py_NewRef(val));
+        m.value_bytes.assign(value);
+      } else {
+        Py_CLEAR(m.value);
+        m.value_bytes.clear();
+      }
+    }
+    if (!set_new(env, m.key, val)) goto fail;
   }
   {
     const char* scheme = req.scheme();
