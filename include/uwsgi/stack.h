@@ -186,12 +186,35 @@ inline void stack_switch_finish(void* fake_save, const void** old_bottom, size_t
 #endif
 }
 
-// Registers a stack-based suspend engine the way uWSGI users expect: the shortcut flag `--NAME`
-// (implies --suspend-engine NAME), `--NAME-stacksize` in pages, and the engine factory, which
-// gets the stack size in bytes.
-template <class MakeEngine>
+// A suspend engine whose fibers each run on a stack from a shared pool. FiberT is constructed as
+// FiberT(std::shared_ptr<StackPool>, GuardedStack, void (*entry)(void*), void* arg) and is then
+// asked bool start(std::string* err) (set up its context; false refuses the fiber).
+template <class FiberT>
+class PooledStackEngine final : public SuspendEngine {
+ public:
+  PooledStackEngine(std::string name, size_t stack_bytes)
+      : name_(std::move(name)), pool_(std::make_shared<StackPool>(stack_bytes)) {}
+
+  const char* name() const override { return name_.c_str(); }
+
+  std::unique_ptr<Fiber> create(void (*entry)(void*), void* arg, std::string* err) override {
+    GuardedStack stack;
+    if (!pool_->get(&stack, err)) return nullptr;
+    auto f = std::make_unique<FiberT>(pool_, std::move(stack), entry, arg);
+    if (!f->start(err)) return nullptr;
+    return f;
+  }
+
+ private:
+  std::string name_;
+  std::shared_ptr<StackPool> pool_;
+};
+
+// Registers a PooledStackEngine<FiberT> the way uWSGI users expect: the shortcut flag `--NAME`
+// (implies --suspend-engine NAME), `--NAME-stacksize` in pages, and the engine factory.
+template <class FiberT>
 void register_stack_suspend_engine(Host& host, const std::string& name, const std::string& what,
-                                   long long default_pages, long long min_pages, MakeEngine make) {
+                                   long long default_pages, long long min_pages) {
   OptionDef on;
   on.name = name;
   on.arg = OptArg::None;
@@ -210,10 +233,10 @@ void register_stack_suspend_engine(Host& host, const std::string& name, const st
   };
   host.add_option(std::move(ss));
 
-  host.add_suspend_engine(name, [size_opt, default_pages, min_pages, make](Host& h) -> std::unique_ptr<SuspendEngine> {
+  host.add_suspend_engine(name, [name, size_opt, default_pages, min_pages](Host& h) -> std::unique_ptr<SuspendEngine> {
     long long pages = h.config().get_int(size_opt, default_pages);
     if (pages < min_pages) pages = min_pages;
-    return make(stack_pages_to_bytes(pages));
+    return std::make_unique<PooledStackEngine<FiberT>>(name, stack_pages_to_bytes(pages));
   });
 }
 

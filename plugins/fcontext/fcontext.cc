@@ -26,6 +26,8 @@ class FcontextFiber final : public uwsgi::Fiber {
     self_ = ctx::make_fcontext(stack_.top(), stack_.size(), &FcontextFiber::trampoline);
   }
 
+  bool start(std::string*) { return true; }  // make_fcontext in the constructor cannot fail
+
   ~FcontextFiber() override {
     // A fiber dropped while suspended is abandoned: nothing on its stack is unwound.
     pool_->put(std::move(stack_));
@@ -80,28 +82,11 @@ class FcontextFiber final : public uwsgi::Fiber {
   size_t caller_size_ = 0;
 };
 
-class FcontextEngine final : public uwsgi::SuspendEngine {
- public:
-  explicit FcontextEngine(size_t stack_bytes)
-      : pool_(std::make_shared<uwsgi::StackPool>(stack_bytes)) {}
-
-  const char* name() const override { return "fcontext"; }
-
-  std::unique_ptr<uwsgi::Fiber> create(void (*entry)(void*), void* arg, std::string* err) override {
-    uwsgi::GuardedStack stack;
-    if (!pool_->get(&stack, err)) return nullptr;
-    return std::make_unique<FcontextFiber>(pool_, std::move(stack), entry, arg);
-  }
-
- private:
-  std::shared_ptr<uwsgi::StackPool> pool_;
-};
-
 class FcontextPlugin final : public uwsgi::Plugin {
  public:
   void on_register(uwsgi::Host& host) override {
-    uwsgi::register_stack_suspend_engine(host, "fcontext", "Boost.Context", kDefaultStackPages, kMinStackPages,
-                                         [](size_t bytes) { return std::make_unique<FcontextEngine>(bytes); });
+    uwsgi::register_stack_suspend_engine<FcontextFiber>(host, "fcontext", "Boost.Context", kDefaultStackPages,
+                                                    kMinStackPages);
   }
 };
 

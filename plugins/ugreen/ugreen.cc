@@ -88,30 +88,11 @@ class UgreenFiber final : public uwsgi::Fiber {
   size_t caller_size_ = 0;
 };
 
-class UgreenEngine final : public uwsgi::SuspendEngine {
- public:
-  explicit UgreenEngine(size_t stack_bytes)
-      : pool_(std::make_shared<uwsgi::StackPool>(stack_bytes)) {}
-
-  const char* name() const override { return "ugreen"; }
-
-  std::unique_ptr<uwsgi::Fiber> create(void (*entry)(void*), void* arg, std::string* err) override {
-    uwsgi::GuardedStack stack;
-    if (!pool_->get(&stack, err)) return nullptr;
-    auto f = std::make_unique<UgreenFiber>(pool_, std::move(stack), entry, arg);
-    if (!f->start(err)) return nullptr;
-    return f;
-  }
-
- private:
-  std::shared_ptr<uwsgi::StackPool> pool_;
-};
-
 class UgreenPlugin final : public uwsgi::Plugin {
  public:
   void on_register(uwsgi::Host& host) override {
-    uwsgi::register_stack_suspend_engine(host, "ugreen", "ucontext", kDefaultStackPages, kMinStackPages,
-                                         [](size_t bytes) { return std::make_unique<UgreenEngine>(bytes); });
+    uwsgi::register_stack_suspend_engine<UgreenFiber>(host, "ugreen", "ucontext", kDefaultStackPages,
+                                                    kMinStackPages);
   }
 };
 
