@@ -170,10 +170,15 @@ def commands_section(names):
 
 def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
     agg = aggregate(rounds)
-    nginx = None
-    ok = [r for r in nginx_rounds if 'error' not in r]
-    if ok:
-        nginx = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
+    nginx = nginx_close = None
+    for close in (False, True):
+        ok = [r for r in nginx_rounds if 'error' not in r and bool(r.get('close')) == close]
+        if ok:
+            med = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
+            if close:
+                nginx_close = med
+            else:
+                nginx = med
     pngs = plots(agg, names, nginx, img_dir)
     rel_img = os.path.relpath(img_dir, os.path.dirname(doc_path))
     md = ['# Benchmarks: this server against uWSGI 2.0.21, gunicorn and gevent.pywsgi', '',
@@ -215,12 +220,19 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
           "project's `ugreen_plugin.so`.", '',
           '## This project / uWSGI 2.0.21, req/s ratio per mode', '',
           ratio_matrix(agg, names), '']
+    if nginx or nginx_close:
+        md += ['## Loopback ceiling', '']
     if nginx:
-        md += ['## Loopback ceiling', '',
-               f"nginx `return 200`, keep-alive, one worker, `wrk -t1 -c50`: **{nginx['rps']:,.0f} "
+        md += [f"nginx `return 200`, keep-alive, one worker, `wrk -t1 -c50`: **{nginx['rps']:,.0f} "
                f"req/s**, p50 {nginx['p50']:.2f} ms, p99 {nginx['p99']:.2f} ms, worker RSS "
                f"{nginx['rss_kb'] / 1024:.1f} MB. No Python server can pass this on this machine; "
                'compare it with the hello-keepalive rows.', '']
+    if nginx_close:
+        md += [f"nginx `return 200` with `Connection: close` (a new TCP connection per request, closed "
+               f"gracefully): **{nginx_close['rps']:,.0f} req/s**, p50 {nginx_close['p50']:.2f} ms. "
+               'That is the ceiling of the -close rows: there wrk and the kernel\'s connection set-up '
+               'and tear-down, not the server, take most of the 2 cores, so no server can be much '
+               'faster than another there. Compare server CPU µs/req in those rows.', '']
     md += ['## Plots', '']
     for p in pngs:
         md.append(f'![{os.path.basename(p)[:-4]}]({rel_img}/{os.path.basename(p)})')

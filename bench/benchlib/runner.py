@@ -64,15 +64,17 @@ def run(server, mode, wl, duration):
         procs.stop(p)
 
 
-def run_nginx(duration):
-    """The loopback ceiling: nginx `return 200`, keep-alive, one worker."""
+def run_nginx(duration, close=False):
+    """The loopback ceiling: nginx `return 200`, one worker; keep-alive, or every request on a new
+    connection (`Connection: close`: the ceiling for the -close rows)."""
     port = procs.free_port()
     with tempfile.TemporaryDirectory(prefix='bench-nginx-') as d:
         p, accept, first = _boot(servers.nginx_argv(d, port), port)
         try:
             res = dict(accept_ms=accept * 1000, first_ms=first * 1000,
                        rss0_kb=procs.worker_rss_kb(p.pid))
-            res.update(wrk.run(port, 50, [], duration, p.pid))
+            res.update(wrk.run(port, 50, ['-H', 'Connection: close'] if close else [], duration, p.pid))
+            res['close'] = close
             return res
         finally:
             procs.stop(p)
