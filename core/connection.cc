@@ -1,5 +1,6 @@
 #include "connection.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/sendfile.h>
@@ -23,8 +24,17 @@ static uint64_t now_us() {
 
 Connection::Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& counters)
     : settings_(s), host_(host), counters_(counters) {
-  in_.resize(s.buffer_size + 1024);
-  out_.reserve(1024);
+  // Small at first: a gevent or async worker keeps one Connection per in-flight request, and most
+  // request heads are a few hundred bytes. The buffer grows (up to full_input_size()) when a head
+  // or a chunked body needs more.
+  in_.resize(std::min(kInitialInput, full_input_size()));
+}
+
+size_t Connection::full_input_size() const { return settings_.buffer_size + 1024; }
+
+void Connection::grow_input() {
+  size_t full = full_input_size();
+  if (in_.size() < full) in_.resize(std::min(full, std::max(in_.size() * 4, kInitialInput)));
 }
 
 void Connection::fail(const std::string& why) {
@@ -107,6 +117,7 @@ void Connection::reset_request() {
   dechunk_.reset();
   dechunked_.clear();
   dechunked_pos_ = 0;
+  head_detached_ = false;
   continue_sent_ = false;
   out_.clear();
   framing_ = Framing::kNone;
@@ -161,6 +172,7 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
       }
     }
     compact_input();
+    if (in_len_ == in_.size()) grow_input();  // a head this large is still under --buffer-size
     ssize_t r;
     if (between_requests && avail == 0) {
       // Between requests with nothing buffered: take what is already there, else go idle so the
@@ -366,6 +378,13 @@ ssize_t Connection::read(char* buf, size_t n) {
     dechunked_.clear();
     dechunked_pos_ = 0;
     if (in_pos_ == in_len_) {
+      if (!head_detached_) {
+        // The refill overwrites (and may move) the bytes the head's views point into; the log
+        // line and the stats still need them.
+        head_.detach(in_.data(), in_.data() + in_.size());
+        head_detached_ = true;
+        in_.resize(full_input_size());
+      }
       in_pos_ = in_len_ = 0;
       ssize_t r = recv_some(in_.data(), in_.size());
       if (r < 0) return -1;

@@ -96,6 +96,9 @@ class Connection final : public Request {
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
   void fail(const std::string& why);
   void compact_input();
+  size_t full_input_size() const;
+  void grow_input();
+  static constexpr size_t kInitialInput = 512;
   void lookup_peer(int fd);
 
   const ServeSettings& settings_;
@@ -120,6 +123,7 @@ class Connection final : public Request {
   ChunkedDecoder dechunk_;
   std::string dechunked_;
   size_t dechunked_pos_ = 0;
+  bool head_detached_ = false;  // head_ owns its bytes (see read())
   bool continue_sent_ = false;
 
   // Response state.

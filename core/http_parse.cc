@@ -338,7 +338,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
 
   sv path_info = path;
   if (path.find('%') != sv::npos) {
-    std::string& decoded = out->arena.emplace_back();
+    std::string& decoded = out->arena.emplace_front();
     if (!percent_decode(path, &decoded))
       return fail(err, 400, "malformed percent-encoding in path");
     path_info = decoded;
@@ -424,11 +424,10 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
   if (have_cl) vars.emplace_back("CONTENT_LENGTH", content_length);
   const size_t first_header_var = vars.size();
 
-  // All HTTP_* names go into one arena string reserved up front, so appends never reallocate and
-  // the views taken along the way stay valid.
-  // The string is sized once; names are written through a cursor (never reallocates).
-  char* names_w = nullptr;
-  if (name_bytes) names_w = out->arena.emplace_back(name_bytes, '\0').data();
+  // All HTTP_* names go into one string sized up front and written through a cursor, so the views
+  // taken along the way stay valid; its capacity outlives the request (no allocation per request).
+  out->names.resize(name_bytes);
+  char* names_w = out->names.data();
   for (const auto& h : hdrs) {
     sv name;
     if (ieq(h.name, "content-length")) {
@@ -452,7 +451,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
     bool joined = false;
     for (size_t i = first_header_var; i < vars.size(); i++) {
       if (same_cgi_name(vars[i].first, name)) {
-        std::string& j = out->arena.emplace_back();
+        std::string& j = out->arena.emplace_front();
         j.reserve(vars[i].second.size() + 2 + h.value.size());
         j.append(vars[i].second).append(", ").append(h.value);
         vars[i].second = j;

@@ -3,7 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <forward_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,7 +23,8 @@ struct RequestHead {
   // CGI/WSGI variables. Views point into the parsed buffer or into `arena`; they stay valid while
   // both are alive and the buffer bytes are not modified.
   std::vector<std::pair<std::string_view, std::string_view>> vars;
-  std::deque<std::string> arena;  // deque: pushing never moves earlier strings
+  std::string names;                     // the HTTP_* names; its capacity is reused request to request
+  std::forward_list<std::string> arena;  // rare owned values; a list, so pushing never moves the others
   long long content_length = 0;   // body length when !chunked
   bool chunked = false;            // body is Transfer-Encoding: chunked (HTTP only)
   bool keep_alive = false;         // the client allows another request on this connection
@@ -34,12 +35,24 @@ struct RequestHead {
 
   void clear() {
     vars.clear();
+    names.clear();
     arena.clear();
     content_length = 0;
     chunked = keep_alive = expect_continue = false;
     http_minor = 1;
     modifier1 = modifier2 = 0;
     head_len = 0;
+  }
+  // Copies every view into [begin, end) (the input buffer) into the arena, so that buffer may be
+  // overwritten or moved while the request is still served (a chunked body refills it).
+  void detach(const char* begin, const char* end) {
+    auto own = [&](std::string_view& v) {
+      if (v.data() >= begin && v.data() < end) v = arena.emplace_front(v);
+    };
+    for (auto& kv : vars) {
+      own(kv.first);
+      own(kv.second);
+    }
   }
   std::string_view find(std::string_view name) const {
     for (auto& kv : vars)

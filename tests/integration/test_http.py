@@ -201,6 +201,7 @@ def test_chunked_upload_arrives_intact(srv):
         enc += b'%x;ext=1\r\n' % len(piece) + piece + b'\r\n'
         i += n
     enc += b'0\r\nX-Trailer: yes\r\n\r\n'
+    log_at = len(srv.log())
     with connect(srv.port) as s:
         s.sendall(request_bytes('POST', '/echo', headers={'Transfer-Encoding': 'chunked'}))
         # Sent in pieces, with pauses, so the decoder must resume mid-chunk.
@@ -215,6 +216,24 @@ def test_chunked_upload_arrives_intact(srv):
     assert resp.json()['len'] == len(data)
     assert resp.json()['sha1'] == hashlib.sha1(data).hexdigest()
     assert after.body == b'Hello /after'
+    # The body refills the input buffer the head was parsed from: the request line must survive.
+    assert 'post /echo =>' in new_log(srv, log_at, 'POST /echo =>')
+
+
+def test_large_heads_grow_the_input_buffer(srv):
+    # The input buffer starts small; heads up to --buffer-size (4096) still fit, also pipelined
+    # behind a small request and split across reads.
+    big = request_bytes('GET', '/big', headers={'X-Big': 'b' * 3500})
+    with connect(srv.port) as s:
+        r = HttpReader(s)
+        s.sendall(request_bytes('GET', '/small') + big[:300])
+        assert r.read_response().body == b'Hello /small'
+        time.sleep(0.05)
+        s.sendall(big[300:] + big)
+        assert r.read_response().body == b'Hello /big'
+        assert r.read_response().body == b'Hello /big'
+        s.sendall(request_bytes('GET', '/again'))
+        assert r.read_response().body == b'Hello /again'
 
 
 def test_unread_body_is_skipped_for_keep_alive(srv):
