@@ -32,6 +32,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
   ~GeventLoop() override {
     if (!Py_IsInitialized() || !PyGILState_Check()) return;  // exiting without the GIL: leak
     Py_CLEAR(wait_fn_);
+    Py_CLEAR(served_);
     Py_CLEAR(loop_obj_);
   }
 
@@ -95,7 +96,8 @@ class GeventLoop final : public uwsgi::LoopEngine {
     return PyLong_FromLong(L->worker_->accept_one((int)lfd));
   }
 
-  // api.serve(fd, listen_fd, core_id) -> True when the connection went idle (keep-alive)
+  // api.serve(fd, listen_fd, core_id): serves the connection, then loop.served(fd, listen_fd,
+  // core_id, idle) where idle means a keep-alive connection waits for its next request.
   static PyObject* api_serve(PyObject* cap, PyObject* args) {
     GeventLoop* L = self_of(cap);
     int fd, lfd, core;
@@ -104,7 +106,13 @@ class GeventLoop final : public uwsgi::LoopEngine {
     if (PyErr_Occurred()) {  // the app plugin should have logged and cleared its own errors
       L->host_.log("gevent: stray exception after a request: %s\n", take_error_text(true).c_str());
     }
-    return PyBool_FromLong(idle);
+    // The bookkeeping (free the core id, park an idle connection, accept again) is the loop's.
+    PyObject* r = PyObject_CallFunction(L->served_, "iiiO", fd, lfd, core, idle ? Py_True : Py_False);
+    if (!r) {
+      L->host_.log("gevent: the loop failed after a connection: %s\n", take_error_text(true).c_str());
+      return nullptr;
+    }
+    return r;
   }
 
   static PyObject* api_stopping(PyObject* cap, PyObject*) {
@@ -185,7 +193,8 @@ class GeventLoop final : public uwsgi::LoopEngine {
       loop_obj_ = PyObject_CallMethod(mod, "WorkerLoop", "OOiiOd", api, fds, w.signal_fd(), s_.cores,
                                       s_.wait_for_hub ? Py_True : Py_False,
                                       (double)host_.config().get_int("socket-timeout", 30));
-    if (loop_obj_) {
+    if (loop_obj_) served_ = PyObject_GetAttrString(loop_obj_, "served");
+    if (served_) {
       PyObject* hub = PyObject_GetAttrString(loop_obj_, "hub");
       wait_fn_ = hub ? PyObject_CallMethod(mod, "make_wait", "O", hub) : nullptr;
       Py_XDECREF(hub);
@@ -193,7 +202,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
     Py_XDECREF(api);
     Py_XDECREF(fds);
     Py_DECREF(mod);
-    return loop_obj_ && wait_fn_;
+    return loop_obj_ && served_ && wait_fn_;
   }
 
   uwsgi::Host& host_;
@@ -201,6 +210,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
   uwsgi::Worker* worker_ = nullptr;
   PyObject* loop_obj_ = nullptr;  // the WorkerLoop instance
   PyObject* wait_fn_ = nullptr;   // make_wait(hub)
+  PyObject* served_ = nullptr;    // loop_obj_.served
 };
 
 }  // namespace
