@@ -101,6 +101,7 @@ bool init_interpreter(std::string* err) {
   PyConfig_Clear(&c);
   if (!ok) return false;
   g.initialized = true;
+  install_frame_chunk_cache();
   g.main_ts = PyThreadState_Get();
   g.main_thread = PyThread_get_thread_ident();
   if (!init_keys() || !wsgi_init_types() || !prepend_paths()) {

@@ -35,6 +35,8 @@ extern Globals g;
 
 // interp.cc: Py_Initialize with home/venv, sys.path. Leaves the GIL held.
 bool init_interpreter(std::string* err);
+// Reuses the 16 KiB frame chunks greenlets take and give back (frame_chunk_cache.cc).
+void install_frame_chunk_cache();
 // loader.cc: import the app named by the options; false (with *err) when none could be loaded.
 bool load_app(std::string* err);
 // log.cc
