@@ -78,3 +78,10 @@ def run_nginx(duration, close=False):
             return res
         finally:
             procs.stop(p)
+
+
+def greenlet_floor():
+    """RSS per suspended greenlet without and with a Python frame (bench/greenlet_floor.py)."""
+    out = subprocess.check_output([sys.executable, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'greenlet_floor.py')], text=True, timeout=60)
+    return dict(kv.split('=') for kv in out.split())

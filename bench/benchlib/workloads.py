@@ -50,6 +50,14 @@ WORKLOADS = [
                   'sleep at all: a request returns in ~1 ms), so the async-API app sleeps 1 s: ideal '
                   '1,000 req/s for ugreen and greenlet, 10,000 req/s for gevent (0.1 s). Extra '
                   'column: (peak worker RSS under load - idle RSS) / 1000.'),
+    Workload('sleep-keepalive', 'sleep, 1,000 connections, keep-alive (plain wrk, as in the reference '
+             'measurements; uWSGI closes after every response in these modes)',
+             {'ugreen': 'sleep_async.py', 'greenlet': 'sleep_async.py', 'gevent': 'sleep_gevent.py'},
+             conns=1000, wrk_args=['--timeout', '10s'], keepalive=True, kind='sleep',
+             modes=('ugreen', 'greenlet', 'gevent'), min_duration=15,
+             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000},
+             note='The same apps and sleeps as the sleep row, with wrk keeping its connections open '
+                  '(what nginx with upstream keepalive or a browser does). Extra column as above.'),
     Workload('idle', f'hello world, keep-alive, beside {IDLE_CONNS:,} idle keep-alive connections',
              _all('hello.py'), keepalive=True, kind='idle', modes=('ugreen', 'greenlet', 'gevent'),
              cores=IDLE_CORES,
