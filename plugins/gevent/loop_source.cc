@@ -8,10 +8,18 @@ const char* const kLoopSource = R"PY(
 from collections import deque
 
 import gevent
+from greenlet import greenlet
 from gevent.event import Event
 from gevent.timeout import Timeout
 
 _READ, _WRITE = 1, 2
+
+
+class ConnectionGreenlet(greenlet):
+    """A raw greenlet per connection. gevent's hub looks up `switch_out` on the greenlet leaving
+    for the hub (every blocking call): a plain greenlet has none, which costs an AttributeError
+    per switch. The class attribute answers that lookup."""
+    switch_out = None
 
 
 class WorkerLoop:
@@ -26,6 +34,8 @@ class WorkerLoop:
         self.api = api
         self.hub = gevent.get_hub()
         self.loop = self.hub.loop
+        self.run_callback = self.loop.run_callback
+        self.serve_fn = api.serve
         self.free = list(range(ncores - 1, -1, -1))
         self.active = 0
         self.listeners = [(fd, self.loop.io(fd, _READ)) for fd in listen_fds]
@@ -114,11 +124,11 @@ class WorkerLoop:
     def start(self, fd, lfd):
         core = self.free.pop()
         self.active += 1
-        # A raw greenlet straight on the C serve call: nobody joins a connection's greenlet, and
+        # A raw greenlet (what gevent.spawn_raw makes) straight on the C serve call: nobody joins a connection's greenlet, and
         # no Python frame of ours sits under the app's (each suspended greenlet keeps a copy of
         # its C stack, and every Python frame level costs memory per in-flight request).
         # api.serve calls self.served() when the connection is done or idle.
-        gevent.spawn_raw(self.api.serve, fd, lfd, core)
+        self.run_callback(ConnectionGreenlet(self.serve_fn, self.hub).switch, fd, lfd, core)
 
     def served(self, fd, lfd, core, idle):
         self.free.append(core)
