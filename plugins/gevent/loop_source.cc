@@ -41,8 +41,17 @@ class WorkerLoop:
         self.listeners = [(fd, self.loop.io(fd, _READ)) for fd in listen_fds]
         self.accepting = False
         self.signal_fd = signal_fd
-        self.parked = {}          # fd -> (read watcher, listen fd, idle timer)
+        # fd -> (listen fd, loop time parked at). Insertion order is parking order, so the
+        # sweeper finds the expired ones at the front.
+        self.parked = {}
+        # fd -> read watcher, kept for the next connection on the same fd number: parking and
+        # waking a connection does not create or free watchers.
+        self.watchers = {}
         self.idle_timeout = idle_timeout  # --socket-timeout: an idle keep-alive connection closes
+        # One timer sweeps the parked connections (instead of a timer each); an idle connection
+        # closes between idle_timeout and 1.25 x idle_timeout after its last request.
+        period = max(0.25, idle_timeout / 4.0)
+        self.sweeper = self.loop.timer(period, period, ref=False)
         self.pending = deque()    # readable parked connections waiting for a core id
         self.draining = False
         self.done = Event()
@@ -56,9 +65,11 @@ class WorkerLoop:
             sig = self.loop.io(self.signal_fd, _READ)
             sig.start(self.on_signal)
         self.set_accepting(True)
+        self.sweeper.start(self.sweep)
         if self.api.stopping():
             self.drain()
         self.done.wait()
+        self.sweeper.close()
         if sig is not None:
             sig.stop()
         for _fd, w in self.listeners:
@@ -87,9 +98,9 @@ class WorkerLoop:
             return
         self.draining = True
         self.set_accepting(False)
-        for fd, (w, _lfd, t) in list(self.parked.items()):
-            w.close()
-            t.close()
+        self.sweeper.stop()
+        for fd in self.parked:
+            self.watchers[fd].stop()
             self.api.close(fd)
         self.parked.clear()
         while self.pending:
@@ -124,9 +135,10 @@ class WorkerLoop:
     def start(self, fd, lfd):
         core = self.free.pop()
         self.active += 1
-        # A raw greenlet (what gevent.spawn_raw makes) straight on the C serve call: nobody joins a connection's greenlet, and
-        # no Python frame of ours sits under the app's (each suspended greenlet keeps a copy of
-        # its C stack, and every Python frame level costs memory per in-flight request).
+        # A raw greenlet (what gevent.spawn_raw makes) straight on the C serve call: nobody
+        # joins a connection's greenlet, and no Python frame of ours sits under the app's (each
+        # suspended greenlet keeps a copy of its C stack, and every Python frame level costs
+        # memory per in-flight request).
         # api.serve calls self.served() when the connection is done or idle.
         self.run_callback(ConnectionGreenlet(self.serve_fn, self.hub).switch, fd, lfd, core)
 
@@ -141,27 +153,30 @@ class WorkerLoop:
         if self.draining or self.api.stopping():
             self.api.close(fd)
             return
-        w = self.loop.io(fd, _READ)
-        t = self.loop.timer(self.idle_timeout)
-        self.parked[fd] = (w, lfd, t)
+        w = self.watchers.get(fd)
+        if w is None:
+            w = self.watchers[fd] = self.loop.io(fd, _READ)
+        self.parked[fd] = (lfd, self.loop.now())
         w.start(self.on_parked, fd)
-        t.start(self.on_idle, fd)
 
-    def on_idle(self, fd):
-        entry = self.parked.pop(fd, None)
-        if entry is None:
-            return
-        entry[0].close()
-        entry[2].close()
-        self.api.close(fd)
+    def sweep(self):
+        limit = self.loop.now() - self.idle_timeout
+        expired = []
+        for fd, (_lfd, since) in self.parked.items():
+            if since > limit:
+                break
+            expired.append(fd)
+        for fd in expired:
+            del self.parked[fd]
+            self.watchers[fd].stop()
+            self.api.close(fd)
 
     def on_parked(self, fd):
         entry = self.parked.pop(fd, None)
+        self.watchers[fd].stop()
         if entry is None:
             return
-        w, lfd, t = entry
-        w.close()
-        t.close()
+        lfd = entry[0]
         if self.free:
             self.start(fd, lfd)
         else:

@@ -347,3 +347,17 @@ def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server,
         r = HttpReader(c)
         assert r.read_response().status == 200
         assert r.closed(timeout=3), 'idle keep-alive connection still open 3 s after a 1 s --socket-timeout'
+
+
+@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
+                                  ['--plugins', 'gevent', '--gevent', '4']],
+                         ids=['sync', 'async', 'gevent'])
+def test_keep_alive_connection_in_use_outlives_socket_timeout(uwsgi_server, mode):
+    # Idle time counts from the last request: a connection that keeps asking stays open.
+    s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1', *mode)
+    with connect(s.port) as c:
+        r = HttpReader(c)
+        for i in range(8):
+            c.sendall(request_bytes('GET', f'/busy{i}'))
+            assert r.read_response().body == f'Hello /busy{i}'.encode()
+            time.sleep(0.4)
