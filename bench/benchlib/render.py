@@ -24,7 +24,7 @@ def aggregate(rounds):
         ok = [r for r in rs if 'error' not in r]
         agg = dict(n=len(ok), failed=[r['error'] for r in rs if 'error' in r],
                    per_round=[r['rps'] for r in ok])
-        for f in ('rps', 'p50', 'p99', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us'):
+        for f in ('rps', 'p50', 'p99', 'mean', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us'):
             agg[f] = _med([r.get(f) for r in ok])
         agg['errors'] = '; '.join(sorted({r['errors'] for r in ok if r.get('errors')}))
         agg['non2xx'] = sum(r.get('non2xx', 0) for r in ok)
@@ -52,7 +52,8 @@ def _ratio(agg, w, m, s):
 
 
 def workload_table(agg, wl):
-    extra = {'sleep': 'RSS per in-flight request KB · share of ideal req/s (the first sleep of each connection is counted in the run time)',
+    extra = {'sleep': 'RSS per in-flight request KB · req/s as a share of ideal (the run time includes '
+                      "each connection's first sleep) · sleep / mean latency",
              'idle': 'RSS per idle conn KB · held'}.get(wl.kind)
     head = ['mode', 'server', 'req/s', '× uWSGI', 'server CPU µs/req', 'p50 ms', 'p99 ms', 'worker RSS MB']
     head += [extra] if extra else []
@@ -74,6 +75,9 @@ def workload_table(agg, wl):
             if wl.kind == 'sleep':
                 ideal = wl.ideal.get(m)
                 pct = f" · {a['rps'] / ideal * 100:.0f}% of ideal" if ideal else ''
+                if ideal and a.get('mean') == a.get('mean'):  # not NaN (older saved runs lack it)
+                    sleep_ms = wl.conns / ideal * 1000
+                    pct += f" · {sleep_ms / a['mean'] * 100:.0f}%"
                 row.append(_f(a['extra_kb'], '.1f') + pct)
             elif wl.kind == 'idle':
                 row.append(f"{_f(a['extra_kb'], '.2f')} · {a.get('held', 0):,} / {a.get('idle_ok', 0):,}")

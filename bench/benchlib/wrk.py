@@ -34,7 +34,11 @@ def run(port, conns, args, duration, server_pid):
     total = re.search(r'(\d+) requests in', out)
     errors = re.search(r'Socket errors: (.*)', out)
     non2xx = re.search(r'Non-2xx or 3xx responses: (\d+)', out)
-    return dict(rps=float(rps.group(1)) if rps else 0.0, p50=_ms(out, 50), p99=_ms(out, 99),
+    avg = re.search(r'Latency\s+([\d.]+)(us|ms|s)\b', out)
+    mean_ms = float('nan')
+    if avg:
+        mean_ms = float(avg.group(1)) * {'us': 1e-3, 'ms': 1.0, 's': 1e3}[avg.group(2)]
+    return dict(rps=float(rps.group(1)) if rps else 0.0, p50=_ms(out, 50), p99=_ms(out, 99), mean=mean_ms,
                 errors=errors.group(1).strip() if errors else '',
                 non2xx=int(non2xx.group(1)) if non2xx else 0, rss_kb=peak,
                 # Server CPU per request: what the server spends, whoever limits the throughput.
