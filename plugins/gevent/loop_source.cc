@@ -150,7 +150,9 @@ class WorkerLoop:
         self.core_freed()
 
     def park(self, fd, lfd):
-        if self.draining or self.api.stopping():
+        # (A stop that came without a signal is noticed by core_freed, which runs right after
+        # this and drains the parked connections.)
+        if self.draining:
             self.api.close(fd)
             return
         w = self.watchers.get(fd)
@@ -191,7 +193,7 @@ class WorkerLoop:
         while self.free and self.pending:
             fd, lfd = self.pending.popleft()
             self.start(fd, lfd)
-        if self.free:
+        if self.free and not self.accepting:
             self.set_accepting(True)
 
 
