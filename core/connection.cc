@@ -289,6 +289,19 @@ static void add_missing_wsgi_vars(RequestHead* h) {
   if (!path) h->vars.emplace_back("PATH_INFO", std::string_view(""));
 }
 
+// The rare answers of handle_one() live out of line: their temporaries would otherwise widen its
+// frame, which is on the stack (and in every suspended greenlet's saved copy) while the app runs.
+void Connection::reject_too_large() {
+  send_error(413, "Payload Too Large",
+             "body of " + std::to_string(head_.content_length) + " bytes exceeds --limit-post");
+  keep_alive_ = false;
+}
+
+void Connection::answer_plain(const char* status, const char* body) {
+  start_response(status, {{"Content-Type", "text/plain"}});
+  write(body, strlen(body));
+}
+
 void Connection::handle_one() {
   start_us_ = now_us();
   in_pos_ += head_.head_len;
@@ -303,9 +316,7 @@ void Connection::handle_one() {
   std::string_view method = head_.find("REQUEST_METHOD");
   no_body_ = method == "HEAD";
   if (settings_.limit_post > 0 && head_.content_length > settings_.limit_post) {
-    send_error(413, "Payload Too Large",
-               "body of " + std::to_string(head_.content_length) + " bytes exceeds --limit-post");
-    keep_alive_ = false;
+    reject_too_large();
     return;
   }
   counters_.requests++;
@@ -316,18 +327,14 @@ void Connection::handle_one() {
   AppHandler* h = host_.app_handler(head_.modifier1);
   if (!h) {
     log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
-    start_response("503 Service Unavailable", {{"Content-Type", "text/plain"}});
-    static const char msg[] = "no application handler\n";
-    write(msg, sizeof msg - 1);
+    answer_plain("503 Service Unavailable", "no application handler\n");
   } else {
     h->handle(*this);
   }
   if (!started_ && !aborted_) {
     log_line("the application returned no response for %.*s", (int)head_.find("REQUEST_URI").size(),
              head_.find("REQUEST_URI").data());
-    start_response("500 Internal Server Error", {{"Content-Type", "text/plain"}});
-    static const char msg[] = "Internal Server Error\n";
-    write(msg, sizeof msg - 1);
+    answer_plain("500 Internal Server Error", "Internal Server Error\n");
   }
   if (!finish_response()) keep_alive_ = false;
   if (keep_alive_ && !body_done_) drain_body();

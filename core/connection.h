@@ -96,6 +96,8 @@ class Connection final : public Request {
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
   void fail(const std::string& why);
   void compact_input();
+  [[gnu::noinline]] void reject_too_large();
+  [[gnu::noinline]] void answer_plain(const char* status, const char* body);
   size_t full_input_size() const;
   void grow_input();
   static constexpr size_t kInitialInput = 512;

@@ -63,7 +63,7 @@ bool set_new(PyObject* d, PyObject* key, PyObject* val) {
 PyObject* fdevent_readable = nullptr;
 PyObject* fdevent_writable = nullptr;
 
-PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
+[[gnu::noinline]] PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
   size_t n = req.var_count();
   PyObject* env = _PyDict_NewPresized(n + 16);
   if (!env) return nullptr;
@@ -145,7 +145,7 @@ std::string describe(Request& req) {
 
 // A Python exception is pending: log it and answer 500 if nothing was sent yet. After the
 // headers went out the response is cut short: mark_exception() tells the core it is incomplete.
-void app_failed(Request& req, Responder* r) {
+[[gnu::noinline]] void app_failed(Request& req, Responder* r) {
   if (PyErr_ExceptionMatches(client_gone_type())) {
     PyErr_Clear();
     log_line("python: client gone while sending the response to %s", describe(req).c_str());
@@ -218,7 +218,9 @@ bool try_sendfile(Request& req, Responder* r, PyObject* wrapper, Emit* out) {
 }
 
 // Sends the app's result; returns how it ended.
-Emit send_result(Request& req, Responder* r, PyObject* result, CoreContext* core) {
+// Not inlined: its locals would sit in the frame of handle(), which is on the stack (and in every
+// suspended greenlet's saved copy of it) while the app runs.
+[[gnu::noinline]] Emit send_result(Request& req, Responder* r, PyObject* result, CoreContext* core) {
   if (PyBytes_Check(result)) {
     // Not WSGI, but uWSGI accepts a bare bytes body: one chunk of known length.
     if (!r->called) {
@@ -319,7 +321,7 @@ class WsgiHandler : public AppHandler {
   }
 
  private:
-  static void close_result(Request& req, PyObject* result) {
+  [[gnu::noinline]] static void close_result(Request& req, PyObject* result) {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result)) return;
     PyObject* close = PyObject_GetAttr(result, k.close);
     if (!close) {
