@@ -176,7 +176,8 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
     agg = aggregate(rounds)
     nginx = nginx_close = None
     for close in (False, True):
-        ok = [r for r in nginx_rounds if 'error' not in r and bool(r.get('close')) == close]
+        ok = [r for r in nginx_rounds if 'error' not in r and bool(r.get('close')) == close
+              and not r.get('raw_gevent')]
         if ok:
             med = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
             if close:
@@ -246,6 +247,16 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
         md += [f'## {n}: {wl.title}', '']
         if wl.note:
             md += [wl.note, '']
+        raw = [r for r in nginx_rounds if r.get('raw_gevent') and r.get('workload') == n]
+        if raw:
+            rps, mean = _med([r['rps'] for r in raw]), _med([r.get('mean') for r in raw])
+            ideal = wl.ideal.get('gevent')
+            md += [f"Reference for gevent: the least a pure-Python gevent server can do here "
+                   f"(`bench/raw_gevent_server.py`: a greenlet per connection, no HTTP parsing, "
+                   f"no WSGI; read, gevent.sleep(0.1), write) gets **{rps:,.0f} req/s** "
+                   f"({rps / ideal * 100:.0f}% of ideal), mean latency {mean:.1f} ms, in the same "
+                   'run. It shows what gevent itself (its hub, timers and greenlet switches) and '
+                   'the machine leave; a WSGI server does more per request.', '']
         if wl.kind == 'sleep' and meta.get('floor'):
             fl = meta['floor']
             md += [f"Floor (`bench/greenlet_floor.py`, this machine): a bare greenlet suspended in "

@@ -85,3 +85,19 @@ def greenlet_floor():
     out = subprocess.check_output([sys.executable, os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), 'greenlet_floor.py')], text=True, timeout=60)
     return dict(kv.split('=') for kv in out.split())
+
+
+def run_raw_gevent(wl, duration):
+    """The sleep workload (gevent mode) against bench/raw_gevent_server.py: the gevent ceiling."""
+    port = procs.free_port()
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'raw_gevent_server.py')
+    p = procs.start([sys.executable, script, str(port)], servers.APPS)
+    try:
+        if not procs.wait_accepts(port, p):
+            raise RuntimeError('did not start: ' + procs.log_tail(p))
+        res = wrk.run(port, wl.conns, wl.wrk_args, max(duration, wl.min_duration), p.pid)
+        res['workload'] = wl.name
+        return res
+    finally:
+        procs.stop(p)
