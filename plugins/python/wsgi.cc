@@ -65,7 +65,10 @@ PyObject* fdevent_writable = nullptr;
 
 [[gnu::noinline]] PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
   size_t n = req.var_count();
-  PyObject* env = _PyDict_NewPresized(n + 16);
+  // Sized for exactly what goes in (the request's variables, then the wsgi.* and uwsgi.* keys
+  // below): a dict's table doubles past 2/3 full, and each in-flight request holds its environ.
+  const bool fdevent = core && fdevent_readable;
+  PyObject* env = _PyDict_NewPresized(n + 10 + (fdevent ? 3 : 0));
   if (!env) return nullptr;
   if (memo.size() < n) memo.resize(n);
   for (size_t i = 0; i < n; i++) {
@@ -116,7 +119,7 @@ PyObject* fdevent_writable = nullptr;
         !set_new(env, k.uwsgi_core, PyLong_FromLong(req.core_id())) ||
         PyDict_SetItem(env, k.uwsgi_version, k.version_bytes) < 0)
       goto fail;
-    if (core && fdevent_readable &&
+    if (fdevent &&
         (PyDict_SetItem(env, k.fdevent_readable, fdevent_readable) < 0 ||
          PyDict_SetItem(env, k.fdevent_writable, fdevent_writable) < 0 ||
          PyDict_SetItem(env, k.fdevent_timeout, Py_None) < 0))
