@@ -198,7 +198,7 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
           f"whole run {meta['elapsed']:.0f} s",
           f"- command: `{meta['command']}`", '',
           '**Noise.** The machine has 2 cores that wrk, the server and anything else running '
-          'share (other builds and tests were running during this run), so absolute numbers '
+          'share (anything else running shows in the load average above), so absolute numbers '
           'move by 10–30 % between runs. Read the ratios (this project / uWSGI in the same mode, '
           'same workload, same run), not the absolute figures.', '',
           'Columns: req/s from wrk; × uWSGI = req/s divided by Debian uWSGI 2.0.21 in the same mode; '
