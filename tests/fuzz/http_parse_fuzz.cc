@@ -21,11 +21,11 @@ bool inside(std::string_view v, const char* base, size_t len) {
   return v.data() >= base && v.data() + v.size() <= base + len;
 }
 
-// Every view must point into the input buffer, into the arena, or at a static literal
+// Every view must point into the input buffer, the names buffer, the arena, or at a static literal
 // (empty or short constants such as "HTTP/1.1"; those are checked by content, not address).
 void check_views(const RequestHead& h, const char* buf, size_t len) {
   auto ok = [&](std::string_view v) {
-    if (v.empty() || inside(v, buf, len)) return true;
+    if (v.empty() || inside(v, buf, len) || inside(v, h.names.data(), h.names.size())) return true;
     for (auto& a : h.arena)
       if (inside(v, a.data(), a.size())) return true;
     return false;
@@ -36,7 +36,7 @@ void check_views(const RequestHead& h, const char* buf, size_t len) {
   for (auto& [k, v] : h.vars) {
     bool static_key = false;
     for (auto s : kStatic) static_key |= (k == s);
-    if (!static_key && (!ok(k) || k.substr(0, 5) != "HTTP_")) die("header var name not HTTP_* in arena");
+    if (!static_key && (!ok(k) || k.substr(0, 5) != "HTTP_")) die("header var name not HTTP_* in the names buffer");
     // Values: volatile check of every byte so ASan flags dangling views.
     volatile char sink = 0;
     for (char ch : v) sink = sink + ch;
