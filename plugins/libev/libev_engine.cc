@@ -6,15 +6,14 @@
 // was unwatched (or timer cancelled) since it was queued is simply dropped.
 #include <ev.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
 #include <uwsgi/plugin.h>
+#include <uwsgi/ready_queue.h>
 
 namespace {
 
@@ -161,44 +160,33 @@ class LibevIoEngine final : public uwsgi::IoEngine {
     if (revents & EV_READ) r |= kIoRead;
     if (revents & EV_WRITE) r |= kIoWrite;
     if (revents & EV_ERROR) r |= kIoError | w->interest;  // libev has stopped the watcher
-    if (!r) return;
-    if (w->pending == 0) self(loop)->ready_fds_.push_back(w->fd);
-    w->pending |= r;
+    self(loop)->ready_.fd_ready(w->fd, &w->pending, r);
   }
 
   static void on_timer(struct ev_loop* loop, ev_timer* t, int) {
     auto* tw = static_cast<TimerWatch*>(t->data);
-    self(loop)->fired_.push_back({tw->deadline, tw->id});
+    self(loop)->ready_.timer_fired(tw->deadline, tw->id);
   }
 
   static void on_async(struct ev_loop* loop, ev_async*, int) { self(loop)->woken_ = true; }
   static void on_timeout(struct ev_loop* loop, ev_timer*, int) { self(loop)->timed_out_ = true; }
 
-  bool has_queued() const { return !ready_fds_.empty() || !fired_.empty(); }
+  bool has_queued() const { return !ready_.empty(); }
 
-  // Timers first, in deadline order (ties: creation order), then fds in the order they became ready.
   int drain(IoReady* out, int max) {
-    std::sort(fired_.begin(), fired_.end());
-    int n = 0;
-    while (n < max && !fired_.empty()) {
-      const uint64_t id = fired_.front().second;
-      fired_.pop_front();
-      auto it = timers_.find(id);
-      if (it == timers_.end()) continue;  // cancelled after it fired
-      out[n++] = {it->second->data, kIoTimeout};
-      timers_.erase(it);
-    }
-    while (n < max && !ready_fds_.empty()) {
-      const int fd = ready_fds_.front();
-      ready_fds_.pop_front();
-      auto it = fds_.find(fd);
-      if (it == fds_.end()) continue;  // unwatched since
-      FdWatch* w = it->second.get();
-      const int r = w->pending & (w->interest | kIoError);
-      w->pending = 0;
-      if (r) out[n++] = {w->data, r};
-    }
-    return n;
+    return ready_.drain(
+        out, max,
+        [this](uint64_t id, void** data) {
+          auto it = timers_.find(id);
+          if (it == timers_.end()) return false;  // cancelled after it fired
+          *data = it->second->data;
+          timers_.erase(it);  // one-shot: the watcher has stopped itself
+          return true;
+        },
+        [this](int fd) -> FdWatch* {
+          auto it = fds_.find(fd);
+          return it == fds_.end() ? nullptr : it->second.get();
+        });
   }
 
   struct ev_loop* loop_ = nullptr;
@@ -209,8 +197,7 @@ class LibevIoEngine final : public uwsgi::IoEngine {
   std::unordered_map<int, std::unique_ptr<FdWatch>> fds_;
   std::unordered_map<uint64_t, std::unique_ptr<TimerWatch>> timers_;
   uint64_t next_timer_id_ = 1;
-  std::deque<int> ready_fds_;
-  std::deque<std::pair<double, uint64_t>> fired_;  // (deadline, id)
+  uwsgi::ReadyQueue<double> ready_;  // deadlines in ev_now() seconds
 };
 
 class LibevPlugin final : public uwsgi::Plugin {

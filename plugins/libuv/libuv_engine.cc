@@ -3,19 +3,18 @@
 //
 // libuv handles are freed only from their close callback, which runs on a later loop iteration,
 // so every handle is heap-allocated and owned by the loop between uv_close() and that callback.
-// Readiness is queued by fd / timer id (never by pointer) and handed out by wait(); whatever does
+// Readiness is queued by fd / timer id (uwsgi::ReadyQueue) and handed out by wait(); whatever does
 // not fit in the caller's array waits for the next call.
 #include <uv.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
 #include <uwsgi/plugin.h>
+#include <uwsgi/ready_queue.h>
 
 namespace {
 
@@ -190,44 +189,33 @@ class LibuvIoEngine final : public uwsgi::IoEngine {
       if (events & (UV_READABLE | UV_DISCONNECT)) r |= kIoRead;
       if (events & UV_WRITABLE) r |= kIoWrite;
     }
-    if (!r) return;
-    if (w->pending == 0) w->engine->ready_fds_.push_back(w->fd);
-    w->pending |= r;
+    w->engine->ready_.fd_ready(w->fd, &w->pending, r);
   }
 
   static void on_timer(uv_timer_t* h) {
     auto* t = static_cast<TimerWatch*>(h->data);
-    t->engine->fired_.push_back({t->deadline, t->id});
+    t->engine->ready_.timer_fired(t->deadline, t->id);
   }
 
   static void on_async(uv_async_t* h) { self(reinterpret_cast<uv_handle_t*>(h))->woken_ = true; }
   static void on_timeout(uv_timer_t* h) { self(reinterpret_cast<uv_handle_t*>(h))->timed_out_ = true; }
 
-  bool has_queued() const { return !ready_fds_.empty() || !fired_.empty(); }
+  bool has_queued() const { return !ready_.empty(); }
 
-  // Timers first, in deadline order (ties: creation order), then fds in the order they became ready.
   int drain(IoReady* out, int max) {
-    std::sort(fired_.begin(), fired_.end());
-    int n = 0;
-    while (n < max && !fired_.empty()) {
-      const uint64_t id = fired_.front().second;
-      fired_.pop_front();
-      auto it = timers_.find(id);
-      if (it == timers_.end()) continue;  // cancelled after it fired
-      out[n++] = {it->second->data, kIoTimeout};
-      cancel_timer(id);  // one-shot: release the handle
-    }
-    while (n < max && !ready_fds_.empty()) {
-      const int fd = ready_fds_.front();
-      ready_fds_.pop_front();
-      auto it = fds_.find(fd);
-      if (it == fds_.end()) continue;  // unwatched since
-      PollWatch* w = it->second;
-      const int r = w->pending & (w->interest | kIoError);
-      w->pending = 0;
-      if (r) out[n++] = {w->data, r};
-    }
-    return n;
+    return ready_.drain(
+        out, max,
+        [this](uint64_t id, void** data) {
+          auto it = timers_.find(id);
+          if (it == timers_.end()) return false;  // cancelled after it fired
+          *data = it->second->data;
+          cancel_timer(id);  // one-shot: release the handle
+          return true;
+        },
+        [this](int fd) -> PollWatch* {
+          auto it = fds_.find(fd);
+          return it == fds_.end() ? nullptr : it->second;
+        });
   }
 
   uv_loop_t* loop_ = nullptr;
@@ -239,8 +227,7 @@ class LibuvIoEngine final : public uwsgi::IoEngine {
   std::unordered_map<int, PollWatch*> fds_;
   std::unordered_map<uint64_t, TimerWatch*> timers_;
   uint64_t next_timer_id_ = 1;
-  std::deque<int> ready_fds_;
-  std::deque<std::pair<uint64_t, uint64_t>> fired_;  // (deadline, id)
+  uwsgi::ReadyQueue<uint64_t> ready_;  // deadlines in uv_now() ms
 };
 
 class LibuvPlugin final : public uwsgi::Plugin {
