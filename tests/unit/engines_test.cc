@@ -1,6 +1,8 @@
 // Suspend engines (ugreen, fcontext) and I/O engines (core epoll, libev, libuv), loaded from the
 // real NAME_plugin.so files through the plugin ABI, alone and in every combination.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -642,6 +645,68 @@ TEST_P(IoTest, WakeupFromASignalHandler) {
   EXPECT_TRUE(ready);
   EXPECT_EQ(n, 0);
   EXPECT_LT(ms_since(t0), 2500) << "wakeup() from a signal handler did not interrupt wait()";
+}
+
+// What the async loop does with its listening sockets when its cores run out (unwatch) and when one
+// frees (watch again, often within the same loop iteration), while accepted fds close and their
+// numbers come back: the listening socket must keep being reported until its backlog is empty.
+TEST_P(IoTest, ListeningSocketReportedAgainAfterUnwatchRewatchCycles) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  ASSERT_EQ(bind(ls, (sockaddr*)&a, sizeof a), 0);
+  ASSERT_EQ(listen(ls, 1024), 0);
+  ASSERT_EQ(getsockname(ls, (sockaddr*)&a, &alen), 0);
+  constexpr int kConns = 300, kCores = 8;
+  std::vector<int> clients;
+  for (int i = 0; i < kConns; i++) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(c, 0);
+    int rc = connect(c, (sockaddr*)&a, sizeof a);
+    ASSERT_TRUE(rc == 0 || errno == EINPROGRESS);
+    clients.push_back(c);
+  }
+  int ltag = 0;
+  std::deque<int> held;  // accepted connections, each holding a "core"
+  int accepted = 0, rounds = 0;
+  bool watching = io->watch(ls, uwsgi::kIoRead, &ltag);
+  ASSERT_TRUE(watching);
+  auto t0 = Clock::now();
+  while (accepted < kConns && ms_since(t0) < 10000) {
+    IoReady out[4];
+    int n = io->wait(200, out, 4);
+    for (int i = 0; i < n; i++) {
+      if (out[i].data != &ltag) continue;
+      while ((int)held.size() < kCores) {
+        int fd = accept4(ls, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        held.push_back(fd);
+        accepted++;
+      }
+    }
+    if ((int)held.size() >= kCores && watching) {
+      io->unwatch(ls);
+      watching = false;
+    }
+    // A core frees every round (two on odd rounds): its fd number is reused by the next accept.
+    for (int k = 0; k < 1 + (rounds & 1) && !held.empty(); k++) {
+      close(held.front());
+      held.pop_front();
+    }
+    if (!watching) {
+      watching = io->watch(ls, uwsgi::kIoRead, &ltag);
+      ASSERT_TRUE(watching);
+    }
+    rounds++;
+  }
+  EXPECT_EQ(accepted, kConns) << "after " << rounds << " rounds";
+  io->unwatch(ls);
+  for (int fd : held) close(fd);
+  for (int c : clients) close(c);
+  close(ls);
 }
 
 TEST_P(IoTest, MoreReadyThanMaxAreNotLost) {
