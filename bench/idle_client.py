@@ -10,19 +10,10 @@ import socket
 import sys
 import time
 
+from benchlib.procs import response_complete
+
 REQ = b'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
 BATCH = 500
-
-
-def response_done(buf):
-    head, sep, body = buf.partition(b'\r\n\r\n')
-    if not sep:
-        return False
-    for line in head.split(b'\r\n')[1:]:
-        name, _, value = line.partition(b':')
-        if name.strip().lower() == b'content-length':
-            return len(body) >= int(value)
-    return False
 
 
 def batch(port, n, deadline):
@@ -52,7 +43,7 @@ def batch(port, n, deadline):
                 data = None
             if data:
                 st[0] += data
-                if not response_done(st[0]):
+                if not response_complete(st[0]):
                     continue
                 ok.append(s)
             elif data == b'':

@@ -56,7 +56,8 @@ def wait_accepts(port, proc, timeout=20):
     return None
 
 
-def _complete(buf):
+def response_complete(buf):
+    """True once buf holds a whole response with a Content-Length body."""
     head, sep, body = buf.partition(b'\r\n\r\n')
     if not sep:
         return False
@@ -78,7 +79,7 @@ def first_response(port, proc, path='/', timeout=20):
             with socket.create_connection(('127.0.0.1', port), 2) as s:
                 s.sendall(req)
                 data = b''
-                while not _complete(data):  # not EOF: uWSGI's --http11-socket ignores close
+                while not response_complete(data):  # not EOF: uWSGI's --http11-socket ignores close
                     chunk = s.recv(65536)
                     if not chunk:
                         break
