@@ -169,22 +169,41 @@ inline bool check_stack_pages(std::string_view value, const char* option, long l
 
 // AddressSanitizer must be told about every stack switch, or it reports false errors (and
 // mis-tracks fake stacks) once code on a coroutine stack throws or calls a noreturn function.
-// These compile to nothing in normal builds.
-inline void stack_switch_start(void** fake_save, const void* bottom, size_t size) {
-#ifdef UWSGI_STACK_ASAN
-  __sanitizer_start_switch_fiber(fake_save, bottom, size);
-#else
-  (void)fake_save; (void)bottom; (void)size;
-#endif
-}
+// A fiber keeps one of these and calls it around each switch; in normal builds every call
+// compiles to nothing.
+class FiberSwitchNotes {
+ public:
+  // resume(), around the jump onto the fiber's stack.
+  void to_fiber(const GuardedStack& stack) { start(&caller_fake_, stack.bottom(), stack.size()); }
+  void back_in_caller() { finish(caller_fake_, nullptr, nullptr); }
+  // suspend(), around the jump back to the resumer.
+  void to_caller() { start(&fiber_fake_, caller_bottom_, caller_size_); }
+  void back_in_fiber() { finish(fiber_fake_, &caller_bottom_, &caller_size_); }
+  // The fiber's first instruction, and its last before leaving a stack never switched back to.
+  void fiber_started() { finish(nullptr, &caller_bottom_, &caller_size_); }
+  void fiber_leaving() { start(nullptr, caller_bottom_, caller_size_); }
 
-inline void stack_switch_finish(void* fake_save, const void** old_bottom, size_t* old_size) {
+ private:
+  static void start(void** fake_save, const void* bottom, size_t size) {
 #ifdef UWSGI_STACK_ASAN
-  __sanitizer_finish_switch_fiber(fake_save, old_bottom, old_size);
+    __sanitizer_start_switch_fiber(fake_save, bottom, size);
 #else
-  (void)fake_save; (void)old_bottom; (void)old_size;
+    (void)fake_save; (void)bottom; (void)size;
 #endif
-}
+  }
+  static void finish(void* fake_save, const void** old_bottom, size_t* old_size) {
+#ifdef UWSGI_STACK_ASAN
+    __sanitizer_finish_switch_fiber(fake_save, old_bottom, old_size);
+#else
+    (void)fake_save; (void)old_bottom; (void)old_size;
+#endif
+  }
+
+  void* caller_fake_ = nullptr;
+  void* fiber_fake_ = nullptr;
+  const void* caller_bottom_ = nullptr;
+  size_t caller_size_ = 0;
+};
 
 // A suspend engine whose fibers each run on a stack from a shared pool. FiberT is constructed as
 // FiberT(std::shared_ptr<StackPool>, GuardedStack, void (*entry)(void*), void* arg) and is then

@@ -36,19 +36,19 @@ class FcontextFiber final : public uwsgi::Fiber {
   void resume() override {
     if (finished_ || running_) return;
     running_ = true;
-    uwsgi::stack_switch_start(&caller_fake_, stack_.bottom(), stack_.size());
+    switch_notes_.to_fiber(stack_);
     // The fiber learns who resumed it from the transfer; we learn where it stopped.
     ctx::transfer_t t = ctx::jump_fcontext(self_, this);
-    uwsgi::stack_switch_finish(caller_fake_, nullptr, nullptr);
+    switch_notes_.back_in_caller();
     self_ = t.fctx;
     running_ = false;
   }
 
   void suspend() override {
     if (!running_) return;  // not called from inside this fiber: nothing to return to
-    uwsgi::stack_switch_start(&fiber_fake_, caller_bottom_, caller_size_);
+    switch_notes_.to_caller();
     ctx::transfer_t t = ctx::jump_fcontext(caller_, nullptr);
-    uwsgi::stack_switch_finish(fiber_fake_, &caller_bottom_, &caller_size_);
+    switch_notes_.back_in_fiber();
     caller_ = t.fctx;
   }
 
@@ -58,11 +58,11 @@ class FcontextFiber final : public uwsgi::Fiber {
   static void trampoline(ctx::transfer_t t) noexcept {
     auto* f = static_cast<FcontextFiber*>(t.data);
     f->caller_ = t.fctx;
-    uwsgi::stack_switch_finish(nullptr, &f->caller_bottom_, &f->caller_size_);
+    f->switch_notes_.fiber_started();
     f->entry_(f->arg_);
     f->finished_ = true;
     // This stack is never switched back to: tell ASan so it drops its fake frames.
-    uwsgi::stack_switch_start(nullptr, f->caller_bottom_, f->caller_size_);
+    f->switch_notes_.fiber_leaving();
     ctx::jump_fcontext(f->caller_, nullptr);
     __builtin_unreachable();  // a finished fiber is never resumed
   }
@@ -75,11 +75,7 @@ class FcontextFiber final : public uwsgi::Fiber {
   ctx::fcontext_t caller_ = nullptr;  // the resumer, while the fiber runs
   bool finished_ = false;
   bool running_ = false;
-  // AddressSanitizer bookkeeping (unused in normal builds).
-  void* caller_fake_ = nullptr;
-  void* fiber_fake_ = nullptr;
-  const void* caller_bottom_ = nullptr;
-  size_t caller_size_ = 0;
+  uwsgi::FiberSwitchNotes switch_notes_;  // AddressSanitizer bookkeeping (read only in ASan builds)
 };
 
 class FcontextPlugin final : public uwsgi::Plugin {

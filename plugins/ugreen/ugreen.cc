@@ -47,17 +47,17 @@ class UgreenFiber final : public uwsgi::Fiber {
   void resume() override {
     if (finished_ || running_) return;
     running_ = true;
-    uwsgi::stack_switch_start(&caller_fake_, stack_.bottom(), stack_.size());
+    switch_notes_.to_fiber(stack_);
     swapcontext(&caller_, &ctx_);
-    uwsgi::stack_switch_finish(caller_fake_, nullptr, nullptr);
+    switch_notes_.back_in_caller();
     running_ = false;
   }
 
   void suspend() override {
     if (!running_) return;  // not called from inside this fiber: nothing to return to
-    uwsgi::stack_switch_start(&fiber_fake_, caller_bottom_, caller_size_);
+    switch_notes_.to_caller();
     swapcontext(&ctx_, &caller_);
-    uwsgi::stack_switch_finish(fiber_fake_, &caller_bottom_, &caller_size_);
+    switch_notes_.back_in_fiber();
   }
 
   bool finished() const override { return finished_; }
@@ -65,11 +65,11 @@ class UgreenFiber final : public uwsgi::Fiber {
  private:
   static void trampoline(unsigned hi, unsigned lo) noexcept {
     auto* f = reinterpret_cast<UgreenFiber*>((static_cast<uintptr_t>(hi) << 32) | lo);
-    uwsgi::stack_switch_finish(nullptr, &f->caller_bottom_, &f->caller_size_);
+    f->switch_notes_.fiber_started();
     f->entry_(f->arg_);
     f->finished_ = true;
     // This stack is never switched back to: tell ASan so it drops its fake frames.
-    uwsgi::stack_switch_start(nullptr, f->caller_bottom_, f->caller_size_);
+    f->switch_notes_.fiber_leaving();
     // Returning follows uc_link to caller_, i.e. back into the last resume().
   }
 
@@ -81,11 +81,7 @@ class UgreenFiber final : public uwsgi::Fiber {
   ucontext_t caller_{};  // the resumer, while the fiber runs
   bool finished_ = false;
   bool running_ = false;
-  // AddressSanitizer bookkeeping (unused in normal builds).
-  void* caller_fake_ = nullptr;
-  void* fiber_fake_ = nullptr;
-  const void* caller_bottom_ = nullptr;
-  size_t caller_size_ = 0;
+  uwsgi::FiberSwitchNotes switch_notes_;  // AddressSanitizer bookkeeping (read only in ASan builds)
 };
 
 class UgreenPlugin final : public uwsgi::Plugin {
