@@ -1,4 +1,5 @@
 """Helpers for the core's integration tests: raw HTTP and uwsgi-protocol clients, nginx."""
+import http.client
 import json
 import os
 import shutil
@@ -18,6 +19,17 @@ from conftest import free_port
 
 def connect(port, timeout=10):
     return socket.create_connection(('127.0.0.1', port), timeout=timeout)
+
+
+def http_get(port, path, timeout=10):
+    """One GET with http.client on a new connection: (status, body as text)."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request('GET', path)
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
 
 
 class Response:

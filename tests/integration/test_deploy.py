@@ -1,7 +1,6 @@
 """docs/deploy.md, for real: nginx balancing with uwsgi_pass across two instances (one on a unix
 socket, one on TCP with a master), streaming with uwsgi_buffering off, and fail-over when one
 instance is stopped with SIGINT."""
-import http.client
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, start_uwsgi
+from helpers_core import http_get
 
 NGINX = '/usr/sbin/nginx'
 
@@ -142,21 +142,11 @@ def nginx_and_two_instances(short_dir):
             s.stop()
 
 
-def get(port, path, timeout=10):
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
-    try:
-        conn.request('GET', path)
-        r = conn.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        conn.close()
-
-
 def test_nginx_balances_and_fails_over(nginx_and_two_instances):
     port, unix_srv, tcp_srv, d = nginx_and_two_instances
     seen = set()
     for i in range(8):
-        status, body = get(port, f'/hello?n={i}')
+        status, body = http_get(port, f'/hello?n={i}')
         assert status == 200, body
         marker, pid, uri = body.split(' ')
         assert uri == f'/hello?n={i}'
@@ -167,7 +157,7 @@ def test_nginx_balances_and_fails_over(nginx_and_two_instances):
     os.killpg(tcp_srv.proc.pid, signal.SIGINT)
     tcp_srv.proc.wait(timeout=10)
     for i in range(12):
-        status, body = get(port, f'/after?n={i}')
+        status, body = http_get(port, f'/after?n={i}')
         assert status == 200, (i, body, (d / 'error.log').read_text())
         assert body.startswith('unix '), body  # nginx retried the survivor (uwsgi_next_upstream)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import http_get
 
 PY = '/usr/bin/python3'
 EXAMPLE = ROOT / 'examples' / 'pollengine'
@@ -95,22 +96,11 @@ def build_example(cwd, cmd):
     return so
 
 
-def get(port, path, timeout=10):
-    import http.client
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
-    try:
-        conn.request('GET', path)
-        r = conn.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        conn.close()
-
-
 def concurrent_gets(port, paths):
     results = [None] * len(paths)
 
     def one(i):
-        results[i] = get(port, paths[i])
+        results[i] = http_get(port, paths[i])
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
     t0 = time.monotonic()
     for t in threads:
@@ -185,7 +175,7 @@ def test_install_then_build_a_plugin_against_the_installed_copy(tmp_path):
         deadline = time.monotonic() + 10
         while True:
             try:
-                status, body = get(port, '/sleep?0.05', timeout=2)
+                status, body = http_get(port, '/sleep?0.05', timeout=2)
                 break
             except OSError:
                 assert proc.poll() is None, (tmp_path / 'installed.log').read_text()
