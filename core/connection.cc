@@ -24,10 +24,18 @@ static uint64_t now_us() {
 
 Connection::Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& counters)
     : settings_(s), host_(host), counters_(counters) {
-  // Small at first: a gevent or async worker keeps one Connection per in-flight request, and most
-  // request heads are a few hundred bytes. The buffer grows (up to full_input_size()) when a head
-  // or a chunked body needs more.
-  in_.resize(std::min(kInitialInput, full_input_size()));
+  // The input buffer starts empty and takes the size of what arrives (see read_head): a gevent or
+  // async worker keeps one Connection per in-flight request, and most request heads are a few
+  // hundred bytes or less.
+}
+
+// Where a head is received when nothing is buffered: one recv of up to full_input_size(), then
+// only the bytes that came are copied into the connection's own buffer. Shared by every
+// connection of the thread; nothing stays in it across a suspension.
+static char* scratch_input(size_t n) {
+  thread_local std::vector<char> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch.data();
 }
 
 size_t Connection::full_input_size() const { return settings_.buffer_size + 1024; }
@@ -172,17 +180,24 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
       }
     }
     compact_input();
-    if (in_len_ == in_.size()) grow_input();  // a head this large is still under --buffer-size
+    const bool fresh = in_len_ == 0;
+    if (!fresh && in_len_ == in_.size()) grow_input();  // a head this large is still under --buffer-size
+    char* dst = fresh ? scratch_input(full_input_size()) : in_.data() + in_len_;
+    size_t room = fresh ? full_input_size() : in_.size() - in_len_;
     ssize_t r;
     if (between_requests && avail == 0) {
       // Between requests with nothing buffered: take what is already there, else go idle so the
       // loop parks the connection instead of holding a core (or the sync worker) on it.
-      r = ::recv(fd_, in_.data() + in_len_, in_.size() - in_len_, MSG_DONTWAIT);
+      r = ::recv(fd_, dst, room, MSG_DONTWAIT);
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return HeadStatus::kIdle;
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return HeadStatus::kClosed;
     } else {
-      r = recv_some(in_.data() + in_len_, in_.size() - in_len_);
+      r = recv_some(dst, room);
+    }
+    if (fresh && r > 0) {
+      if (in_.size() < (size_t)r) in_.resize(r);
+      memcpy(in_.data(), dst, r);
     }
     if (r < 0) {
       if (in_len_ > 0) log_line("client %s: %s with a partial request", remote_addr_.c_str(), error_.c_str());

@@ -63,13 +63,51 @@ bool set_new(PyObject* d, PyObject* key, PyObject* val) {
 PyObject* fdevent_readable = nullptr;
 PyObject* fdevent_writable = nullptr;
 
+// The keys every environ has, in a dict copied for each request. PyDict_Copy keeps the
+// template's table: string keys only, room for 21 entries (the 10 below plus a typical request's
+// variables). _PyDict_NewPresized makes a table for keys of any type: 1,104 bytes instead of 400,
+// held by every in-flight request. Per-request values are overwritten; REQUEST_METHOD holds a
+// place (it fills the table to the size that makes CPython double it) and is removed if the
+// request has none.
+PyObject* environ_templates[2];  // [fdevent]
+
+PyObject* environ_template(bool fdevent) {
+  PyObject*& t = environ_templates[fdevent];
+  if (t) return t;
+  PyObject* d = PyDict_New();
+  if (!d) return nullptr;
+  bool multi = g.host->num_workers() > 1;
+  PyObject* method = env_key("REQUEST_METHOD");
+  bool ok = method && PyDict_SetItem(d, k.wsgi_version, k.version_tuple) == 0 &&
+            PyDict_SetItem(d, k.wsgi_url_scheme, k.http) == 0 &&
+            PyDict_SetItem(d, k.wsgi_input, Py_None) == 0 &&
+            PyDict_SetItem(d, k.wsgi_errors, Py_None) == 0 &&
+            PyDict_SetItem(d, k.wsgi_multithread, Py_False) == 0 &&
+            PyDict_SetItem(d, k.wsgi_multiprocess, multi ? Py_True : Py_False) == 0 &&
+            PyDict_SetItem(d, k.wsgi_run_once, Py_False) == 0 &&
+            PyDict_SetItem(d, k.wsgi_file_wrapper, file_wrapper_type()) == 0 &&
+            PyDict_SetItem(d, k.uwsgi_core, Py_None) == 0 &&
+            PyDict_SetItem(d, k.uwsgi_version, k.version_bytes) == 0 &&
+            PyDict_SetItem(d, method, Py_None) == 0;
+  if (ok && fdevent)
+    ok = PyDict_SetItem(d, k.fdevent_readable, fdevent_readable) == 0 &&
+         PyDict_SetItem(d, k.fdevent_writable, fdevent_writable) == 0 &&
+         PyDict_SetItem(d, k.fdevent_timeout, Py_None) == 0;
+  Py_XDECREF(method);
+  if (!ok) {
+    Py_DECREF(d);
+    return nullptr;
+  }
+  return t = d;
+}
+
 [[gnu::noinline]] PyObject* build_environ(Request& req, CoreContext* core, PyObject* input) {
   size_t n = req.var_count();
-  // Sized for exactly what goes in (the request's variables, then the wsgi.* and uwsgi.* keys
-  // below): a dict's table doubles past 2/3 full, and each in-flight request holds its environ.
   const bool fdevent = core && fdevent_readable;
-  PyObject* env = _PyDict_NewPresized(n + 10 + (fdevent ? 3 : 0));
+  PyObject* tmpl = environ_template(fdevent);
+  PyObject* env = tmpl ? PyDict_Copy(tmpl) : nullptr;
   if (!env) return nullptr;
+  bool has_method = false;
   if (memo.size() < n) memo.resize(n);
   for (size_t i = 0; i < n; i++) {
     auto [name, value] = req.var(i);
@@ -84,6 +122,7 @@ PyObject* fdevent_writable = nullptr;
       Py_CLEAR(m.value);
       m.value_bytes.clear();
     }
+    if (name == "REQUEST_METHOD") has_method = true;
     PyObject* val;
     if (m.value && m.value_bytes == value) {
       val = Py_NewRef(m.value);
@@ -102,27 +141,15 @@ PyObject* fdevent_writable = nullptr;
     if (!set_new(env, m.key, val)) goto fail;
   }
   {
+    if (!has_method && PyDict_DelItemString(env, "REQUEST_METHOD") < 0) goto fail;
     const char* scheme = req.scheme();
-    PyObject* sch = !scheme || strcmp(scheme, "http") == 0 ? (Py_INCREF(k.http), k.http)
-                    : strcmp(scheme, "https") == 0         ? (Py_INCREF(k.https), k.https)
-                                                           : PyUnicode_FromString(scheme);
     PyObject* errors = PySys_GetObject("stderr");
-    bool multi = g.host->num_workers() > 1;
-    if (PyDict_SetItem(env, k.wsgi_version, k.version_tuple) < 0 ||
-        !set_new(env, k.wsgi_url_scheme, sch) ||
+    if ((scheme && strcmp(scheme, "http") != 0 &&
+         !set_new(env, k.wsgi_url_scheme,
+                  strcmp(scheme, "https") == 0 ? Py_NewRef(k.https) : PyUnicode_FromString(scheme))) ||
         PyDict_SetItem(env, k.wsgi_input, input) < 0 ||
-        PyDict_SetItem(env, k.wsgi_errors, errors ? errors : Py_None) < 0 ||
-        PyDict_SetItem(env, k.wsgi_multithread, Py_False) < 0 ||
-        PyDict_SetItem(env, k.wsgi_multiprocess, multi ? Py_True : Py_False) < 0 ||
-        PyDict_SetItem(env, k.wsgi_run_once, Py_False) < 0 ||
-        PyDict_SetItem(env, k.wsgi_file_wrapper, file_wrapper_type()) < 0 ||
-        !set_new(env, k.uwsgi_core, PyLong_FromLong(req.core_id())) ||
-        PyDict_SetItem(env, k.uwsgi_version, k.version_bytes) < 0)
-      goto fail;
-    if (fdevent &&
-        (PyDict_SetItem(env, k.fdevent_readable, fdevent_readable) < 0 ||
-         PyDict_SetItem(env, k.fdevent_writable, fdevent_writable) < 0 ||
-         PyDict_SetItem(env, k.fdevent_timeout, Py_None) < 0))
+        (errors && PyDict_SetItem(env, k.wsgi_errors, errors) < 0) ||
+        !set_new(env, k.uwsgi_core, PyLong_FromLong(req.core_id())))
       goto fail;
   }
   return env;
