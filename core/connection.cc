@@ -122,9 +122,11 @@ void Connection::reset_request() {
   head_.clear();
   body_left_ = 0;
   body_done_ = true;
-  dechunk_.reset();
-  dechunked_.clear();
-  dechunked_pos_ = 0;
+  if (chunked_) {
+    chunked_->decoder.reset();
+    chunked_->decoded.clear();
+    chunked_->pos = 0;
+  }
   head_detached_ = false;
   continue_sent_ = false;
   out_.clear();
@@ -396,9 +398,13 @@ ssize_t Connection::read(char* buf, size_t n) {
     return got;
   }
   // Chunked: decode from the input buffer, refilling it as needed.
-  while (dechunked_pos_ >= dechunked_.size() && !dechunk_.done()) {
-    dechunked_.clear();
-    dechunked_pos_ = 0;
+  if (!chunked_) chunked_ = std::make_unique<ChunkedBody>();
+  ChunkedDecoder& dechunk = chunked_->decoder;
+  std::string& decoded = chunked_->decoded;
+  size_t& decoded_pos = chunked_->pos;
+  while (decoded_pos >= decoded.size() && !dechunk.done()) {
+    decoded.clear();
+    decoded_pos = 0;
     if (in_pos_ == in_len_) {
       if (!head_detached_) {
         // The refill overwrites (and may move) the bytes the head's views point into; the log
@@ -416,23 +422,23 @@ ssize_t Connection::read(char* buf, size_t n) {
       }
       in_len_ = r;
     }
-    size_t used = dechunk_.feed(in_.data() + in_pos_, in_len_ - in_pos_, &dechunked_);
+    size_t used = dechunk.feed(in_.data() + in_pos_, in_len_ - in_pos_, &decoded);
     in_pos_ += used;
-    if (dechunk_.failed()) {
-      fail("malformed chunked body: " + dechunk_.error());
+    if (dechunk.failed()) {
+      fail("malformed chunked body: " + dechunk.error());
       log_line("client %s: %s", remote_addr_.c_str(), error_.c_str());
       return -1;
     }
   }
-  size_t avail = dechunked_.size() - dechunked_pos_;
+  size_t avail = decoded.size() - decoded_pos;
   if (avail == 0) {
     body_done_ = true;
     return 0;
   }
   size_t got = std::min(n, avail);
-  memcpy(buf, dechunked_.data() + dechunked_pos_, got);
-  dechunked_pos_ += got;
-  if (dechunked_pos_ == dechunked_.size() && dechunk_.done()) body_done_ = true;
+  memcpy(buf, decoded.data() + decoded_pos, got);
+  decoded_pos += got;
+  if (decoded_pos == decoded.size() && dechunk.done()) body_done_ = true;
   return got;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -122,9 +123,14 @@ class Connection final : public Request {
   // Body state.
   long long body_left_ = 0;
   bool body_done_ = true;
-  ChunkedDecoder dechunk_;
-  std::string dechunked_;
-  size_t dechunked_pos_ = 0;
+  // A chunked body's decoding state, made at this connection's first chunked request: most
+  // never see one, and every in-flight request keeps its Connection.
+  struct ChunkedBody {
+    ChunkedDecoder decoder;
+    std::string decoded;
+    size_t pos = 0;  // next unread byte of decoded
+  };
+  std::unique_ptr<ChunkedBody> chunked_;
   bool head_detached_ = false;  // head_ owns its bytes (see read())
   bool continue_sent_ = false;
 

@@ -159,11 +159,7 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
   }
   if ((size_t)core_id >= conns_.size()) conns_.resize(core_id + 1);
   if (!conns_[core_id]) conns_[core_id] = std::make_unique<Connection>(settings_, host_, counters_);
-  // Checked after every request, so --max-requests and a stop also end a keep-alive connection.
-  ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, [this] {
-    tick();
-    return g_stop != 0;
-  });
+  ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, should_close_);
   tick();  // also for connections that ended without keep-alive
   return r == ServeResult::kIdle;
 }

@@ -54,6 +54,12 @@ class WorkerImpl final : public Worker, private RequestObserver {
   EngineChoice engines_;
   WorkerCounters counters_;
   std::vector<std::unique_ptr<Connection>> conns_;  // one per core, reused
+  // Asked after every request, so --max-requests and a stop also end a keep-alive connection.
+  // Made once: a temporary would sit in serve_connection()'s frame under every running app.
+  std::function<bool()> should_close_ = [this] {
+    tick();
+    return stopping();
+  };
   long long max_requests_ = 0;
   int signal_ep_ = -1;  // epoll fd over the stop pipe and the master's signal channel
 };
