@@ -61,6 +61,21 @@ def test_missing_path_info_becomes_empty(usrv):
     assert r.status == 200 and r.body == b'Hello '
 
 
+def test_environ_has_exactly_the_vars_sent(usrv):
+    # The environ starts from a template holding a place for REQUEST_METHOD: a packet without one
+    # must not show it (nor a None for it), and the next request must not see the last one's vars.
+    pairs = cgi_vars('GET', '/keys', extra={'HTTP_X_ONE': '1'})
+    del pairs['REQUEST_METHOD']
+    keys = uwsgi_request(usrv.port, pairs).json()
+    assert 'REQUEST_METHOD' not in keys
+    assert keys['HTTP_X_ONE'] == 'str'
+    assert keys['wsgi.input'] != 'NoneType' and keys['uwsgi.core'] == 'int'
+    assert 'NoneType' not in {v for k, v in keys.items() if not k.startswith('x-wsgiorg')}
+    keys = uwsgi_request(usrv.port, cgi_vars('GET', '/keys')).json()
+    assert keys['REQUEST_METHOD'] == 'str'
+    assert 'HTTP_X_ONE' not in keys
+
+
 def test_body_with_content_length(usrv):
     body = os.urandom(200_000)
     r = uwsgi_request(usrv.port, cgi_vars('POST', '/echo', body=body), body)

@@ -37,6 +37,9 @@ def application(environ, start_response):
         body = _body(environ)
         env['__body__'] = body.decode('latin-1')
         return _json(start_response, env)
+    if path == '/keys':
+        # Every key with its value's type name: what the server put in, None included.
+        return _json(start_response, {k: type(v).__name__ for k, v in environ.items()})
     if path == '/validated':
         return _validated(environ, start_response)
     if path == '/stream':
