@@ -198,7 +198,10 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
       r = recv_some(dst, room);
     }
     if (fresh && r > 0) {
-      if (in_.size() < (size_t)r) in_.resize(r);
+      // Sized to what came; a buffer left large by an upload or a chunked body is given back
+      // when a small request follows, so a core does not keep its largest request's size.
+      if (in_.size() < (size_t)r || (in_.size() > 4 * kInitialInput && in_.size() > 4 * (size_t)r))
+        std::vector<char>(r).swap(in_);
       memcpy(in_.data(), dst, r);
     }
     if (r < 0) {
