@@ -337,9 +337,13 @@ def test_socket_timeout_closes_a_stalled_client(uwsgi_server):
     assert_serving(s.port)
 
 
-@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
-                                  ['--plugins', 'gevent', '--gevent', '4']],
-                         ids=['sync', 'async', 'gevent'])
+# Sync, async (fcontext) and gevent: the three loops that each time out idle connections themselves.
+loop_modes = pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
+                                              ['--plugins', 'gevent', '--gevent', '4']],
+                                     ids=['sync', 'async', 'gevent'])
+
+
+@loop_modes
 def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server, mode):
     s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1', *mode)
     with connect(s.port) as c:
@@ -349,9 +353,7 @@ def test_idle_keep_alive_connection_is_closed_after_socket_timeout(uwsgi_server,
         assert r.closed(timeout=3), 'idle keep-alive connection still open 3 s after a 1 s --socket-timeout'
 
 
-@pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
-                                  ['--plugins', 'gevent', '--gevent', '4']],
-                         ids=['sync', 'async', 'gevent'])
+@loop_modes
 def test_keep_alive_connection_in_use_outlives_socket_timeout(uwsgi_server, mode):
     # Idle time counts from the last request: a connection that keeps asking stays open.
     s = uwsgi_server('--wsgi-file', app_path('core_app.py'), '--socket-timeout', '1', *mode)
