@@ -35,8 +35,10 @@ extern Globals g;
 
 // interp.cc: Py_Initialize with home/venv, sys.path. Leaves the GIL held.
 bool init_interpreter(std::string* err);
-// Reuses the 16 KiB frame chunks greenlets take and give back (frame_chunk_cache.cc).
+// frame_chunk_cache.cc: reuses the 16 KiB frame chunks greenlets take and give back, and gives
+// a thread state or greenlet whose frame data stack is still empty a small first chunk.
 void install_frame_chunk_cache();
+void give_small_frame_stack();
 // loader.cc: import the app named by the options; false (with *err) when none could be loaded.
 bool load_app(std::string* err);
 // log.cc

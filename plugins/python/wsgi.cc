@@ -330,6 +330,7 @@ class WsgiHandler : public AppHandler {
       no_app(req);
       return;
     }
+    give_small_frame_stack();  // a new greenlet's or core's frames: a fraction of a page
     LoopEngine* le = g.host->loop_engine();
     CoreContext* core = le ? le->current_core() : nullptr;
     PyObject* input = input_new(&req);

@@ -28,6 +28,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / 'apps'
 
+# Query strings for the apps' /frames route (apps/frame_shapes.py): LOCALS,DEPTH. A first frame
+# of a few slots, about the size of a request's small first frame chunk (1 KiB), well over it,
+# over 16 KiB; and calls 20 and 60 levels deep. The python plugin starts a request's frames in
+# a small chunk and CPython spills deeper ones into 16 KiB chunks (frame_chunk_cache.cc).
+FRAME_SHAPES = ['1,0', '100,0', '120,0', '200,2', '3000,1', '40,20', '1,60']
+
 
 def uwsgi_binary():
     """./uwsgi, or $UWSGI_BIN (e.g. build/core/out/uwsgi, with UWSGI_ARGS='--plugins python')."""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import app_path, start_uwsgi
+from conftest import FRAME_SHAPES, app_path, start_uwsgi
 
 APP = app_path('core_async.py')
 SUSPEND = ['ugreen', 'fcontext']
@@ -190,6 +190,13 @@ def test_deep_recursion_across_suspend(asrv):
     assert results[:30] == [(200, b'500')] * 30, (results[:3], asrv.log()[-2000:])
     assert all(r == (200, b'quick') for r in results[30:])
     assert wall < 1.5, wall
+
+
+def test_frames_of_every_size_across_suspends(asrv):
+    # All suspended at once on different cores, whose small first chunks share pages.
+    paths = [f'/frames?{s}' for s in FRAME_SHAPES] * 8
+    results, wall = concurrent_get(asrv.port, paths)
+    assert results == [(200, f'{p[8:]} ok'.encode()) for p in paths], (results, asrv.log()[-2000:])
 
 
 def test_exceptions_across_suspends(asrv):

@@ -3,6 +3,7 @@
 Concurrency checks use a raw-socket client multiplexed with selectors, so the client is never the
 bottleneck: N requests that each sleep S seconds must finish together (wall time close to S).
 """
+import http.client
 import os
 import resource
 import selectors
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from conftest import FRAME_SHAPES, app_path, base_args, free_port, start_uwsgi, uwsgi_binary
 
 GEVENT = ['--plugins', 'gevent']
 GREENLET = ['--plugins', 'greenlet', '--greenlet']
@@ -216,6 +217,26 @@ def test_gevent_1000_concurrent_sleeps(uwsgi_server):
     bad = [r for r in results if r is None or r != (200, b'slept')]
     assert not bad, (len(bad), bad[:3], srv.log()[-2000:])
     assert wall < 3.0, wall
+
+
+@pytest.mark.parametrize('engine', ['gevent', 'greenlet'])
+def test_frames_of_every_size_across_switches(uwsgi_server, engine):
+    # Each connection's greenlet starts its frames in a small chunk (pages shared with other
+    # greenlets'), spilling into 16 KiB chunks; all suspended at once, then again on one
+    # keep-alive connection (one greenlet, every shape in turn).
+    if engine == 'gevent':
+        srv = uwsgi_server(*GEVENT, '--gevent', '100', '--wsgi-file', app_path('gevent_app.py'))
+    else:
+        srv = uwsgi_server(*GREENLET, '--async', '100', '--wsgi-file', app_path('core_async.py'))
+    paths = [f'/frames?{s}' for s in FRAME_SHAPES] * 8
+    wall, results = parallel_get(srv.port, paths)
+    assert results == [(200, f'{p[8:]} ok'.encode()) for p in paths], (results, srv.log()[-2000:])
+    conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+    for shape in FRAME_SHAPES * 2:
+        conn.request('GET', f'/frames?{shape}')
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, f'{shape} ok'.encode())
+    conn.close()
 
 
 def test_gevent_limits_concurrency_to_n(uwsgi_server):

@@ -7,6 +7,9 @@ import time
 
 import uwsgi
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frame_shapes  # noqa: E402
+
 GEN_LOG = []
 
 
@@ -67,6 +70,11 @@ def application(environ, start_response):
         return gen()
     if path == '/genlog':
         return _text(start_response, json.dumps(GEN_LOG))
+    if path == '/frames':
+        def suspend():
+            uwsgi.async_sleep(0.05)
+            uwsgi.suspend()
+        return _text(start_response, frame_shapes.check(qs, suspend))
     if path == '/recurse':
         depth = int(qs or 500)
         return _text(start_response, str(_rec(depth)))

@@ -1,5 +1,6 @@
 """Requests that use gevent's own primitives under the gevent loop engine."""
 import os
+import sys
 import time
 import urllib.parse
 
@@ -12,6 +13,9 @@ import gevent.queue
 from gevent.timeout import Timeout
 
 import uwsgi
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frame_shapes  # noqa: E402
 
 # Long polling: /wait blocks on the current event, /set wakes every waiter and arms a new one.
 _event = gevent.event.Event()
@@ -80,6 +84,8 @@ def application(environ, start_response):
     elif path == '/async_sleep':
         uwsgi.async_sleep(0.1)  # forbidden under gevent: raises
         body = 'not reached'
+    elif path == '/frames':
+        body = frame_shapes.check(environ['QUERY_STRING'], lambda: gevent.sleep(0.05))
     elif path == '/slow':
         gevent.sleep(float(qs.get('t', ['1.5'])[0]))
         body = 'finished pid=%d' % os.getpid()
