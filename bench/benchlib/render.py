@@ -177,7 +177,7 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
     nginx = nginx_close = None
     for close in (False, True):
         ok = [r for r in nginx_rounds if 'error' not in r and bool(r.get('close')) == close
-              and not r.get('raw_gevent')]
+              and not r.get('raw_gevent') and not r.get('sleep_ceiling')]
         if ok:
             med = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
             if close:
@@ -247,6 +247,18 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
         md += [f'## {n}: {wl.title}', '']
         if wl.note:
             md += [wl.note, '']
+        ceil = [r for r in nginx_rounds if r.get('sleep_ceiling') and r.get('workload') == n]
+        ideal_any = wl.ideal.get('gevent')  # the 0.1 s sleep; the async-API rows sleep 1 s
+        if ceil and ideal_any:
+            rps, mean = _med([r['rps'] for r in ceil]), _med([r.get('mean') for r in ceil])
+            sleep_ms = wl.conns / ideal_any * 1000
+            md += [f"Ceiling of this machine for this load (`bench/sleep_ceiling.c`: one C thread "
+                   f"on epoll, no HTTP parsing, no Python; read, answer {sleep_ms:.0f} ms later): "
+                   f"**{rps:,.0f} req/s** ({rps / ideal_any * 100:.0f}% of ideal), mean latency "
+                   f"{mean:.1f} ms ({sleep_ms / mean * 100:.0f}% of ideal by latency), in the same "
+                   'run. The rest of ideal goes to wrk and the kernel; no server gets past this. '
+                   'Compare the gevent rows (same sleep).',
+                   '']
         raw = [r for r in nginx_rounds if r.get('raw_gevent') and r.get('workload') == n]
         if raw:
             rps, mean = _med([r['rps'] for r in raw]), _med([r.get('mean') for r in raw])

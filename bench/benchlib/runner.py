@@ -87,12 +87,12 @@ def greenlet_floor():
     return dict(kv.split('=') for kv in out.split())
 
 
-def run_raw_gevent(wl, duration):
-    """The sleep workload (gevent mode) against bench/raw_gevent_server.py: the gevent ceiling."""
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_reference(argv, wl, duration):
     port = procs.free_port()
-    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          'raw_gevent_server.py')
-    p = procs.start([sys.executable, script, str(port)], servers.APPS)
+    p = procs.start(argv + [str(port)], servers.APPS)
     try:
         if not procs.wait_accepts(port, p):
             raise RuntimeError('did not start: ' + procs.log_tail(p))
@@ -101,3 +101,25 @@ def run_raw_gevent(wl, duration):
         return res
     finally:
         procs.stop(p)
+
+
+def run_raw_gevent(wl, duration):
+    """The sleep workload (gevent mode) against bench/raw_gevent_server.py: the gevent ceiling."""
+    return _run_reference([sys.executable, os.path.join(BENCH_DIR, 'raw_gevent_server.py')],
+                          wl, duration)
+
+
+_ceiling_exe = None
+
+
+def run_sleep_ceiling(wl, duration):
+    """The sleep workload against bench/sleep_ceiling.c (compiled here once, cc -O2): one C
+    thread on epoll, no HTTP parsing, no Python. What any server could get there on this
+    machine."""
+    global _ceiling_exe
+    if _ceiling_exe is None:
+        exe = os.path.join(tempfile.mkdtemp(prefix='bench-ceiling-'), 'sleep_ceiling')
+        subprocess.run(['cc', '-O2', '-o', exe, os.path.join(BENCH_DIR, 'sleep_ceiling.c')],
+                       check=True, capture_output=True, text=True)
+        _ceiling_exe = exe
+    return _run_reference([_ceiling_exe], wl, duration)
