@@ -33,7 +33,9 @@ constexpr size_t kMaxKept = 512;
 
 // Small first chunks, four to a page. A small app's suspended frames fit (a Flask view suspended
 // in gevent.sleep too: RSS per in-flight request fell by the same 3 KiB as for a bare WSGI app);
-// calls that go deeper take a 16 KiB chunk from the cache above for as long as they run.
+// calls that go deeper take a 16 KiB chunk from the cache above for as long as they run. An app
+// whose frames are deeper than that while it is suspended pays the 1 KiB on top of the page it
+// would have paid anyway.
 // Smaller than any size CPython asks the arena allocator for itself (16 KiB chunks and up, and
 // its arenas), and freed here only when the pointer is from one of the slabs below.
 constexpr size_t kSmallSize = 1024;
