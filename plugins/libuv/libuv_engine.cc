@@ -5,6 +5,14 @@
 // so every handle is heap-allocated and owned by the loop between uv_close() and that callback.
 // Readiness is queued by fd / timer id (uwsgi::ReadyQueue) and handed out by wait(); whatever does
 // not fit in the caller's array waits for the next call.
+//
+// Every callback that gives wait() something to return calls uv_stop(). libuv 1.44 (Debian 12)
+// runs expired timers at the top of a UV_RUN_ONCE iteration, *before* it polls, and then still
+// blocks in epoll_wait() for the next timer or fd (forever when there is none): a timer that was
+// already due when wait() was entered (a busy or descheduled worker) would be queued but not
+// handed out until some unrelated event woke the loop. uv_stop() makes that iteration poll with
+// a zero timeout ("the loop won't block for i/o on this iteration"); libuv clears the flag when
+// uv_run() returns.
 #include <uv.h>
 
 #include <cerrno>
@@ -161,7 +169,8 @@ class LibuvIoEngine final : public uwsgi::IoEngine {
         uv_timer_start(&timeout_, &LibuvIoEngine::on_timeout, static_cast<uint64_t>(timeout_ms), 0);
       }
       // An iteration may return with nothing for us (e.g. it only ran close callbacks): go round
-      // until something is queued, wakeup() was called, or the caller's timeout passed.
+      // until something is queued, wakeup() was called, or the caller's timeout passed. Once
+      // one of those happened, the callback's uv_stop() keeps the iteration from blocking.
       do {
         uv_run(loop_, UV_RUN_ONCE);
       } while (!has_queued() && !woken_ && !timed_out_);
@@ -190,15 +199,23 @@ class LibuvIoEngine final : public uwsgi::IoEngine {
       if (events & UV_WRITABLE) r |= kIoWrite;
     }
     w->engine->ready_.fd_ready(w->fd, &w->pending, r);
+    if (r) uv_stop(h->loop);
   }
 
   static void on_timer(uv_timer_t* h) {
     auto* t = static_cast<TimerWatch*>(h->data);
     t->engine->ready_.timer_fired(t->deadline, t->id);
+    uv_stop(h->loop);  // it may have run before the poll: do not block after it (see the top)
   }
 
-  static void on_async(uv_async_t* h) { self(reinterpret_cast<uv_handle_t*>(h))->woken_ = true; }
-  static void on_timeout(uv_timer_t* h) { self(reinterpret_cast<uv_handle_t*>(h))->timed_out_ = true; }
+  static void on_async(uv_async_t* h) {
+    self(reinterpret_cast<uv_handle_t*>(h))->woken_ = true;
+    uv_stop(h->loop);
+  }
+  static void on_timeout(uv_timer_t* h) {
+    self(reinterpret_cast<uv_handle_t*>(h))->timed_out_ = true;
+    uv_stop(h->loop);  // a timer too: it may have expired before the poll
+  }
 
   bool has_queued() const { return !ready_.empty(); }
 

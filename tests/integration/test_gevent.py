@@ -113,13 +113,7 @@ IO_ENGINES = {
 }
 
 
-# The libuv I/O engine intermittently stops reporting the listening socket after ~130-180 of 200
-# simultaneous connects (the same with --ugreen, so not the greenlet engine): the rest are never
-# accepted. Known, reported; kept visible as a non-strict xfail.
-LIBUV_ACCEPT_BUG = pytest.mark.xfail(strict=False, reason='libuv I/O engine loses listen readiness under a burst')
-
-
-@pytest.mark.parametrize('io', ['epoll', 'libev', pytest.param('libuv', marks=LIBUV_ACCEPT_BUG)])
+@pytest.mark.parametrize('io', ['epoll', 'libev', 'libuv'])
 def test_greenlet_200_concurrent_sleeps(uwsgi_server, io):
     srv = uwsgi_server(*GREENLET, *IO_ENGINES[io], '--async', '200', '--listen', '1024',
                        '--wsgi-file', app_path('gevent_greenlet_app.py'))

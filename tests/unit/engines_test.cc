@@ -595,6 +595,21 @@ TEST_P(IoTest, TimerDoesNotFireEarlyAndWaitHonoursTimeout) {
   EXPECT_LT(ms_since(t0), 1000);
 }
 
+TEST_P(IoTest, TimerAlreadyDueWhenWaitStartsIsReturnedAtOnce) {
+  // A busy or descheduled worker enters wait() after a timer's deadline. libuv 1.44 ran such a
+  // timer before polling and then blocked anyway, until the next timer (here 3 s) or forever.
+  int tag = 0, later = 0;
+  io->add_timer(3000, &later);
+  io->add_timer(10, &tag);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  IoReady out[4];
+  auto t0 = Clock::now();
+  int n = io->wait(-1, out, 4);
+  EXPECT_LT(ms_since(t0), 1500) << "wait() blocked with a timer already due";
+  ASSERT_EQ(n, 1);
+  EXPECT_EQ(out[0].data, &tag);
+}
+
 TEST_P(IoTest, WakeupFromAnotherThread) {
   IoReady out[4];
   auto t0 = Clock::now();
