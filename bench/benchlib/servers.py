@@ -62,7 +62,7 @@ NGINX_CONF = """worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 4096; multi_accept on; }}
 http {{
     access_log off;
     keepalive_requests 1000000;
@@ -72,7 +72,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     server {{
-        listen 127.0.0.1:{port} backlog=1024;
+        listen 127.0.0.1:{port} backlog=1024 deferred;
         location / {{ return 200 "Hello World\\n"; }}
     }}
 }}
