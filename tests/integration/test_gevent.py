@@ -216,8 +216,8 @@ def test_gevent_1000_concurrent_sleeps(uwsgi_server):
 @pytest.mark.parametrize('engine', ['gevent', 'greenlet'])
 def test_frames_of_every_size_across_switches(uwsgi_server, engine):
     # Each connection's greenlet starts its frames in a small chunk (pages shared with other
-    # greenlets'), spilling into 16 KiB chunks; all suspended at once, then again on one
-    # keep-alive connection (one greenlet, every shape in turn).
+    # greenlets'), spilling into 16 KiB chunks; all suspended at once, then every shape in turn
+    # on one keep-alive connection (parked and resumed between requests).
     if engine == 'gevent':
         srv = uwsgi_server(*GEVENT, '--gevent', '100', '--wsgi-file', app_path('gevent_app.py'))
     else:
