@@ -172,6 +172,17 @@ def commands_section(names):
     return '\n'.join(out)
 
 
+def _share_of_ceiling(agg, workload, rps, mean):
+    """': this project's gevent row is X% of the ceiling's req/s, Y% of its latency', or ''."""
+    ours = agg.get((workload, 'gevent', 'ours'))
+    if not ours or not ours.get('rps') or not rps:
+        return ''
+    out = f": this project's gevent row gets {ours['rps'] / rps * 100:.0f}% of the ceiling's req/s"
+    if mean and ours.get('mean') and ours['mean'] == ours['mean']:  # not NaN
+        out += f" at {mean / ours['mean'] * 100:.0f}% of its latency (ceiling mean / ours)"
+    return out
+
+
 def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
     agg = aggregate(rounds)
     nginx = nginx_close = None
@@ -259,7 +270,8 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
                    f"**{rps:,.0f} req/s** ({rps / ideal_any * 100:.0f}% of ideal), mean latency "
                    f"{mean:.1f} ms ({sleep_ms / mean * 100:.0f}% of ideal by latency), in the same "
                    'run. The rest of ideal goes to wrk and the kernel; no server gets past this. '
-                   'Compare the gevent rows (same sleep).',
+                   'Compare the gevent rows (same sleep)' + _share_of_ceiling(agg, n, rps, mean)
+                   + '.',
                    '']
         raw = [r for r in nginx_rounds if r.get('raw_gevent') and r.get('workload') == n]
         if raw:
