@@ -172,6 +172,15 @@ def commands_section(names):
     return '\n'.join(out)
 
 
+def _reference(nginx_rounds, key, workload):
+    """(median req/s, median mean latency) of a reference server's rounds (key: 'sleep_ceiling'
+    or 'raw_gevent') on a workload, or None when it did not run."""
+    rs = [r for r in nginx_rounds if r.get(key) and r.get('workload') == workload]
+    if not rs:
+        return None
+    return _med([r['rps'] for r in rs]), _med([r.get('mean') for r in rs])
+
+
 def _share_of_ceiling(agg, workload, rps, mean):
     """': this project's gevent row is X% of the ceiling's req/s, Y% of its latency', or ''."""
     ours = agg.get((workload, 'gevent', 'ours'))
@@ -260,23 +269,22 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
         md += [f'## {n}: {wl.title}', '']
         if wl.note:
             md += [wl.note, '']
-        ceil = [r for r in nginx_rounds if r.get('sleep_ceiling') and r.get('workload') == n]
-        ideal_any = wl.ideal.get('gevent')  # the 0.1 s sleep; the async-API rows sleep 1 s
-        if ceil and ideal_any:
-            rps, mean = _med([r['rps'] for r in ceil]), _med([r.get('mean') for r in ceil])
-            sleep_ms = wl.conns / ideal_any * 1000
+        ideal = wl.ideal.get('gevent')  # the 0.1 s sleep of the references (the async-API rows sleep 1 s)
+        ceil = _reference(nginx_rounds, 'sleep_ceiling', n)
+        if ceil and ideal:
+            rps, mean = ceil
+            sleep_ms = wl.conns / ideal * 1000
             md += [f"Ceiling of this machine for this load (`bench/sleep_ceiling.c`: one C thread "
                    f"on epoll, no HTTP parsing, no Python; read, answer {sleep_ms:.0f} ms later): "
-                   f"**{rps:,.0f} req/s** ({rps / ideal_any * 100:.0f}% of ideal), mean latency "
+                   f"**{rps:,.0f} req/s** ({rps / ideal * 100:.0f}% of ideal), mean latency "
                    f"{mean:.1f} ms ({sleep_ms / mean * 100:.0f}% of ideal by latency), in the same "
                    'run. The rest of ideal goes to wrk and the kernel; no server gets past this. '
                    'Compare the gevent rows (same sleep)' + _share_of_ceiling(agg, n, rps, mean)
                    + '.',
                    '']
-        raw = [r for r in nginx_rounds if r.get('raw_gevent') and r.get('workload') == n]
-        if raw:
-            rps, mean = _med([r['rps'] for r in raw]), _med([r.get('mean') for r in raw])
-            ideal = wl.ideal.get('gevent')
+        raw = _reference(nginx_rounds, 'raw_gevent', n)
+        if raw and ideal:
+            rps, mean = raw
             md += [f"Reference for gevent: the least a pure-Python gevent server can do here "
                    f"(`bench/raw_gevent_server.py`: a greenlet per connection, no HTTP parsing, "
                    f"no WSGI; read, gevent.sleep(0.1), write) gets **{rps:,.0f} req/s** "

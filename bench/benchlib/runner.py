@@ -104,7 +104,7 @@ def _run_reference(argv, wl, duration):
 
 
 def run_raw_gevent(wl, duration):
-    """The sleep workload (gevent mode) against bench/raw_gevent_server.py: the gevent ceiling."""
+    """The sleep workload against bench/raw_gevent_server.py: the pure-gevent reference."""
     return _run_reference([sys.executable, os.path.join(BENCH_DIR, 'raw_gevent_server.py')],
                           wl, duration)
 
