@@ -1,6 +1,7 @@
 #include "connection.h"
 
 #include <algorithm>
+#include <atomic>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/sendfile.h>
@@ -227,7 +228,37 @@ struct PeerEntry {
   bool valid = false;
   std::string addr, port;
 };
-std::vector<PeerEntry> g_peers;
+
+// Entries never move once made, so a worker's threads (--threads) can each use their own fds'
+// entries while another thread adds room for a higher fd: chunks of 1,024, made on first use.
+class PeerTable {
+ public:
+  PeerEntry& at(int fd) {
+    size_t c = (size_t)fd / kChunk;
+    if (c >= kChunks) {  // fds past ~1M: not remembered (getpeername each time)
+      overflow_ = PeerEntry{};
+      return overflow_;
+    }
+    PeerEntry* chunk = chunks_[c].load(std::memory_order_acquire);
+    if (!chunk) {
+      auto* made = new PeerEntry[kChunk];
+      if (chunks_[c].compare_exchange_strong(chunk, made, std::memory_order_acq_rel)) {
+        chunk = made;
+      } else {
+        delete[] made;  // another thread made it first: chunk holds theirs
+      }
+    }
+    return chunk[(size_t)fd % kChunk];
+  }
+
+ private:
+  static constexpr size_t kChunk = 1024, kChunks = 1024;
+  std::atomic<PeerEntry*> chunks_[kChunks] = {};
+  thread_local static PeerEntry overflow_;
+};
+thread_local PeerEntry PeerTable::overflow_;
+
+PeerTable g_peers;
 }  // namespace
 
 static void fill_peer(PeerEntry& e, const sockaddr* sa) {
@@ -248,13 +279,11 @@ static void fill_peer(PeerEntry& e, const sockaddr* sa) {
 
 void remember_peer(int fd, const sockaddr* sa) {
   if (fd < 0) return;
-  if ((size_t)fd >= g_peers.size()) g_peers.resize(fd + 64);
-  fill_peer(g_peers[fd], sa);
+  fill_peer(g_peers.at(fd), sa);
 }
 
 void Connection::lookup_peer(int fd) {
-  if ((size_t)fd >= g_peers.size()) g_peers.resize(fd + 64);
-  PeerEntry& e = g_peers[fd];
+  PeerEntry& e = g_peers.at(fd);
   if (!e.valid) {  // not from accept_one (e.g. a loop engine's own accept): ask the kernel
     sockaddr_storage ss{};
     socklen_t sl = sizeof ss;
@@ -266,7 +295,7 @@ void Connection::lookup_peer(int fd) {
 }
 
 static void forget_peer(int fd) {
-  if ((size_t)fd < g_peers.size()) g_peers[fd].valid = false;
+  if (fd >= 0) g_peers.at(fd).valid = false;
 }
 
 ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std::function<bool()>& should_close) {

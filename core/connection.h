@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <uwsgi/plugin.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,12 +39,13 @@ class RequestObserver {
   virtual void request_end(int core_id, uint64_t duration_us, bool exception) = 0;
 };
 
+// Shared by the worker's threads (--threads): atomic.
 struct WorkerCounters {
   RequestObserver* observer = nullptr;
-  uint64_t requests = 0;
-  uint64_t exceptions = 0;
-  uint64_t bad_requests = 0;
-  uint64_t bytes_out = 0;
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> exceptions{0};
+  std::atomic<uint64_t> bad_requests{0};
+  std::atomic<uint64_t> bytes_out{0};
 };
 
 enum class ServeResult { kClosed, kIdle };

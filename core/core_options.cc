@@ -46,7 +46,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("env", 0, R, "set an environment variable (NAME=VALUE)"));
   host.add_option(opt("master", 'M', N, "run a master process that supervises the workers"));
   host.add_option(opt("processes", 'p', R, "number of worker processes", {"workers"}, true));
-  host.add_option(opt("threads", 0, R, "threads per worker (not supported yet: warns)", {}, true));
+  host.add_option(opt("threads", 0, R, "threads per worker, each serving one request at a time (sync mode)", {}, true));
   host.add_option(opt("die-on-term", 0, N, "SIGTERM shuts down instead of reloading"));
   host.add_option(opt("reload-mercy", 0, R, "seconds workers get to finish on reload/shutdown (default 60)",
                       {"worker-reload-mercy"}, true));

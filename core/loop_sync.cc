@@ -1,12 +1,22 @@
-// "sync": one request at a time per process. Idle keep-alive connections are parked in epoll
-// beside the listening sockets, so a quiet client never holds the worker.
+// "sync": one request at a time per thread; --threads N gives a worker N such threads. Idle
+// keep-alive connections are parked in epoll beside the listening sockets, so a quiet client
+// never holds a thread.
+//
+// All threads of a worker wait on one epoll instance: whichever thread is free takes the next
+// ready connection, new or parked (parked ones are EPOLLONESHOT, so exactly one thread gets each
+// wake-up). The worker's main thread is thread 0; the others start in run() and are joined there.
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "host.h"
 #include "idle_queue.h"
@@ -16,85 +26,93 @@
 namespace uwsgi {
 namespace {
 
+// epoll data: the low 32 bits are the fd, the high 32 bits say what it is. Parked connections
+// carry (the low bits of) their idle token, so a wake-up for a parking that has since expired,
+// and whose fd number was reused, is recognised and dropped.
+enum : uint32_t { kListen = 1, kSignal = 2, kStop = 3, kFirstParkTag = 16 };
+uint64_t tag(int fd, uint32_t kind) { return ((uint64_t)kind << 32) | (uint32_t)fd; }
+uint32_t park_tag(uint64_t token) { return kFirstParkTag + (uint32_t)(token % (UINT32_MAX - kFirstParkTag)); }
+
+// Runs a thread other than the worker's main one inside the language plugins' view of "a thread
+// that may run requests": after_block() first (Python attaches a thread state and takes the GIL),
+// before_block() last (Python lets go of it). See SwitchHooks in plugin.h.
+class PluginThreadScope {
+ public:
+  explicit PluginThreadScope(const std::vector<SwitchHooks*>& h) : hooks_(h) {
+    for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) (*it)->after_block();
+  }
+  ~PluginThreadScope() {
+    for (auto* x : hooks_) x->before_block();
+  }
+
+ private:
+  const std::vector<SwitchHooks*>& hooks_;
+};
+
 class SyncLoop final : public LoopEngine {
  public:
   explicit SyncLoop(HostImpl& host) : host_(host) {}
   ~SyncLoop() override {
     if (ep_ >= 0) close(ep_);
+    if (stop_fd_ >= 0) close(stop_fd_);
   }
   const char* name() const override { return "sync"; }
+  int async_cores() const override { return threads_; }  // one request slot per thread
 
   bool init(Worker& w, std::string* err) override {
+    long long n = host_.config().get_int("threads", 1);
+    threads_ = n < 1 ? 1 : (int)n;
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) {
       *err = std::string("epoll_create1: ") + strerror(errno);
       return false;
     }
     for (int fd : w.listen_fds()) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one worker woken per connection
-      ev.data.u64 = tag(fd, kListen);
-      if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        *err = std::string("epoll_ctl: ") + strerror(errno);
-        return false;
-      }
+      // EPOLLEXCLUSIVE: one worker process woken per connection. Level-triggered, so while
+      // connections wait in the queue every free thread of this worker is told.
+      if (!add(fd, EPOLLIN | EPOLLEXCLUSIVE, tag(fd, kListen), err)) return false;
     }
     idle_.set_timeout((uint64_t)host_.config().get_int("socket-timeout", 30) * 1000);
-    if (w.signal_fd() >= 0) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = tag(w.signal_fd(), kSignal);
-      epoll_ctl(ep_, EPOLL_CTL_ADD, w.signal_fd(), &ev);
+    // One thread at a time runs the signal channel (ONESHOT, re-armed after each read).
+    if (w.signal_fd() >= 0 && !add(w.signal_fd(), EPOLLIN | EPOLLONESHOT, tag(w.signal_fd(), kSignal), err))
+      return false;
+    if (threads_ > 1) {
+      // Readable for good once the worker stops: wakes every thread waiting in epoll_wait.
+      stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (stop_fd_ < 0) {
+        *err = std::string("eventfd: ") + strerror(errno);
+        return false;
+      }
+      if (!add(stop_fd_, EPOLLIN, tag(stop_fd_, kStop), err)) return false;
     }
     return true;
   }
 
   int run(Worker& w) override {
-    epoll_event evs[64];
-    while (!w.stopping()) {
-      int n;
-      {
-        BlockGuard g(host_.switch_hooks());
-        n = epoll_wait(ep_, evs, 64, idle_.next_timeout_ms());
-      }
-      // Idle keep-alive connections past --socket-timeout are closed.
-      idle_.expire([this](int fd, uint64_t token) {
-        auto it = parked_.find(fd);
-        if (it == parked_.end() || it->second.second != token) return;
-        epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
-        parked_.erase(it);
-        close(fd);
-      });
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        log_line("epoll_wait: %s", strerror(errno));
-        return 1;
-      }
-      for (int i = 0; i < n && !w.stopping(); i++) {
-        int fd = (int)(evs[i].data.u64 & 0xffffffff);
-        int kind = (int)(evs[i].data.u64 >> 32);
-        if (kind == kSignal) {
-          w.handle_signal_fd();
-        } else if (kind == kListen) {
-          // Under load more connections are already queued: take a few before epoll_wait again
-          // (bounded, so parked keep-alive clients and signals are not starved).
-          for (int k = 0; k < 16 && !w.stopping(); k++) {
-            int c = w.accept_one(fd);
-            if (c < 0) break;
-            serve(w, c, fd);
-          }
-        } else {
-          epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
-          int lfd = parked_[fd].first;
-          parked_.erase(fd);
-          serve(w, fd, lfd);
-        }
+    const auto& hooks = host_.switch_hooks();
+    std::vector<std::thread> others;
+    for (int i = 1; i < threads_; i++) {
+      try {
+        others.emplace_back([this, &w, &hooks, i] {
+          PluginThreadScope scope(hooks);
+          serve_loop(w, i);
+        });
+      } catch (const std::system_error& e) {
+        log_line("worker %d: cannot start thread %d of %d: %s", w.id(), i, threads_, e.what());
+        break;
       }
     }
+    int rc = serve_loop(w, 0);
+    wake_all();
+    {
+      BlockGuard g(hooks);  // the others need the GIL to finish their requests
+      for (auto& t : others) t.join();
+    }
+    std::lock_guard<std::mutex> lk(mu_);
     for (auto& p : parked_) close(p.first);
     parked_.clear();
     idle_.clear();
-    return 0;
+    return rc;
   }
 
   int wait_fd(int fd, int events, int timeout_ms) override {
@@ -113,28 +131,134 @@ class SyncLoop final : public LoopEngine {
   CoreContext* current_core() override { return nullptr; }
 
  private:
-  enum { kListen = 1, kSignal = 2, kParked = 3 };
-  static uint64_t tag(int fd, int kind) { return ((uint64_t)kind << 32) | (uint32_t)fd; }
+  struct Parking {
+    int listen_fd;
+    uint64_t token;
+  };
 
-  void serve(Worker& w, int fd, int lfd) {
-    if (!w.serve_connection(fd, lfd, 0)) return;
+  bool add(int fd, uint32_t events, uint64_t data, std::string* err) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = data;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+    *err = std::string("epoll_ctl: ") + strerror(errno);
+    return false;
+  }
+
+  // Ends every thread's loop: the worker stops, or one thread's epoll_wait failed.
+  void wake_all() {
+    ended_.store(true, std::memory_order_relaxed);
+    if (stop_fd_ < 0) return;
+    uint64_t one = 1;
+    ssize_t r = write(stop_fd_, &one, sizeof one);
+    (void)r;
+  }
+
+  // Thread `slot` serves connections until the worker stops; its requests run as core `slot`.
+  int serve_loop(Worker& w, int slot) {
+    epoll_event evs[64];
+    // With one thread, taking several events per wait saves epoll_wait calls. With more, a
+    // thread takes one: the events it left are still reported to the next free thread.
+    const int max_events = threads_ > 1 ? 1 : 64;
+    while (!w.stopping() && !ended_.load(std::memory_order_relaxed)) {
+      int n;
+      {
+        BlockGuard g(host_.switch_hooks());
+        n = epoll_wait(ep_, evs, max_events, next_timeout_ms());
+      }
+      expire_idle();
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        log_line("epoll_wait: %s", strerror(errno));
+        wake_all();
+        return 1;
+      }
+      for (int i = 0; i < n && !w.stopping(); i++) {
+        int fd = (int)(evs[i].data.u64 & 0xffffffff);
+        uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
+        if (kind == kStop) break;  // ended_ is set
+        if (kind == kSignal) {
+          w.handle_signal_fd();
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLONESHOT;
+          ev.data.u64 = evs[i].data.u64;
+          epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+        } else if (kind == kListen) {
+          // Under load more connections are already queued: one thread alone takes a few
+          // before epoll_wait again (bounded, so parked clients and signals are not starved).
+          for (int k = 0; k < (threads_ > 1 ? 1 : 16) && !w.stopping(); k++) {
+            int c = w.accept_one(fd);
+            if (c < 0) break;
+            serve(w, c, fd, slot);
+          }
+        } else {
+          int lfd = unpark(fd, kind);
+          if (lfd >= 0) serve(w, fd, lfd, slot);
+        }
+      }
+    }
+    wake_all();
+    return 0;
+  }
+
+  void serve(Worker& w, int fd, int lfd, int slot) {
+    if (!w.serve_connection(fd, lfd, slot)) return;
     if (w.stopping()) {
       close(fd);
       return;
     }
+    park(fd, lfd);
+  }
+
+  void park(int fd, int lfd) {
+    std::lock_guard<std::mutex> lk(mu_);
+    uint64_t token = idle_.add(fd);
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = tag(fd, kParked);
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.u64 = tag(fd, park_tag(token));
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       close(fd);
       return;
     }
-    parked_[fd] = {lfd, idle_.add(fd)};
+    parked_[fd] = {lfd, token};
+  }
+
+  // Takes a woken parked fd out of the parked set; its listening fd, or -1 if that parking
+  // expired (and the fd was closed, maybe reused) before this thread got to it.
+  int unpark(int fd, uint32_t kind) {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = parked_.find(fd);
+    if (it == parked_.end() || park_tag(it->second.token) != kind) return -1;
+    int lfd = it->second.listen_fd;
+    parked_.erase(it);
+    epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    return lfd;
+  }
+
+  int next_timeout_ms() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return idle_.next_timeout_ms();
+  }
+
+  // Idle keep-alive connections past --socket-timeout are closed.
+  void expire_idle() {
+    std::lock_guard<std::mutex> lk(mu_);
+    idle_.expire([this](int fd, uint64_t token) {
+      auto it = parked_.find(fd);
+      if (it == parked_.end() || it->second.token != token) return;
+      epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+      parked_.erase(it);
+      close(fd);
+    });
   }
 
   HostImpl& host_;
+  int threads_ = 1;
   int ep_ = -1;
-  std::map<int, std::pair<int, uint64_t>> parked_;  // idle keep-alive fd -> (listening fd, idle token)
+  int stop_fd_ = -1;
+  std::atomic<bool> ended_{false};
+  std::mutex mu_;  // guards parked_ and idle_
+  std::unordered_map<int, Parking> parked_;  // idle keep-alive fd -> where it came from
   IdleQueue idle_;
 };
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -157,7 +158,7 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
     ::close(fd);
     return false;
   }
-  if ((size_t)core_id >= conns_.size()) conns_.resize(core_id + 1);
+  if ((size_t)core_id >= conns_.size()) conns_.resize(core_id + 1);  // loop engines past async_cores()
   if (!conns_[core_id]) conns_[core_id] = std::make_unique<Connection>(settings_, host_, counters_);
   ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, should_close_);
   tick();  // also for connections that ended without keep-alive
@@ -207,6 +208,8 @@ int WorkerImpl::run() {
     log_line("worker %d: %s loop engine: %s", id_, loop->name(), err.c_str());
     return 1;
   }
+  // One connection slot per core or thread, made now: the threads of --threads must not grow it.
+  conns_.resize(std::max(1, loop->async_cores()));
   int rc = loop->run(*this);
   conns_.clear();
   host_.set_engines(nullptr, nullptr);

@@ -217,8 +217,11 @@ class SwitchHooks {
   virtual ~SwitchHooks() = default;
   virtual void enter_core(int core_id) = 0;  // just before the scheduler resumes core_id
   virtual void leave_core(int core_id) = 0;  // just after core_id gave control back
-  // Around every wait that may block the whole process (epoll_wait, poll in sync mode), so a
-  // language plugin can release its global lock (the GIL) while nothing runs.
+  // Around every wait that may block the calling thread (epoll_wait, poll in sync mode), so a
+  // language plugin can release its global lock (the GIL) while it waits. A loop engine that
+  // serves requests on more OS threads than the worker's main one (sync with --threads) calls
+  // after_block() first on each such thread, before any request (a plugin makes its per-thread
+  // state there, e.g. a Python thread state), and before_block() last, as the thread ends.
   virtual void before_block() {}
   virtual void after_block() {}
 };

@@ -80,6 +80,10 @@ PyObject* PyInit_uwsgi_module();
 PyObject* async_error_type();   // uwsgi.AsyncError (OSError and RuntimeError)
 PyObject* client_gone_type();   // raised by write() when the client went away
 CurrentRequest* current_request(int core_id);
+// Where the calling OS thread's request is kept when no async core is current (sync mode,
+// --threads): the WSGI handler records its core id (= thread slot) per thread.
+void set_thread_core(int core_id);
+CurrentRequest* thread_request();
 // Suspend the current async core (after a uwsgi.* registration or a response chunk): marks
 // x-wsgiorg.fdevent.timeout in the environ. Returns false with a Python exception set.
 bool suspend_core(CoreContext* core);

@@ -1,4 +1,4 @@
-// Python thread states across async cores, and the GIL around blocking waits.
+// Python thread states across async cores and --threads, and the GIL around blocking waits.
 //
 // Each async core runs on its own C stack in the worker's one OS thread, so each gets its own
 // PyThreadState (its own frame chain, data stack, recursion depth, exception state, contextvars).
@@ -34,17 +34,26 @@ class Hooks : public SwitchHooks {
     PyThreadState_Swap(g.main_ts);
   }
 
-  // Let app threads run while the worker waits in epoll/poll.
+  // Let other threads run while this one waits in epoll/poll. Only a thread that holds the GIL
+  // lets go of it: in 3.11 _PyThreadState_UncheckedGet() is whichever thread holds it, so its
+  // owner is checked (an async core's state belongs to the worker's main thread too).
   void before_block() override {
-    if (!g.initialized || saved_ || !_PyThreadState_UncheckedGet()) return;
+    if (!g.initialized || saved_) return;
+    PyThreadState* cur = _PyThreadState_UncheckedGet();
+    if (!cur || cur->thread_id != PyThread_get_thread_ident()) return;
     saved_ = PyEval_SaveThread();
   }
 
   void after_block() override {
-    if (!saved_) return;
-    PyThreadState* ts = saved_;
-    saved_ = nullptr;
-    PyEval_RestoreThread(ts);
+    if (saved_) {
+      PyThreadState* ts = saved_;
+      saved_ = nullptr;
+      PyEval_RestoreThread(ts);
+    } else if (g.initialized && !PyGILState_GetThisThreadState()) {
+      // A loop thread's first call (--threads): give it a thread state and the GIL, for good;
+      // the thread's last before_block() lets go of the GIL (plugin.h, SwitchHooks).
+      PyGILState_Ensure();
+    }
   }
 
   void after_fork() {
@@ -92,12 +101,13 @@ class Hooks : public SwitchHooks {
   }
 
   std::vector<PyThreadState*> states_;
-  PyThreadState* saved_ = nullptr;
+  static thread_local PyThreadState* saved_;  // per OS thread: each loop thread blocks on its own
   bool swap_ = true, swap_checked_ = false;
   bool key_checked_ = false, have_key_ = false;
   pthread_key_t key_ = 0;
 };
 
+thread_local PyThreadState* Hooks::saved_ = nullptr;
 Hooks hooks;
 
 }  // namespace

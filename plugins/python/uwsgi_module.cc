@@ -157,7 +157,7 @@ PyObject* m_send(PyObject*, PyObject* args) {
   Py_buffer buf;
   if (PyTuple_GET_SIZE(args) == 1) {
     if (!PyArg_ParseTuple(args, "y*:send", &buf)) return nullptr;
-    CurrentRequest* cur = current_request(0);
+    CurrentRequest* cur = thread_request();
     LoopEngine* le = g.host->loop_engine();
     if (CoreContext* c = le ? le->current_core() : nullptr) cur = current_request(c->id());
     if (!cur || !cur->req) {
@@ -301,6 +301,13 @@ CurrentRequest* current_request(int core_id) {
   }
   return &g.cores[core_id];
 }
+
+namespace {
+thread_local int t_core = 0;
+}
+
+void set_thread_core(int core_id) { t_core = core_id; }
+CurrentRequest* thread_request() { return current_request(t_core); }
 
 bool suspend_core(CoreContext* c) {
   std::string err;

@@ -343,6 +343,7 @@ class WsgiHandler : public AppHandler {
     }
     // By core id, not pointer: g.cores may grow while this core is suspended.
     const int core_id = req.core_id();
+    if (!core) set_thread_core(core_id);  // sync: one request per OS thread at a time
     if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{&req, env, false};
     // Vectorcall, not PyObject_CallFunctionObjArgs: the varargs path adds two frames (~370 bytes)
     // under the app's, and each suspended greenlet keeps a copy of that stack.

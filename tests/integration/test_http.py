@@ -337,10 +337,11 @@ def test_socket_timeout_closes_a_stalled_client(uwsgi_server):
     assert_serving(s.port)
 
 
-# Sync, async (fcontext) and gevent: the three loops that each time out idle connections themselves.
-loop_modes = pytest.mark.parametrize('mode', [[], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
+# Sync (one thread, and --threads), async (fcontext) and gevent: the loops that each time out
+# idle connections themselves.
+loop_modes = pytest.mark.parametrize('mode', [[], ['--threads', '3'], ['--plugins', 'fcontext', '--fcontext', '--async', '4'],
                                               ['--plugins', 'gevent', '--gevent', '4']],
-                                     ids=['sync', 'async', 'gevent'])
+                                     ids=['sync', 'threads', 'async', 'gevent'])
 
 
 @loop_modes
