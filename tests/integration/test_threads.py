@@ -11,6 +11,7 @@ import pytest
 from conftest import app_path, free_port, start_uwsgi
 from helpers_core import HttpReader, connect, request_bytes
 from test_config import run_fail, wait_for
+from test_operations import read_stats
 
 APP = app_path('threads_app.py')
 
@@ -52,6 +53,19 @@ def test_threads_serve_requests_at_the_same_time(uwsgi_server):
     # Each thread is a core of its own: env['uwsgi.core'] and the request log say which.
     assert cores(res) == {b'0', b'1', b'2', b'3'}, res
     assert s.wait_log('core: 3]')
+
+
+def test_stats_show_one_core_per_thread(uwsgi_server):
+    sport = free_port()
+    s = uwsgi_server('--wsgi-file', APP, '--master', '--threads', '3', '--stats', f'127.0.0.1:{sport}')
+    res = at_once(s.port, ['/barrier?3'] * 3)
+    assert all(st == 200 for st, _ in res), res
+    # A request's end is published just after its response is written: poll briefly.
+    worker = wait_for(lambda: (lambda w: w if w['requests'] == 3 else None)(read_stats(sport)['workers'][0]),
+                      timeout=5)
+    assert worker, read_stats(sport)
+    assert [c['id'] for c in worker['cores']] == [0, 1, 2]
+    assert all(c['requests'] == 1 for c in worker['cores']), worker['cores']
 
 
 def test_one_thread_serves_one_request_at_a_time(uwsgi_server):
