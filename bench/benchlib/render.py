@@ -24,7 +24,8 @@ def aggregate(rounds):
         ok = [r for r in rs if 'error' not in r]
         agg = dict(n=len(ok), failed=[r['error'] for r in rs if 'error' in r],
                    per_round=[r['rps'] for r in ok])
-        for f in ('rps', 'p50', 'p99', 'mean', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us'):
+        for f in ('rps', 'p50', 'p99', 'mean', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us',
+                  'wrk_cpu_us', 'wrk_busy'):
             agg[f] = _med([r.get(f) for r in ok])
         agg['errors'] = '; '.join(sorted({r['errors'] for r in ok if r.get('errors')}))
         agg['non2xx'] = sum(r.get('non2xx', 0) for r in ok)
@@ -160,6 +161,8 @@ def commands_section(names):
                     out.append(f'# {tag}\n' + ' '.join(_rel(a) for a in argv))
     out.append('# loopback ceiling: nginx -p TMP -c TMP/nginx.conf  (worker_processes 1; daemon off; '
                'multi_accept on; listen ... deferred; return 200 "Hello World\\n"; access_log off)')
+    out.append('# C ceiling of the hello rows (DELAY_MS 0) and the sleep rows (100): '
+               'cc -O2 -o c_ceiling bench/c_ceiling.c; c_ceiling PORT DELAY_MS')
     out += ['```', '', 'Load (`wrk` 4.1, one thread, on loopback):', '', '```']
     for n in names:
         wl = BY_NAME[n]
@@ -173,12 +176,16 @@ def commands_section(names):
 
 
 def _reference(nginx_rounds, key, workload):
-    """(median req/s, median mean latency) of a reference server's rounds (key: 'sleep_ceiling'
-    or 'raw_gevent') on a workload, or None when it did not run."""
-    rs = [r for r in nginx_rounds if r.get(key) and r.get('workload') == workload]
+    """Medians (rps, mean, p50, cpu_us) of a reference server's rounds on a workload (key:
+    'c_ceiling', which also takes the 'sleep_ceiling' rounds of runs saved before the C ceiling
+    got its delay argument, or 'raw_gevent'), or None when it did not run."""
+    keys = (key, 'sleep_ceiling') if key == 'c_ceiling' else (key,)
+    rs = [r for r in nginx_rounds if any(r.get(k) for k in keys) and r.get('workload') == workload
+          and 'error' not in r]
     if not rs:
         return None
-    return _med([r['rps'] for r in rs]), _med([r.get('mean') for r in rs])
+    return {f: _med([r.get(f) for r in rs])
+            for f in ('rps', 'mean', 'p50', 'cpu_us', 'wrk_cpu_us', 'wrk_busy')}
 
 
 def _share_of_ceiling(agg, workload, rps, mean):
@@ -192,12 +199,49 @@ def _share_of_ceiling(agg, workload, rps, mean):
     return out
 
 
+def _hello_ceiling(agg, wl, ceil):
+    """The paragraph on bench/c_ceiling.c answering at once (the hello rows)."""
+    close = not wl.keepalive
+    out = ("C ceiling for this load (`bench/c_ceiling.c PORT 0`: one C thread on epoll, no HTTP "
+           "parsing, no Python; deferred accept, read, answer at once with the bytes this "
+           "project's server sends for hello.py, "
+           + ('close gracefully' if close else 'keep the connection') +
+           f"): **{ceil['rps']:,.0f} req/s** at {_f(ceil['cpu_us'], '.0f')} µs server CPU per "
+           f"request, p50 {_f(ceil['p50'], '.2f')} ms, in the same run")
+    ref = agg.get((wl.name, 'sync', 'uwsgi'))
+    if ref and ref['n'] and ref['rps']:
+        out += (f"; that is {ceil['rps'] / ref['rps']:.2f}× uWSGI sync ({ref['rps']:,.0f} req/s"
+                f" at {_f(ref['cpu_us'], '.0f')} µs/req)")
+    shares = [f"{m} {a['rps'] / ceil['rps'] * 100:.0f}%" for m in S.MODES
+              for a in [agg.get((wl.name, m, 'ours'))] if a and a['n'] and ceil['rps']]
+    if shares:
+        out += ". This project's rows get " + ', '.join(shares) + ' of its req/s'
+    out += '.'
+    busy, wrk_us = ceil.get('wrk_busy'), ceil.get('wrk_cpu_us')
+    if busy == busy and wrk_us == wrk_us and busy is not None and wrk_us is not None:  # not NaN
+        rows = sorted(a['wrk_cpu_us'] for (w, _, _), a in agg.items()
+                      if w == wl.name and a['n'] and a.get('wrk_cpu_us') == a.get('wrk_cpu_us'))
+        others = f' ({rows[0]:.0f}–{rows[-1]:.0f} µs against the servers\' rows)' if rows else ''
+        out += (f" wrk's one thread was busy {busy * 100:.0f}% of a core against it, at "
+                f"{wrk_us:.0f} µs of its own CPU per request{others}")
+        if close and busy >= 0.85:
+            out += (': with a new connection per request the client is the limit, and the '
+                    "kernel's connection set-up and tear-down take much of the second core, so a "
+                    'server that does almost nothing gets little more than the others. Rows near '
+                    '100% are at what this machine allows (a few % above is noise, or how replies '
+                    "interleave with wrk's work: see the nginx paragraph above); the servers differ "
+                    'in server CPU µs/req more than in req/s')
+        out += '.'
+    return out
+
+
 def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
     agg = aggregate(rounds)
     nginx = nginx_close = None
     for close in (False, True):
         ok = [r for r in nginx_rounds if 'error' not in r and bool(r.get('close')) == close
-              and not r.get('raw_gevent') and not r.get('sleep_ceiling')]
+              and not r.get('raw_gevent') and not r.get('sleep_ceiling')
+              and not r.get('c_ceiling')]
         if ok:
             med = {f: _med([r[f] for r in ok]) for f in ('rps', 'p50', 'p99', 'rss_kb')}
             if close:
@@ -270,11 +314,13 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
         if wl.note:
             md += [wl.note, '']
         ideal = wl.ideal.get('gevent')  # the 0.1 s sleep of the references (the async-API rows sleep 1 s)
-        ceil = _reference(nginx_rounds, 'sleep_ceiling', n)
-        if ceil and ideal:
-            rps, mean = ceil
+        ceil = _reference(nginx_rounds, 'c_ceiling', n)
+        if ceil and wl.ceiling_ms == 0:
+            md += [_hello_ceiling(agg, wl, ceil), '']
+        elif ceil and ideal:
+            rps, mean = ceil['rps'], ceil['mean']
             sleep_ms = wl.conns / ideal * 1000
-            md += [f"Ceiling of this machine for this load (`bench/sleep_ceiling.c`: one C thread "
+            md += [f"Ceiling of this machine for this load (`bench/c_ceiling.c`: one C thread "
                    f"on epoll, no HTTP parsing, no Python; read, answer {sleep_ms:.0f} ms later): "
                    f"**{rps:,.0f} req/s** ({rps / ideal * 100:.0f}% of ideal), mean latency "
                    f"{mean:.1f} ms ({sleep_ms / mean * 100:.0f}% of ideal by latency), in the same "
@@ -284,7 +330,7 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
                    '']
         raw = _reference(nginx_rounds, 'raw_gevent', n)
         if raw and ideal:
-            rps, mean = raw
+            rps, mean = raw['rps'], raw['mean']
             md += [f"Reference for gevent: the least a pure-Python gevent server can do here "
                    f"(`bench/raw_gevent_server.py`: a greenlet per connection, no HTTP parsing, "
                    f"no WSGI; read, gevent.sleep(0.1), write) gets **{rps:,.0f} req/s** "

@@ -1,5 +1,7 @@
 """One measurement: start a server, time its start-up, load it, read its RSS, stop it."""
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,9 +92,9 @@ def greenlet_floor():
 BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run_reference(argv, wl, duration):
+def _run_reference(argv, wl, duration, after_port=()):
     port = procs.free_port()
-    p = procs.start(argv + [str(port)], servers.APPS)
+    p = procs.start(argv + [str(port)] + list(after_port), servers.APPS)
     try:
         if not procs.wait_accepts(port, p):
             raise RuntimeError('did not start: ' + procs.log_tail(p))
@@ -112,14 +114,19 @@ def run_raw_gevent(wl, duration):
 _ceiling_exe = None
 
 
-def run_sleep_ceiling(wl, duration):
-    """The sleep workload against bench/sleep_ceiling.c (compiled here once, cc -O2): one C
-    thread on epoll, no HTTP parsing, no Python. What any server could get there on this
-    machine."""
+def run_c_ceiling(wl, duration):
+    """The workload against bench/c_ceiling.c (compiled here once, cc -O2): one C thread on
+    epoll, no HTTP parsing, no Python, answering wl.ceiling_ms after the request (0: at once) with
+    the bytes this project's server sends for the workload's app. What the machine leaves for a
+    server on this load."""
     global _ceiling_exe
     if _ceiling_exe is None:
-        exe = os.path.join(tempfile.mkdtemp(prefix='bench-ceiling-'), 'sleep_ceiling')
-        subprocess.run(['cc', '-O2', '-o', exe, os.path.join(BENCH_DIR, 'sleep_ceiling.c')],
+        d = tempfile.mkdtemp(prefix='bench-ceiling-')
+        atexit.register(shutil.rmtree, d, True)
+        exe = os.path.join(d, 'c_ceiling')
+        subprocess.run(['cc', '-O2', '-o', exe, os.path.join(BENCH_DIR, 'c_ceiling.c')],
                        check=True, capture_output=True, text=True)
         _ceiling_exe = exe
-    return _run_reference([_ceiling_exe], wl, duration)
+    res = _run_reference([_ceiling_exe], wl, duration, [str(wl.ceiling_ms)])
+    res['delay_ms'] = wl.ceiling_ms
+    return res

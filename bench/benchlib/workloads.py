@@ -21,6 +21,9 @@ class Workload:
     note: str = ''
     min_duration: int = 0          # seconds: a 1 s sleep needs many rounds per connection to mean anything
     ideal: dict = field(default_factory=dict)  # mode -> ideal req/s (connections / sleep)
+    # bench/c_ceiling.c's DELAY_MS for this workload's C ceiling (answering as its app does:
+    # 0 at once, 100 after the 0.1 s sleep), or None: no C ceiling is measured for it.
+    ceiling_ms: int = None
 
 
 def _all(app):
@@ -32,10 +35,12 @@ IDLE_CONNS = 10000
 IDLE_CORES = {'ugreen': 10100, 'greenlet': 10100, 'gevent': 10100}
 
 WORKLOADS = [
-    Workload('hello-close', 'hello world, Connection: close', _all('hello.py'), wrk_args=CLOSE),
+    Workload('hello-close', 'hello world, Connection: close', _all('hello.py'), wrk_args=CLOSE,
+             ceiling_ms=0),
     Workload('hello-nolen-close', 'hello world without Content-Length (the usual tutorial app), '
              'Connection: close', _all('hello_nolen.py'), wrk_args=CLOSE),
-    Workload('hello-keepalive', 'hello world, keep-alive', _all('hello.py'), keepalive=True),
+    Workload('hello-keepalive', 'hello world, keep-alive', _all('hello.py'), keepalive=True,
+             ceiling_ms=0),
     Workload('64k-close', '64 KiB response, Connection: close', _all('big.py'), wrk_args=CLOSE),
     Workload('64k-keepalive', '64 KiB response, keep-alive', _all('big.py'), keepalive=True),
     Workload('upload-close', '1 MiB upload (POST, body read and discarded), Connection: close',
@@ -45,7 +50,7 @@ WORKLOADS = [
              {'ugreen': 'sleep_async.py', 'greenlet': 'sleep_async.py', 'gevent': 'sleep_gevent.py'},
              conns=1000, wrk_args=CLOSE + ['--timeout', '10s'], kind='sleep',
              modes=('ugreen', 'greenlet', 'gevent'), min_duration=15,
-             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000},
+             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000}, ceiling_ms=100,
              note='uWSGI 2.0.21 truncates `uwsgi.async_sleep()` to whole seconds (0.1 does not '
                   'sleep at all: a request returns in ~1 ms), so the async-API app sleeps 1 s: ideal '
                   '1,000 req/s for ugreen and greenlet, 10,000 req/s for gevent (0.1 s). Extra '
@@ -55,7 +60,7 @@ WORKLOADS = [
              {'ugreen': 'sleep_async.py', 'greenlet': 'sleep_async.py', 'gevent': 'sleep_gevent.py'},
              conns=1000, wrk_args=['--timeout', '10s'], keepalive=True, kind='sleep',
              modes=('ugreen', 'greenlet', 'gevent'), min_duration=15,
-             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000},
+             ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000}, ceiling_ms=100,
              note='The same apps and sleeps as the sleep row, with wrk keeping its connections open '
                   '(what nginx with upstream keepalive or a browser does). Extra column as above.'),
     Workload('idle', f'hello world, keep-alive, beside {IDLE_CONNS:,} idle keep-alive connections',
