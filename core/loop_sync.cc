@@ -161,8 +161,10 @@ class SyncLoop final : public LoopEngine {
     // thread takes one: the events it left are still reported to the next free thread.
     const int max_events = threads_ > 1 ? 1 : 64;
     while (!w.stopping() && !ended_.load(std::memory_order_relaxed)) {
-      int n;
-      {
+      // With several threads, a busy thread first looks for ready work without letting go of
+      // the GIL: handing it to another thread and back costs two context switches per request.
+      int n = threads_ > 1 ? epoll_wait(ep_, evs, max_events, 0) : 0;
+      if (n == 0) {
         BlockGuard g(host_.switch_hooks());
         n = epoll_wait(ep_, evs, max_events, next_timeout_ms());
       }

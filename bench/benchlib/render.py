@@ -23,7 +23,7 @@ def aggregate(rounds):
     for key, rs in groups.items():
         ok = [r for r in rs if 'error' not in r]
         agg = dict(n=len(ok), failed=[r['error'] for r in rs if 'error' in r],
-                   per_round=[r['rps'] for r in ok])
+                   per_round=[r['rps'] for r in ok], by_round={r.get('round'): r['rps'] for r in ok})
         for f in ('rps', 'p50', 'p99', 'mean', 'rss_kb', 'rss0_kb', 'accept_ms', 'first_ms', 'extra_kb', 'cpu_us',
                   'wrk_cpu_us', 'wrk_busy'):
             agg[f] = _med([r.get(f) for r in ok])
@@ -45,11 +45,15 @@ def _rel(path):
 
 
 def _ratio(agg, w, m, s):
+    """Median over rounds of (req/s of s / req/s of uWSGI in the same round): the two ran
+    back to back, so a disturbed round moves both. Ratio of medians when no round pairs up."""
     ref = agg.get((w, m, 'uwsgi'))
     me = agg.get((w, m, s))
     if not ref or not me or not ref['n'] or not me['n'] or not ref['rps']:
         return float('nan')
-    return me['rps'] / ref['rps']
+    mine, theirs = me.get('by_round') or {}, ref.get('by_round') or {}
+    pairs = [mine[r] / theirs[r] for r in mine if r is not None and theirs.get(r)]
+    return _med(pairs) if pairs else me['rps'] / ref['rps']
 
 
 def workload_table(agg, wl):
@@ -150,12 +154,13 @@ def plots(agg, names, nginx, img_dir):
 
 
 def commands_section(names):
-    out = ['Servers (PORT is a free port; `{n}` async cores / greenlets: 1,000 for ugreen and '
-           'greenlet, 10,000 for gevent, 10,100 in the idle test):', '', '```']
+    out = ['Servers (PORT is a free port; `{n}` threads / async cores / greenlets: 4 threads (100 in '
+           'sleep-threads), 1,000 for ugreen and greenlet, 10,000 for gevent, 10,100 in the idle '
+           'test):', '', '```']
     for m in S.MODES:
         for s in S.SERVERS:
             if S.applies(s, m):
-                for ka in ((False, True) if s == 'uwsgi' and m == 'sync' else (False,)):
+                for ka in ((False, True) if s == 'uwsgi' and m in ('sync', 'threads') else (False,)):
                     argv = S.argv(s, m, 'PORT', 'APP.py', ka, '{n}')
                     tag = f'{m:8s} {s:8s}' + (' (keep-alive rows)' if ka else '')
                     out.append(f'# {tag}\n' + ' '.join(_rel(a) for a in argv))
@@ -265,7 +270,8 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
           'share (anything else running shows in the load average above), so absolute numbers '
           'move by 10–30 % between runs. Read the ratios (this project / uWSGI in the same mode, '
           'same workload, same run), not the absolute figures.', '',
-          'Columns: req/s from wrk; × uWSGI = req/s divided by Debian uWSGI 2.0.21 in the same mode; '
+          'Columns: req/s from wrk; × uWSGI = req/s divided by Debian uWSGI 2.0.21 in the same mode '
+          'and round (the two ran back to back), median over the rounds; '
           'p50/p99 from `wrk --latency`; worker RSS = peak VmRSS of the worker process (the '
           "master's child; the process itself for gevent.pywsgi) sampled every 0.2 s under load; "
           'start-up = process start until a TCP connect succeeds / until the first 200 response '
@@ -274,12 +280,12 @@ def document(meta, rounds, nginx_rounds, names, img_dir, doc_path):
           'every response, so the `-close` rows send `Connection: close` to every server and '
           'compare connection set-up + request. The `-keepalive` rows run uWSGI on '
           '`--http11-socket` (its keep-alive HTTP socket, which keeps a connection only when the '
-          'app sets Content-Length, so every app here does) **in sync mode only**: with '
+          'app sets Content-Length, so every app here does) **in sync and threads mode only**: with '
           '`--async` (ugreen, greenlet) its worker segfaults as soon as a kept connection is '
           'closed, and under `--gevent` it serves ~2 req/s, so in those modes uWSGI stays on '
           '`--http-socket` and closes after every response even in the keep-alive rows (what a '
           'user of those modes gets). In sync mode uWSGI serves one kept connection at a time '
-          '(the others wait), hence its odd latency there. This project keeps HTTP/1.1 '
+          '(the others wait; with `--threads 4`, four), hence its odd latency there. This project keeps HTTP/1.1 '
           'connections open on a plain `--http-socket` in every mode, so idle connections do '
           'not hold a worker or core.', '',
           "The `read` socket errors wrk reports for uWSGI's closing rows are one per response: "

@@ -11,14 +11,16 @@ PYWSGI = os.path.join(TOP, 'bench', 'servers', 'pywsgi_server.py')
 PY = '/usr/bin/python3'
 COMMON = ['--master', '--processes', '1', '--disable-logging', '--listen', '1024']
 
-MODES = ['sync', 'ugreen', 'greenlet', 'gevent']
+MODES = ['sync', 'threads', 'ugreen', 'greenlet', 'gevent']
 SERVERS = ['ours', 'uwsgi', 'gunicorn', 'pywsgi']
 LABEL = {'ours': 'this project', 'uwsgi': 'uWSGI 2.0.21', 'gunicorn': 'gunicorn 20.1 -k gevent',
          'pywsgi': 'gevent.pywsgi', 'nginx': 'nginx return 200'}
 
-# Engine options per mode: (ours, Debian's uWSGI). {n} is the number of async cores / greenlets.
+# Engine options per mode: (ours, Debian's uWSGI). {n} is the number of async cores / greenlets /
+# threads.
 ENGINE = {
     'sync': ([], ['--plugins', 'python3']),
+    'threads': (['--threads', '{n}'], ['--plugins', 'python3', '--threads', '{n}']),
     'ugreen': (['--plugins', 'ugreen', '--async', '{n}', '--ugreen'],
                ['--plugins', 'python3,ugreen', '--async', '{n}', '--ugreen']),
     'greenlet': (['--plugins', 'greenlet', '--async', '{n}', '--greenlet'],
@@ -40,10 +42,11 @@ def argv(server, mode, port, app, keepalive, cores):
         ours_engine, ref_engine = ENGINE[mode]
         engine = [a.format(n=cores) for a in (ours_engine if server == 'ours' else ref_engine)]
         # Ours always keeps HTTP/1.1 connections open; uWSGI 2.0 only on an --http11-socket, and
-        # only in sync mode: with --async (ugreen, greenlet) its worker segfaults when a kept
-        # connection closes and under --gevent it serves ~2 req/s, so there it stays on
-        # --http-socket and closes after each response.
-        sock = '--http11-socket' if server == 'uwsgi' and keepalive and mode == 'sync' else '--http-socket'
+        # only in sync mode (with or without threads): with --async (ugreen, greenlet) its worker
+        # segfaults when a kept connection closes and under --gevent it serves ~2 req/s, so there
+        # it stays on --http-socket and closes after each response.
+        sock = ('--http11-socket' if server == 'uwsgi' and keepalive and mode in ('sync', 'threads')
+                else '--http-socket')
         binary = OURS if server == 'ours' else REF
         return [binary] + engine + COMMON + [sock, addr, '--wsgi-file', path]
     if mode != 'gevent':

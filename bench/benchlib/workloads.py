@@ -16,8 +16,9 @@ class Workload:
     wrk_args: list = field(default_factory=list)
     keepalive: bool = False
     kind: str = 'wrk'              # wrk | sleep (RSS per in-flight request) | idle (10,000 idle conns)
-    modes: tuple = ('sync', 'ugreen', 'greenlet', 'gevent')
-    cores: dict = field(default_factory=lambda: {'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000})
+    modes: tuple = ('sync', 'threads', 'ugreen', 'greenlet', 'gevent')
+    cores: dict = field(default_factory=lambda: {'threads': 4, 'ugreen': 1000, 'greenlet': 1000,
+                                                 'gevent': 10000})
     note: str = ''
     min_duration: int = 0          # seconds: a 1 s sleep needs many rounds per connection to mean anything
     ideal: dict = field(default_factory=dict)  # mode -> ideal req/s (connections / sleep)
@@ -27,7 +28,7 @@ class Workload:
 
 
 def _all(app):
-    return {m: app for m in ('sync', 'ugreen', 'greenlet', 'gevent')}
+    return {m: app for m in ('sync', 'threads', 'ugreen', 'greenlet', 'gevent')}
 
 
 IDLE_CONNS = 10000
@@ -63,6 +64,12 @@ WORKLOADS = [
              ideal={'ugreen': 1000, 'greenlet': 1000, 'gevent': 10000}, ceiling_ms=100,
              note='The same apps and sleeps as the sleep row, with wrk keeping its connections open '
                   '(what nginx with upstream keepalive or a browser does). Extra column as above.'),
+    Workload('sleep-threads', 'blocking sleep (time.sleep 0.1 s, a stand-in for a database call), '
+             '100 connections, 100 threads, Connection: close',
+             {'threads': 'sleep_blocking.py'}, conns=100, wrk_args=CLOSE, kind='sleep',
+             modes=('threads',), cores={'threads': 100}, ideal={'threads': 1000},
+             note='What --threads is for: each thread waits without the GIL. Ideal 1,000 req/s '
+                  '(100 threads / 0.1 s). Extra column: (peak worker RSS under load - idle RSS) / 100.'),
     Workload('idle', f'hello world, keep-alive, beside {IDLE_CONNS:,} idle keep-alive connections',
              _all('hello.py'), keepalive=True, kind='idle', modes=('ugreen', 'greenlet', 'gevent'),
              cores=IDLE_CORES,
