@@ -51,7 +51,7 @@ class PluginThreadScope {
 
 class SyncLoop final : public LoopEngine {
  public:
-  explicit SyncLoop(HostImpl& host) : host_(host) {}
+  SyncLoop(HostImpl& host, int threads) : host_(host), threads_(threads < 1 ? 1 : threads) {}
   ~SyncLoop() override {
     if (ep_ >= 0) close(ep_);
     if (stop_fd_ >= 0) close(stop_fd_);
@@ -60,8 +60,6 @@ class SyncLoop final : public LoopEngine {
   int async_cores() const override { return threads_; }  // one request slot per thread
 
   bool init(Worker& w, std::string* err) override {
-    long long n = host_.config().get_int("threads", 1);
-    threads_ = n < 1 ? 1 : (int)n;
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) {
       *err = std::string("epoll_create1: ") + strerror(errno);
@@ -255,7 +253,7 @@ class SyncLoop final : public LoopEngine {
   }
 
   HostImpl& host_;
-  int threads_ = 1;
+  const int threads_;
   int ep_ = -1;
   int stop_fd_ = -1;
   std::atomic<bool> ended_{false};
@@ -266,6 +264,8 @@ class SyncLoop final : public LoopEngine {
 
 }  // namespace
 
-std::unique_ptr<LoopEngine> make_sync_loop(HostImpl& host) { return std::make_unique<SyncLoop>(host); }
+std::unique_ptr<LoopEngine> make_sync_loop(HostImpl& host, int threads) {
+  return std::make_unique<SyncLoop>(host, threads);
+}
 
 }  // namespace uwsgi

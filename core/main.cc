@@ -93,9 +93,6 @@ int main(int argc, char** argv) {
   setup.die_on_term = cfg.get_bool("die-on-term");
   setup.reload_mercy_s = (int)cfg.get_int("reload-mercy", cfg.get_int("worker-reload-mercy", 60));
   for (int i = 0; i < argc; i++) setup.argv.push_back(argv[i]);
-  // 0 means one thread, as in uWSGI.
-  if (long long t = cfg.get_int("threads", 1); t < 0 || t > 4096)
-    return fail("--threads must be between 1 and 4096");
 
   ServeSettings& ss = setup.settings;
   // Range checks before the casts: a negative value would wrap to a huge size_t / int.

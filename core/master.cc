@@ -81,7 +81,7 @@ class Master {
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
     // Per-core stats slots: --async N, a loop engine's own core count (--gevent N), --threads N.
-    int ncores = std::max({1, s_.engines.cores, (int)cfg.get_int("gevent", 0), (int)cfg.get_int("threads", 1)});
+    int ncores = std::max({1, s_.engines.cores, (int)cfg.get_int("gevent", 0)});
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
       return 1;

@@ -85,10 +85,16 @@ bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err) {
       return false;
     }
   }
-  if (c.get_int("threads", 1) > 1 && out->loop != "sync") {
+  long long threads = c.get_int("threads", 1);
+  if (threads < 0 || threads > 4096) {
+    *err = "--threads must be between 1 and 4096";
+    return false;
+  }
+  if (threads > 1 && out->loop != "sync") {
     *err = "--threads cannot be combined with the " + out->loop + " loop engine";
     return false;
   }
+  if (out->loop == "sync") out->cores = threads < 1 ? 1 : (int)threads;  // 0 means one, as in uWSGI
   return true;
 }
 
@@ -186,7 +192,7 @@ int WorkerImpl::run() {
   std::unique_ptr<LoopEngine> loop;
   SuspendEngine* suspend_ptr = nullptr;
   if (engines_.loop == "sync") {
-    loop = make_sync_loop(host_);
+    loop = make_sync_loop(host_, engines_.cores);
   } else if (engines_.loop == "async") {
     auto suspend = host_.suspend_engines().at(engines_.suspend)(host_);
     auto io = host_.io_engines().at(engines_.io)(host_);

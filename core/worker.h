@@ -18,7 +18,7 @@ struct EngineChoice {
   std::string loop;     // "sync", "async" or a plugin's loop engine
   std::string suspend;  // for "async"
   std::string io;       // for "async"
-  int cores = 1;
+  int cores = 1;        // requests at once per worker: --async N, or --threads N for "sync"
 };
 bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err);
 

@@ -157,9 +157,9 @@ PyObject* m_send(PyObject*, PyObject* args) {
   Py_buffer buf;
   if (PyTuple_GET_SIZE(args) == 1) {
     if (!PyArg_ParseTuple(args, "y*:send", &buf)) return nullptr;
-    CurrentRequest* cur = thread_request();
     LoopEngine* le = g.host->loop_engine();
-    if (CoreContext* c = le ? le->current_core() : nullptr) cur = current_request(c->id());
+    CoreContext* c = le ? le->current_core() : nullptr;
+    CurrentRequest* cur = c ? current_request(c->id()) : thread_request();
     if (!cur || !cur->req) {
       PyBuffer_Release(&buf);
       PyErr_SetString(PyExc_OSError, "send(): no current request");
