@@ -88,12 +88,13 @@ PyObject* environ_template(bool fdevent) {
   PyObject* d = PyDict_New();
   if (!d) return nullptr;
   bool multi = g.host->num_workers() > 1;
+  bool threaded = g.host->config().get_int("threads", 1) > 1;  // --threads: apps share the process
   if (!method_key) method_key = env_key("REQUEST_METHOD");
   bool ok = method_key && PyDict_SetItem(d, k.wsgi_version, k.version_tuple) == 0 &&
             PyDict_SetItem(d, k.wsgi_url_scheme, k.http) == 0 &&
             PyDict_SetItem(d, k.wsgi_input, Py_None) == 0 &&
             PyDict_SetItem(d, k.wsgi_errors, Py_None) == 0 &&
-            PyDict_SetItem(d, k.wsgi_multithread, Py_False) == 0 &&
+            PyDict_SetItem(d, k.wsgi_multithread, threaded ? Py_True : Py_False) == 0 &&
             PyDict_SetItem(d, k.wsgi_multiprocess, multi ? Py_True : Py_False) == 0 &&
             PyDict_SetItem(d, k.wsgi_run_once, Py_False) == 0 &&
             PyDict_SetItem(d, k.wsgi_file_wrapper, file_wrapper_type()) == 0 &&

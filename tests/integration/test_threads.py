@@ -55,6 +55,12 @@ def test_threads_serve_requests_at_the_same_time(uwsgi_server):
     assert s.wait_log('core: 3]')
 
 
+def test_environ_says_multithread_only_with_threads(uwsgi_server):
+    # PEP 3333: wsgi.multithread is true when another thread may call the app at the same time.
+    assert get(uwsgi_server('--wsgi-file', APP, '--threads', '2').port, '/multithread') == (200, b'True')
+    assert get(uwsgi_server('--wsgi-file', APP).port, '/multithread') == (200, b'False')
+
+
 def test_stats_show_one_core_per_thread(uwsgi_server):
     sport = free_port()
     s = uwsgi_server('--wsgi-file', APP, '--master', '--threads', '3', '--stats', f'127.0.0.1:{sport}')

@@ -50,6 +50,8 @@ def application(env, start_response):
         status, body = '200 OK', f"slept core={env['uwsgi.core']}"
     elif path == '/sleeping':
         status, body = '200 OK', str(_sleeping)
+    elif path == '/multithread':
+        status, body = '200 OK', str(env['wsgi.multithread'])
     elif path == '/ticks':
         # An app thread that counts while nothing is asked of the server.
         with _lock:
