@@ -10,8 +10,8 @@ import time
 from . import procs, servers, wrk
 from .workloads import IDLE_CONNS
 
-IDLE_CLIENT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           'idle_client.py')
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IDLE_CLIENT = os.path.join(BENCH_DIR, 'idle_client.py')
 
 
 def _boot(argv, port):
@@ -84,12 +84,9 @@ def run_nginx(duration, close=False):
 
 def greenlet_floor():
     """RSS per suspended greenlet without and with a Python frame (bench/greenlet_floor.py)."""
-    out = subprocess.check_output([sys.executable, os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), 'greenlet_floor.py')], text=True, timeout=60)
+    out = subprocess.check_output([sys.executable, os.path.join(BENCH_DIR, 'greenlet_floor.py')],
+                                  text=True, timeout=60)
     return dict(kv.split('=') for kv in out.split())
-
-
-BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run_reference(argv, wl, duration, after_port=()):
