@@ -162,8 +162,9 @@ def core_objects(profile):
     flags = BASE_CXXFLAGS + profile.cflags + ['-I' + INCLUDE_DIR, '-I' + os.path.join(TOP, 'core')]
     stamp_flags(profile.build_dir, 'core', flags)
     jobs = []
-    for src in sorted(glob.glob(os.path.join(TOP, 'core', '*.cc'))):
-        obj = os.path.join(profile.build_dir, 'core', os.path.basename(src)[:-3] + '.o')
+    # core/ is laid out in folders by concern (config, net, loop, process, log); objects keep them.
+    for src in sorted(glob.glob(os.path.join(TOP, 'core', '**', '*.cc'), recursive=True)):
+        obj = os.path.join(profile.build_dir, 'core', os.path.relpath(src, os.path.join(TOP, 'core'))[:-3] + '.o')
         jobs.append((src, obj, flags))
     return jobs
 

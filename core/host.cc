@@ -2,7 +2,7 @@
 
 #include <cstdarg>
 
-#include "log.h"
+#include "log/log.h"
 #include "version.h"
 
 namespace uwsgi {

@@ -7,15 +7,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core_options.h"
+#include "config/core_options.h"
 #include "host.h"
-#include "io_epoll.h"
-#include "listener.h"
-#include "log.h"
-#include "master.h"
-#include "options.h"
+#include "loop/io_epoll.h"
+#include "net/listener.h"
+#include "log/log.h"
+#include "process/master.h"
+#include "config/options.h"
 #include "plugin_loader.h"
-#include "process_opts.h"
+#include "process/process_opts.h"
 #include "version.h"
 
 using namespace uwsgi;

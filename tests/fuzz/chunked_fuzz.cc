@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 using namespace uwsgi;
 

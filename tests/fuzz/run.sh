@@ -18,9 +18,9 @@ mkdir -p "$OUT"
 
 src_of() {
   case "$1" in
-    http_parse) echo core/http_parse.cc ;;
-    uwsgi_parse) echo core/uwsgi_parse.cc ;;
-    chunked) echo core/chunked_decoder.cc ;;
+    http_parse) echo core/net/http_parse.cc ;;
+    uwsgi_parse) echo core/net/uwsgi_parse.cc ;;
+    chunked) echo core/net/chunked_decoder.cc ;;
     *) echo "fuzz: unknown target $1" >&2; return 1 ;;
   esac
 }

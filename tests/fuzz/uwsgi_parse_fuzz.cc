@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 using namespace uwsgi;
 

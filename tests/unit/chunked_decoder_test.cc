@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 namespace uwsgi {
 namespace {

@@ -24,7 +24,7 @@
 #include <tuple>
 #include <vector>
 
-#include "io_epoll.h"
+#include "loop/io_epoll.h"
 #include "test_host.h"
 
 namespace {

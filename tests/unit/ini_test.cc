@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core_options.h"
+#include "config/core_options.h"
 #include "host.h"
-#include "options.h"
+#include "config/options.h"
 
 namespace {
 

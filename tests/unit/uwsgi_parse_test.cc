@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 namespace uwsgi {
 namespace {

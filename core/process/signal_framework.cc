@@ -1,4 +1,4 @@
-#include "signal_framework.h"
+#include "process/signal_framework.h"
 
 #include <poll.h>
 #include <sys/inotify.h>
@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "host.h"
-#include "log.h"
-#include "scoreboard.h"
+#include "log/log.h"
+#include "process/scoreboard.h"
 
 namespace uwsgi {
 

@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "host.h"
-#include "idle_queue.h"
-#include "log.h"
-#include "loops.h"
-#include "scoreboard.h"
+#include "loop/idle_queue.h"
+#include "log/log.h"
+#include "loop/loops.h"
+#include "process/scoreboard.h"
 
 namespace uwsgi {
 namespace {

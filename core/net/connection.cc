@@ -1,4 +1,4 @@
-#include "connection.h"
+#include "net/connection.h"
 
 #include <algorithm>
 #include <atomic>
@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "host.h"
-#include "log.h"
+#include "log/log.h"
 
 namespace uwsgi {
 

@@ -1,4 +1,4 @@
-#include "master.h"
+#include "process/master.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,10 +13,10 @@
 #include <cstring>
 #include <vector>
 
-#include "log.h"
-#include "scoreboard.h"
-#include "signal_framework.h"
-#include "stats.h"
+#include "log/log.h"
+#include "process/scoreboard.h"
+#include "process/signal_framework.h"
+#include "process/stats.h"
 
 namespace uwsgi {
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 namespace uwsgi {
 namespace {

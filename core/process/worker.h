@@ -7,9 +7,9 @@
 #include <memory>
 #include <vector>
 
-#include "connection.h"
+#include "net/connection.h"
 #include "host.h"
-#include "listener.h"
+#include "net/listener.h"
 
 namespace uwsgi {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "request_head.h"
+#include "net/request_head.h"
 
 namespace uwsgi {
 namespace {

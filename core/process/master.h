@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "host.h"
-#include "listener.h"
+#include "net/listener.h"
 #include "plugin_loader.h"
-#include "worker.h"
+#include "process/worker.h"
 
 namespace uwsgi {
 

@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "process/worker.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,10 +13,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "log.h"
-#include "loops.h"
-#include "scoreboard.h"
-#include "signal_framework.h"
+#include "log/log.h"
+#include "loop/loops.h"
+#include "process/scoreboard.h"
+#include "process/signal_framework.h"
 
 namespace uwsgi {
 

@@ -1,6 +1,6 @@
 // The "epoll" I/O engine: level-triggered epoll, one-shot timers in a binary min-heap with lazy
 // cancellation, and an eventfd so wakeup() is a single async-signal-safe write().
-#include "io_epoll.h"
+#include "loop/io_epoll.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,4 +1,4 @@
-#include "process_opts.h"
+#include "process/process_opts.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "log.h"
+#include "log/log.h"
 
 namespace uwsgi {
 

@@ -14,7 +14,7 @@
 #include <map>
 #include <set>
 
-#include "options.h"
+#include "config/options.h"
 
 namespace uwsgi {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "listener.h"
-#include "request_head.h"
+#include "net/listener.h"
+#include "net/request_head.h"
 
 namespace uwsgi {
 

@@ -1,5 +1,5 @@
 // The core's own options (uWSGI names), and --help, grouped by the plugin that owns each option.
-#include "core_options.h"
+#include "config/core_options.h"
 
 #include <unistd.h>
 

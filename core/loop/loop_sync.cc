@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "host.h"
-#include "idle_queue.h"
-#include "log.h"
-#include "loops.h"
+#include "loop/idle_queue.h"
+#include "log/log.h"
+#include "loop/loops.h"
 
 namespace uwsgi {
 namespace {

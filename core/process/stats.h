@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "listener.h"
+#include "net/listener.h"
 
 namespace uwsgi {
 

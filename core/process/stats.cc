@@ -1,4 +1,4 @@
-#include "stats.h"
+#include "process/stats.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,8 +14,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "log.h"
-#include "scoreboard.h"
+#include "log/log.h"
+#include "process/scoreboard.h"
 #include "version.h"
 
 namespace uwsgi {
