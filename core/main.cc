@@ -11,6 +11,7 @@
 #include "host.h"
 #include "loop/io_epoll.h"
 #include "net/listener.h"
+#include "net/socket_options.h"
 #include "log/log.h"
 #include "process/master.h"
 #include "config/options.h"
@@ -108,23 +109,18 @@ int main(int argc, char** argv) {
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;
-  ListenOptions lo;
-  lo.backlog = (int)cfg.get_int("listen", 100);
-  lo.reuse_port = cfg.get_bool("reuse-port");
-  if (cfg.has("chmod-socket")) {
-    std::string m = cfg.get("chmod-socket");
-    lo.chmod = m.empty() || m == "true" ? 0666 : (int)strtol(m.c_str(), nullptr, 8);
-  }
+  SocketSettings sock;
+  if (!read_socket_settings(cfg, &sock, &err)) return fail(err);
   auto bind_all = [&](const char* opt, Protocol proto) -> bool {
     for (auto& spec : cfg.all(opt)) {
       Listener l;
-      if (!take_inherited(spec, proto, &l) && !bind_listener(spec, proto, lo, &l, &err)) return false;
+      if (!take_inherited(spec, proto, &l) && !bind_listener(spec, proto, sock.listen, &l, &err)) return false;
       log_line("%s bound on %s fd %d", proto == Protocol::kHttp ? "HTTP socket" : "uwsgi socket", spec.c_str(), l.fd);
       listeners.push_back(l);
     }
     return true;
   };
-  if (!bind_all("socket", Protocol::kUwsgi) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
+  if (!bind_all("socket", sock.socket_protocol) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
   unsetenv("UWSGI_INHERITED_SOCKETS");
   if (listeners.empty()) return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   setup.listeners = &listeners;

@@ -31,12 +31,16 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("version", 0, N, "print the version"));
   host.add_option(opt("socket", 's', R, "bind a uwsgi-protocol socket (host:port, :port or a unix path)",
                       {"uwsgi-socket"}));
-  host.add_option(opt("http-socket", 0, R, "bind an HTTP/1.1 socket (host:port, :port or a unix path)"));
+  host.add_option(opt("http-socket", 0, R, "bind an HTTP/1.1 socket (host:port, :port or a unix path); keep-alive included",
+                      {"http11-socket"}));
+  host.add_option(opt("protocol", 0, R, "protocol of the --socket sockets: uwsgi (default) or http", {"socket-protocol"}));
   host.add_option(opt("listen", 'l', R, "listen queue size (default 100)", {}, true));
   host.add_option(opt("buffer-size", 'b', R, "largest request head / uwsgi packet in bytes (default 4096)", {}, true));
   host.add_option(opt("socket-timeout", 'z', R, "seconds a socket read or write may wait (default 30)", {}, true));
   host.add_option(opt("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
   host.add_option(opt("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
+  host.add_option(opt("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
+  host.add_option(opt("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
   host.add_option(opt("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
   host.add_option(opt("chdir", 0, R, "chdir to this directory before loading apps"));
   host.add_option(opt("pidfile", 0, R, "write the master's pid to this file"));

@@ -41,6 +41,11 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
       return false;
     }
     if (opt.chmod >= 0) chmod(spec.c_str(), opt.chmod);
+    if ((opt.owner_uid >= 0 || opt.owner_gid >= 0) && chown(spec.c_str(), opt.owner_uid, opt.owner_gid) != 0) {
+      *err = "cannot chown unix socket " + spec + ": " + strerror(errno);
+      close(fd);
+      return false;
+    }
     out->unix_path = spec;
   } else {
     size_t colon = spec.rfind(':');

@@ -20,6 +20,7 @@ struct ListenOptions {
   int backlog = 100;
   bool reuse_port = false;
   int chmod = -1;  // unix socket mode, -1 = leave
+  int owner_uid = -1, owner_gid = -1;  // --chown-socket for unix sockets, -1 = leave
 };
 
 bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions& opt, Listener* out,

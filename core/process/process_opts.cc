@@ -37,7 +37,7 @@ bool daemonize_if_asked(const Config& cfg, std::string* err) {
   return true;
 }
 
-static bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err) {
+bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err) {
   char* end = nullptr;
   unsigned long n = strtoul(v.c_str(), &end, 10);
   if (!v.empty() && end && *end == 0) {

@@ -12,5 +12,7 @@ namespace uwsgi {
 // reloading master re-executes itself (it is already a daemon).
 bool daemonize_if_asked(const Config& cfg, std::string* err);
 bool drop_privileges_if_asked(const Config& cfg, std::string* err);
+// A user (user=true) or group given by name or number; false with "unknown user ..." in *err.
+bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err);
 
 }  // namespace uwsgi

@@ -1,0 +1,89 @@
+"""Socket options real configs use: --http11-socket (an alias of --http-socket), --protocol http for
+--socket, --chown-socket, --umask, and clear refusals of bad values."""
+import os
+import socket
+import stat
+import subprocess
+import time
+
+from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import http_get
+
+
+def _unix_http_get(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    data = b''
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
+def test_http11_socket_serves_http_with_keepalive(uwsgi_server):
+    port = free_port()
+    srv = uwsgi_server('--http11-socket', f'127.0.0.1:{port}', '--wsgi-file', app_path('app.py'),
+                       http=False, port=port)
+    assert http_get(srv.port, '/')[0] == 200
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    for _ in range(2):  # two requests on one connection: keep-alive
+        s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        head = b''
+        while b'\r\n\r\n' not in head:
+            head += s.recv(4096)
+        assert head.startswith(b'HTTP/1.1 200'), head
+        hdrs = head.split(b'\r\n\r\n')[0].lower()
+        length = int(hdrs.split(b'content-length: ')[1].split(b'\r\n')[0])
+        body = head.split(b'\r\n\r\n', 1)[1]
+        while len(body) < length:
+            body += s.recv(4096)
+    s.close()
+
+
+def test_protocol_http_makes_socket_speak_http(uwsgi_server):
+    port = free_port()
+    srv = uwsgi_server('--socket', f'127.0.0.1:{port}', '--protocol', 'http', '--wsgi-file', app_path('app.py'),
+                       http=False, port=port)
+    s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+    s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    data = s.recv(65536)
+    s.close()
+    assert data.startswith(b'HTTP/1.1 200'), data
+
+
+def test_chown_socket_and_umask_apply_to_unix_sockets(uwsgi_server, tmp_path):
+    sock = tmp_path / 'app.sock'
+    # nobody:nogroup exist on Debian; the test runs as root (CI), so chown is allowed.
+    srv = uwsgi_server('--http-socket', str(sock), '--chown-socket', 'nobody:nogroup', '--umask', '027',
+                       '--wsgi-file', app_path('app.py'), http=False, wait=False)
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    st = os.stat(sock)
+    import pwd, grp
+    assert st.st_uid == pwd.getpwnam('nobody').pw_uid
+    assert st.st_gid == grp.getgrnam('nogroup').gr_gid
+    # umask 027 takes group write and all of "other" from the socket file's 0777.
+    assert stat.S_IMODE(st.st_mode) & 0o027 == 0, oct(st.st_mode)
+    assert _unix_http_get(str(sock)).startswith(b'HTTP/1.1 200')
+
+
+def _start_fails(*args):
+    cmd = [str(uwsgi_binary())] + base_args() + ['--http-socket', f'127.0.0.1:{free_port()}',
+                                                 '--wsgi-file', app_path('app.py')] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0, p.stdout + p.stderr
+    return p.stdout + p.stderr
+
+
+def test_bad_socket_option_values_stop_startup_naming_the_option():
+    assert '--protocol' in _start_fails('--protocol', 'fastcgi')
+    assert '--umask' in _start_fails('--umask', '9x')
+    assert '--chmod-socket' in _start_fails('--chmod-socket=rw')
+    assert 'no-such-user-here' in _start_fails('--chown-socket', 'no-such-user-here')
