@@ -245,7 +245,14 @@ class Master {
     wb.busy_cores.store(0);
     wb.last_progress_ms.store(0);
     for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
+    // Signals wait until the child has dropped the master's handlers: a SIGINT caught by
+    // master_signal() in the child would only set the child's copy of a flag, and the new worker
+    // would never stop.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
       log_line("fork() for worker %d failed: %s", id, strerror(errno));
       sf.close_channel(id);
@@ -260,6 +267,7 @@ class Master {
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
       // Until the worker reports on them itself (worker_install_signals), they must not kill it.
       for (int sig : {SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+      sigprocmask(SIG_SETMASK, &old, nullptr);
       _exit(run_worker(s_, id, true));
     }
     sf.parent_after_fork(id);
@@ -311,7 +319,11 @@ class Master {
   // check-only mode (kConfigCheckEnv). Until it answers, and if it fails, the workers serve on.
   void start_config_check() {
     log_line("reload requested: checking the configuration first");
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);  // as in spawn(): no master handler runs in the child
     pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
       log_line("reload check: fork() failed: %s; reload cancelled", strerror(errno));
       return;
@@ -320,7 +332,7 @@ class Master {
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
       sigset_t none;
       sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
+      sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask
       setenv(kConfigCheckEnv, "1", 1);
       exec_self();
       _exit(127);
