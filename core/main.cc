@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "config/core_options.h"
+#include "config/values.h"
 #include "host.h"
 #include "loop/io_epoll.h"
 #include "net/listener.h"
@@ -27,6 +28,9 @@ static int fail(const std::string& msg) {
 }
 
 int main(int argc, char** argv) {
+  keep_process_name(argv[0]);
+  // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
+  const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   HostImpl host;
   register_core_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
@@ -66,9 +70,9 @@ int main(int argc, char** argv) {
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err)) return fail(err);
   const Config& cfg = host.config();
 
-  if (cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
+  if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
-  if (!daemonize_if_asked(cfg, &err)) return fail(err);
+  if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
@@ -88,11 +92,16 @@ int main(int argc, char** argv) {
   setup.loader = &loader;
   if (!choose_engines(host, &setup.engines, &err)) return fail(err);
   setup.master = cfg.get_bool("master");
-  setup.processes = (int)cfg.get_int("processes", 1);
-  if (setup.processes < 1) return fail("--processes must be at least 1");
+  // Values the process model casts to int (seconds, counts): bounded here, named in the message.
+  long long processes, mercy, harakiri;
+  if (!get_bounded(cfg, "processes", 1, 1, 4096, &processes, &err) ||
+      !get_bounded(cfg, "reload-mercy", 60, 0, 86400, &mercy, &err) ||
+      !get_bounded(cfg, "harakiri", 0, 0, 86400 * 365, &harakiri, &err))
+    return fail(err);
+  setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");
   setup.die_on_term = cfg.get_bool("die-on-term");
-  setup.reload_mercy_s = (int)cfg.get_int("reload-mercy", cfg.get_int("worker-reload-mercy", 60));
+  setup.reload_mercy_s = (int)mercy;
   for (int i = 0; i < argc; i++) setup.argv.push_back(argv[i]);
 
   ServeSettings& ss = setup.settings;
@@ -111,6 +120,13 @@ int main(int argc, char** argv) {
   std::vector<Listener> listeners;
   SocketSettings sock;
   if (!read_socket_settings(cfg, &sock, &err)) return fail(err);
+  for (const char* opt : {"socket", "http-socket", "stats"})
+    for (auto& spec : cfg.all(opt))
+      if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
+  if (check_only) {
+    log_line("reload check: the configuration is valid");
+    return 0;
+  }
   auto bind_all = [&](const char* opt, Protocol proto) -> bool {
     for (auto& spec : cfg.all(opt)) {
       Listener l;

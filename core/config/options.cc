@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "config/values.h"
+
 extern char** environ;
 
 namespace uwsgi {
@@ -199,14 +201,10 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
     *err = "option --" + d.name + " needs a value (" + r.origin + ")";
     return false;
   }
-  if (d.numeric) {
-    char* end = nullptr;
-    errno = 0;
-    strtoll(value.c_str(), &end, 10);
-    if (value.empty() || *end != 0 || errno) {
-      *err = "option --" + d.name + " wants a number, not \"" + value + "\" (" + r.origin + ")";
-      return false;
-    }
+  long long n;
+  if (d.numeric && !parse_count(value, &n)) {
+    *err = "option --" + d.name + " wants a whole number (0 or more), not \"" + value + "\" (" + r.origin + ")";
+    return false;
   }
   store->add(d.name, value);
   if (d.on_set) {

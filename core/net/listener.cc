@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "config/values.h"
+
 namespace uwsgi {
 
 static bool is_unix_spec(const std::string& s) {
@@ -25,6 +27,10 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
   out->spec = spec;
   out->proto = proto;
   int fd = -1;
+  if (!check_socket_address(spec, err)) {
+    *err = spec + ": " + *err;
+    return false;
+  }
   if (is_unix_spec(spec)) {
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;

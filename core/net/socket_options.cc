@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "config/values.h"
 #include "process/process_opts.h"
 
 namespace uwsgi {
@@ -18,7 +19,9 @@ static bool parse_octal_mode(const std::string& v, int* out) {
 
 bool read_socket_settings(const Config& cfg, SocketSettings* out, std::string* err) {
   ListenOptions& lo = out->listen;
-  lo.backlog = (int)cfg.get_int("listen", 100);
+  long long backlog = 100;
+  if (!get_bounded(cfg, "listen", 100, 1, 65535, &backlog, err)) return false;
+  lo.backlog = (int)backlog;
   lo.reuse_port = cfg.get_bool("reuse-port");
   if (cfg.has("chmod-socket")) {
     std::string m = cfg.get("chmod-socket");

@@ -11,12 +11,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "log/log.h"
+#include "process/process_opts.h"
 #include "process/scoreboard.h"
 #include "process/signal_framework.h"
 #include "process/stats.h"
+#include "process/status_report.h"
 
 namespace uwsgi {
 
@@ -43,9 +46,27 @@ static int run_worker(ProcessSetup& s, int id, bool forked) {
   return rc;
 }
 
+// Per-core scoreboard slots: --async N, a loop engine's own core count (--gevent N), --threads N.
+static int scoreboard_cores(const ProcessSetup& s) {
+  return std::max({1, s.engines.cores, (int)s.host->config().get_int("gevent", 0)});
+}
+
+// --stats ADDR (alias --stats-server); false when it is asked for and cannot be bound.
+static bool open_stats(const Config& cfg, StatsServer* stats) {
+  std::string addr = cfg.get("stats");
+  if (addr.empty()) return true;
+  std::string err;
+  if (!stats->open(addr, cfg.get_bool("stats-http"), &err)) {
+    log_line("cannot bind the stats server on %s: %s", addr.c_str(), err.c_str());
+    return false;
+  }
+  log_line("stats server enabled on %s fd %d%s", addr.c_str(), stats->fd(), cfg.get_bool("stats-http") ? " (HTTP)" : "");
+  return true;
+}
+
 namespace {
 
-volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0;
+volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0, g_got_usr1 = 0, g_got_usr2 = 0;
 int g_master_pipe[2] = {-1, -1};
 
 void master_signal(int sig) {
@@ -53,6 +74,8 @@ void master_signal(int sig) {
   if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
   else if (sig == SIGHUP) g_got_hup = 1;
   else if (sig == SIGTERM) g_got_term = 1;
+  else if (sig == SIGUSR1) g_got_usr1 = 1;
+  else if (sig == SIGUSR2) g_got_usr2 = 1;
   char c = 1;
   ssize_t r = ::write(g_master_pipe[1], &c, 1);
   (void)r;
@@ -80,8 +103,7 @@ class Master {
     }
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
-    // Per-core stats slots: --async N, a loop engine's own core count (--gevent N), --threads N.
-    int ncores = std::max({1, s_.engines.cores, (int)cfg.get_int("gevent", 0)});
+    int ncores = scoreboard_cores(s_);
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
       return 1;
@@ -91,16 +113,7 @@ class Master {
     sf.set_worker_view(
         s_.processes, [this](int id) { return id >= 1 && id <= s_.processes && slots_[id].pid > 0 && mode_ == kRunning; },
         [](int id) { return scoreboard().worker(id).busy_cores.load() == 0; });
-    std::string stats_addr = cfg.has("stats") ? cfg.get("stats") : cfg.get("stats-server");
-    if (!stats_addr.empty()) {
-      std::string err;
-      if (!stats_.open(stats_addr, cfg.get_bool("stats-http"), &err)) {
-        log_line("cannot bind the stats server on %s: %s", stats_addr.c_str(), err.c_str());
-        return 1;
-      }
-      log_line("stats server enabled on %s fd %d%s", stats_addr.c_str(), stats_.fd(),
-               cfg.get_bool("stats-http") ? " (HTTP)" : "");
-    }
+    if (!open_stats(cfg, &stats_)) return 1;
     facts_.listeners = s_.listeners;
     facts_.nworkers = s_.processes;
     facts_.ncores = ncores;
@@ -108,7 +121,7 @@ class Master {
     sa.sa_handler = master_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD}) sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
@@ -132,6 +145,14 @@ class Master {
         stats_.serve(facts_);
       }
       if (harakiri_ms_ > 0) check_harakiri();
+      if (g_got_usr1) {
+        g_got_usr1 = 0;
+        report_stats(0);
+      }
+      if (g_got_usr2) {
+        g_got_usr2 = 0;
+        report_cores(0);
+      }
       if (g_got_term) {
         g_got_term = 0;
         if (s_.die_on_term) g_got_int = 1;
@@ -140,24 +161,32 @@ class Master {
       if (g_got_int && mode_ != kShutdown) begin(kShutdown, SIGINT);
       if (g_got_hup && mode_ == kRunning) {
         g_got_hup = 0;
-        begin(kReload, SIGHUP);
+        if (check_pid_ == 0) start_config_check();  // the reload begins once the new config passes
       }
       reap();
       uint64_t now = now_ms();
+      if (check_pid_ > 0 && now - check_started_ms_ > kConfigCheckMaxMs) {
+        log_line("reload check: no answer after %d s: stopping it", (int)(kConfigCheckMaxMs / 1000));
+        kill(check_pid_, SIGKILL);  // reaped (as a failed check) by reap()
+        check_started_ms_ = now;    // said once
+      }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
           if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
       } else {
         if (alive() == 0) {
           if (mode_ == kShutdown) {
+            if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             log_line("goodbye to uWSGI (all workers stopped)");
             return 0;
           }
-          reexec();  // returns only on failure
-          return 1;
+          reexec();  // returns only on failure: serve on as before (new workers, same config)
+          mode_ = kRunning;
+          continue;
         }
         if (now >= deadline_ms_ && !killed_) {
           log_line("workers still running after the %d s mercy: killing them", s_.reload_mercy_s);
+          report_in_flight(0, "killing ");
           for (auto& w : slots_)
             if (w.pid > 0) kill(w.pid, SIGKILL);
           killed_ = true;
@@ -175,6 +204,9 @@ class Master {
     deadline_ms_ = now_ms() + (uint64_t)s_.reload_mercy_s * 1000;
     log_line(m == kShutdown ? "shutting down: stopping %d worker(s)" : "graceful reload: stopping %d worker(s)",
              alive());
+    // What the stop waits for, so a slow shutdown explains itself.
+    if (report_in_flight(0, "waiting for ") > 0)
+      log_line("(in-flight requests get up to %d s: --reload-mercy)", s_.reload_mercy_s);
     for (auto& w : slots_)
       if (w.pid > 0) kill(w.pid, sig);
   }
@@ -213,7 +245,14 @@ class Master {
     wb.busy_cores.store(0);
     wb.last_progress_ms.store(0);
     for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
+    // Signals wait until the child has dropped the master's handlers: a SIGINT caught by
+    // master_signal() in the child would only set the child's copy of a flag, and the new worker
+    // would never stop.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
       log_line("fork() for worker %d failed: %s", id, strerror(errno));
       sf.close_channel(id);
@@ -226,6 +265,9 @@ class Master {
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
+      // Until the worker reports on them itself (worker_install_signals), they must not kill it.
+      for (int sig : {SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+      sigprocmask(SIG_SETMASK, &old, nullptr);
       _exit(run_worker(s_, id, true));
     }
     sf.parent_after_fork(id);
@@ -243,6 +285,11 @@ class Master {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid == check_pid_) {
+        check_pid_ = 0;
+        config_check_done(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        continue;
+      }
       for (int i = 1; i <= s_.processes; i++) {
         if (slots_[i].pid != pid) continue;
         slots_[i].pid = 0;
@@ -267,16 +314,60 @@ class Master {
     }
   }
 
+  // A reload starts only once the new configuration is known to start: a dry run of this binary
+  // with the same argv and environment (so the same ini files, options and UWSGI_* variables) in
+  // check-only mode (kConfigCheckEnv). Until it answers, and if it fails, the workers serve on.
+  void start_config_check() {
+    log_line("reload requested: checking the configuration first");
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);  // as in spawn(): no master handler runs in the child
+    pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+      log_line("reload check: fork() failed: %s; reload cancelled", strerror(errno));
+      return;
+    }
+    if (pid == 0) {
+      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask
+      setenv(kConfigCheckEnv, "1", 1);
+      exec_self();
+      _exit(127);
+    }
+    check_pid_ = pid;
+    check_started_ms_ = now_ms();
+  }
+
+  void config_check_done(bool ok) {
+    if (mode_ != kRunning) return;  // a shutdown came first
+    if (!ok) {
+      log_line("reload cancelled: the new configuration does not start (see above); "
+               "still serving with the running one");
+      return;
+    }
+    begin(kReload, SIGHUP);
+  }
+
+  void exec_self() {
+    std::vector<char*> av;
+    for (auto& a : s_.argv) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    execv("/proc/self/exe", av.data());  // the name "exe" is undone by keep_process_name()
+    log_line("execv(/proc/self/exe): %s", strerror(errno));
+  }
+
   void reexec() {
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
     std::string inherit = encode_inherited(*s_.listeners);
     setenv("UWSGI_INHERITED_SOCKETS", inherit.c_str(), 1);
     for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, 0);  // keep them across exec
-    std::vector<char*> av;
-    for (auto& a : s_.argv) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    execv("/proc/self/exe", av.data());
-    log_line("reload failed: execv: %s", strerror(errno));
+    exec_self();
+    log_line("reload failed: serving on with the running configuration");
+    for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, FD_CLOEXEC);
+    unsetenv("UWSGI_INHERITED_SOCKETS");
   }
 
   ProcessSetup& s_;
@@ -287,14 +378,48 @@ class Master {
   Mode mode_ = kRunning;
   uint64_t deadline_ms_ = 0;
   bool killed_ = false;
+  static constexpr uint64_t kConfigCheckMaxMs = 30000;
+  pid_t check_pid_ = 0;  // the reload's configuration check, while it runs
+  uint64_t check_started_ms_ = 0;
 };
 
 }  // namespace
+
+// Without a master, --stats is served by a thread of the worker's process: its loop may be inside
+// a request for as long as the request takes. The thread blocks every signal (the worker's
+// handlers run on its other threads) and lives as long as the process.
+static bool start_stats_thread(ProcessSetup& s) {
+  auto* stats = new StatsServer;
+  if (!open_stats(s.host->config(), stats)) return false;
+  if (stats->fd() < 0) {
+    delete stats;
+    return true;
+  }
+  StatsFacts facts;
+  facts.listeners = s.listeners;
+  facts.nworkers = 1;
+  facts.ncores = scoreboard_cores(s);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread([stats, facts] {
+    for (;;) {
+      pollfd p{stats->fd(), POLLIN, 0};
+      if (poll(&p, 1, -1) > 0) stats->serve(facts);
+    }
+  }).detach();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return true;
+}
 
 int run_processes(ProcessSetup& s) {
   if (!s.master && s.processes <= 1) {
     if (SignalFramework::get().has_timers_or_monitors())
       log_line("warning: uwsgi timers and file monitors need a master process (--master): they will not fire");
+    // A scoreboard of one: SIGUSR1/SIGUSR2 reports and --stats read it, as with a master.
+    if (scoreboard().create(1, scoreboard_cores(s))) scoreboard().worker(1).pid.store(getpid());
+    if (!start_stats_thread(s)) return 1;
+    worker_set_own_mercy(s.reload_mercy_s);
     return run_worker(s, 1, false);
   }
   return Master(s).run();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -82,6 +83,18 @@ bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
     log_line("setuid() to %u", uid);
   }
   return true;
+}
+
+void keep_process_name(const char* argv0) {
+  char comm[32] = {0};
+  int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, comm, sizeof comm - 1);
+  close(fd);
+  if (n <= 0 || strncmp(comm, "exe\n", 4) != 0 || !argv0) return;
+  const char* base = strrchr(argv0, '/');
+  base = base ? base + 1 : argv0;
+  if (*base) prctl(PR_SET_NAME, base);  // the kernel keeps the first 15 bytes, as for exec
 }
 
 }  // namespace uwsgi

@@ -15,4 +15,13 @@ bool drop_privileges_if_asked(const Config& cfg, std::string* err);
 // A user (user=true) or group given by name or number; false with "unknown user ..." in *err.
 bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err);
 
+// A reload re-executes through /proc/self/exe, and the kernel names a process after the file it
+// executes: "exe". Named so, `pgrep uwsgi` and top lose the master and its workers. Called first
+// in main(): when the name is "exe", take it from argv[0] again (prctl PR_SET_NAME).
+void keep_process_name(const char* argv0);
+
+// Set in the environment of a reload's dry run: main() reads and checks the whole configuration
+// (ini files, argv, environment) as a start would, and exits 0 before binding or loading anything.
+inline constexpr const char* kConfigCheckEnv = "UWSGI_RELOAD_CONFIG_CHECK";
+
 }  // namespace uwsgi

@@ -69,7 +69,14 @@ void Scoreboard::request_start(int worker_id, int core_id, const char* uri, size
   w.uri_seq.fetch_add(1, std::memory_order_acq_rel);
   w.last_progress_ms.store(monotonic_ms());
   w.busy_cores.fetch_add(1);
-  core(worker_id, core_id).busy.store(1);
+  CoreBoard& c = core(worker_id, core_id);
+  c.uri_seq.fetch_add(1, std::memory_order_acq_rel);
+  size_t m = uri_len < kCoreUriMax - 1 ? uri_len : kCoreUriMax - 1;
+  memcpy(c.uri, uri, m);
+  c.uri[m] = 0;
+  c.uri_seq.fetch_add(1, std::memory_order_acq_rel);
+  c.started_ms.store(monotonic_ms());
+  c.busy.store(1);
 }
 
 void Scoreboard::request_end(int worker_id, int core_id, uint64_t duration_us, bool exception) {
@@ -96,6 +103,21 @@ void Scoreboard::read_uri(int worker_id, char* out, size_t n) {
     memcpy(out, w.uri, m);
     out[m - 1] = 0;
     if (w.uri_seq.load(std::memory_order_acquire) == a) return;
+  }
+  out[0] = 0;
+}
+
+void Scoreboard::read_core_uri(int worker_id, int core_id, char* out, size_t n) {
+  out[0] = 0;
+  if (!base_ || n == 0) return;
+  CoreBoard& c = core(worker_id, core_id);
+  for (int tries = 0; tries < 3; tries++) {
+    uint32_t a = c.uri_seq.load(std::memory_order_acquire);
+    if (a & 1) continue;
+    size_t m = n < kCoreUriMax ? n : kCoreUriMax;
+    memcpy(out, c.uri, m);
+    out[m - 1] = 0;
+    if (c.uri_seq.load(std::memory_order_acquire) == a) return;
   }
   out[0] = 0;
 }

@@ -15,10 +15,15 @@ namespace uwsgi {
 constexpr int kMaxSignals = 256;
 constexpr size_t kUriMax = 256;
 constexpr size_t kTargetMax = 32;
+constexpr size_t kCoreUriMax = 128;
 
+// Worker-owned; read by SIGUSR2 reports (status_report.h) to say what each core is running.
 struct CoreBoard {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint32_t> busy{0};
+  std::atomic<uint64_t> started_ms{0};  // CLOCK_MONOTONIC ms when the current request started
+  std::atomic<uint32_t> uri_seq{0};     // odd while uri is being written
+  char uri[kCoreUriMax];                // URI of the core's current (or last) request
 };
 
 struct WorkerBoard {
@@ -64,6 +69,8 @@ class Scoreboard {
   void request_end(int worker_id, int core_id, uint64_t duration_us, bool exception);
   // Copy of the URI of worker_id's latest request (consistent or empty).
   void read_uri(int worker_id, char* out, size_t n);
+  // Same for one core's request (no allocation, no lock: usable in a signal handler).
+  void read_core_uri(int worker_id, int core_id, char* out, size_t n);
 
  private:
   void* base_ = nullptr;

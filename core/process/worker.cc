@@ -17,11 +17,17 @@
 #include "loop/loops.h"
 #include "process/scoreboard.h"
 #include "process/signal_framework.h"
+#include "process/status_report.h"
 
 namespace uwsgi {
 
 static volatile sig_atomic_t g_stop = 0;
 static int g_sig_pipe[2] = {-1, -1};
+static int g_worker_id = 0;         // for the SIGUSR1/SIGUSR2 reports
+static int g_own_mercy_s = -1;      // >= 0 without a master: the worker enforces --reload-mercy itself
+static volatile sig_atomic_t g_mercy_armed = 0;
+
+static void on_mercy_expired(int);
 
 static void on_stop_signal(int) {
   int saved = errno;
@@ -31,8 +37,38 @@ static void on_stop_signal(int) {
     ssize_t r = ::write(g_sig_pipe[1], &c, 1);
     (void)r;
   }
+  // Without a master nobody else bounds the drain: arm the mercy once, and say what it waits for.
+  if (g_own_mercy_s >= 0 && !g_mercy_armed) {
+    g_mercy_armed = 1;
+    if (report_in_flight(g_worker_id, "stopping: waiting (up to --reload-mercy) for ") > 0 && g_own_mercy_s == 0)
+      on_mercy_expired(0);
+    // SIGALRM is taken only now: until a stop, the app may use alarm() as it likes.
+    struct sigaction sa {};
+    sa.sa_handler = on_mercy_expired;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, nullptr);
+    if (g_own_mercy_s > 0) alarm((unsigned)g_own_mercy_s);
+  }
   errno = saved;
 }
+
+static void on_mercy_expired(int) {
+  static const char msg[] = "requests still running after the --reload-mercy: exiting without them\n";
+  ssize_t r = ::write(log_fd(), msg, sizeof msg - 1);
+  (void)r;
+  report_in_flight(g_worker_id, "abandoned: ");
+  _exit(0);  // the stop that was asked for (as the master's shutdown after its mercy)
+}
+
+// SIGUSR1 / SIGUSR2: report (from the handler itself, see status_report.h) and carry on.
+static void on_report_signal(int sig) {
+  int saved = errno;
+  if (sig == SIGUSR1) report_stats(g_worker_id);
+  else report_cores(g_worker_id);
+  errno = saved;
+}
+
+void worker_set_own_mercy(int seconds) { g_own_mercy_s = seconds; }
 
 void worker_install_signals() {
   if (g_sig_pipe[0] < 0 && pipe2(g_sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) g_sig_pipe[0] = g_sig_pipe[1] = -1;
@@ -41,6 +77,8 @@ void worker_install_signals() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
+  sa.sa_handler = on_report_signal;
+  for (int s : {SIGUSR1, SIGUSR2}) sigaction(s, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -76,6 +114,14 @@ bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err) {
     out->loop = "async";
   } else {
     out->loop = "sync";
+  }
+  // A suspend engine serves only async cores: without them it would be silently unused.
+  if (!out->suspend.empty() && out->loop != "async") {
+    *err = "--suspend-engine " + out->suspend + " (--" + out->suspend + ") needs async cores, but ";
+    if (out->loop != "sync") *err += "the " + out->loop + " loop engine does not use it";
+    else if (c.has("async")) *err += "--async 0 turns async mode off: give --async N with N >= 1";
+    else *err += "no --async N was given";
+    return false;
   }
   if (out->loop == "async") {
     if (out->cores <= 0) out->cores = 1;
@@ -172,6 +218,7 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
 }
 
 int WorkerImpl::run() {
+  g_worker_id = id_;
   worker_install_signals();
   host_.set_stop_callback(request_stop_cb);
   SignalFramework& sf = SignalFramework::get();

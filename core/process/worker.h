@@ -66,5 +66,8 @@ class WorkerImpl final : public Worker, private RequestObserver {
 
 // Set by the worker's signal handlers; read by every loop engine through Worker::stopping().
 void worker_install_signals();
+// Without a master: a stop signal gives in-flight requests this many seconds, then the worker
+// exits (logging which requests it abandons). Not called under a master, which enforces it.
+void worker_set_own_mercy(int seconds);
 
 }  // namespace uwsgi

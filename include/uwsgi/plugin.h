@@ -47,7 +47,7 @@ struct OptionDef {
   std::function<bool(std::string_view value, std::string* err)> on_set;
   // Shortcut options ("--ugreen") may imply other options: (name, value) pairs set when seen.
   std::vector<std::pair<std::string, std::string>> implies;
-  bool numeric = false;              // the value must be an integer (checked at start-up)
+  bool numeric = false;              // the value must be a whole number >= 0, in digits (checked at start-up)
   std::vector<std::string> aliases;  // other long names for the same option
 };
 

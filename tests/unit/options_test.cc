@@ -197,10 +197,14 @@ TEST_F(OptionsTest, NumericOptionRejectsOverflow) {
   EXPECT_NE(err.find("--limit-post"), std::string::npos) << err;
 }
 
-TEST_F(OptionsTest, NumericOptionAcceptsNegativeSyntax) {
-  // Range checks belong to whoever uses the value (main refuses --processes 0).
-  ASSERT_TRUE(parse({"--processes", "-1"})) << err;
-  EXPECT_EQ(cfg().get_int("processes", 0), -1);
+TEST_F(OptionsTest, NumericOptionRefusesNegativeValues) {
+  // No numeric option means anything below 0 (counts, sizes, seconds): refused where every
+  // option is read, naming it. Upper bounds belong to whoever uses the value.
+  EXPECT_FALSE(parse({"--processes", "-1"}));
+  EXPECT_NE(err.find("--processes"), std::string::npos) << err;
+  EXPECT_NE(err.find("-1"), std::string::npos) << err;
+  ASSERT_TRUE(parse({"--processes", "0"})) << err;
+  EXPECT_EQ(cfg().get_int("processes", 1), 0);
 }
 
 TEST_F(OptionsTest, UnknownLongOptionIsNamed) {
