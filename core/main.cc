@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     fclose(f);
   }
 
-  if (!setup.lazy_apps && !load_apps(host, loader)) return 1;
+  if (!setup.lazy_apps && !load_apps(host, loader)) return kExitFailedApp;
 
   int rc = run_processes(setup);
 

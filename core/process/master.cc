@@ -36,7 +36,8 @@ static int run_worker(ProcessSetup& s, int id, bool forked) {
   s.host->set_worker(id, s.processes);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
-  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return 22;
+  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return kExitFailedApp;
+  if (scoreboard().ready()) scoreboard().worker(id).apps_loaded.store(1);
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
   int rc = w.run();
   for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
@@ -67,6 +68,7 @@ struct WorkerSlot {
   uint64_t respawn_at_ms = 0;  // throttled respawn after a quick death
   bool harakiri_sent = false;
   bool spawned_once = false;
+  bool failed_app = false;  // its last worker exited with kExitFailedApp (--lazy-apps)
 };
 
 class Master {
@@ -151,7 +153,7 @@ class Master {
         if (alive() == 0) {
           if (mode_ == kShutdown) {
             log_line("goodbye to uWSGI (all workers stopped)");
-            return 0;
+            return exit_code_;
           }
           reexec();  // returns only on failure
           return 1;
@@ -211,6 +213,7 @@ class Master {
     WorkerBoard& wb = scoreboard().worker(id);
     // The new process starts with no request in progress.
     wb.busy_cores.store(0);
+    wb.apps_loaded.store(0);
     wb.last_progress_ms.store(0);
     for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
     pid_t pid = fork();
@@ -254,8 +257,11 @@ class Master {
           else if (WIFSIGNALED(status))
             log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
+          else if (WIFEXITED(status) && WEXITSTATUS(status) == kExitFailedApp)
+            log_line("worker %d (pid %d) could not load the app (status %d)", i, (int)pid, kExitFailedApp);
           else
             log_line("worker %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
+          slots_[i].failed_app = WIFEXITED(status) && WEXITSTATUS(status) == kExitFailedApp;
           uint64_t now = now_ms();
           // A worker that dies right after starting would otherwise fork in a tight loop (but a
           // harakiri or a --max-requests recycle is not a crash loop).
@@ -265,6 +271,21 @@ class Master {
         }
       }
     }
+    if (mode_ == kRunning && every_worker_failed_app()) {
+      // Respawning would fail the same way forever while clients wait: stop, as uWSGI does.
+      log_line("no worker could load the app (need-app): stopping with status %d", kExitFailedApp);
+      exit_code_ = kExitFailedApp;
+      begin(kShutdown, SIGINT);
+    }
+  }
+
+  // --lazy-apps: every worker's last attempt to load the app failed and none has it loaded.
+  bool every_worker_failed_app() const {
+    for (int i = 1; i <= s_.processes; i++) {
+      if (!slots_[i].failed_app) return false;
+      if (slots_[i].pid > 0 && scoreboard().worker(i).apps_loaded.load()) return false;
+    }
+    return true;
   }
 
   void reexec() {
@@ -287,6 +308,7 @@ class Master {
   Mode mode_ = kRunning;
   uint64_t deadline_ms_ = 0;
   bool killed_ = false;
+  int exit_code_ = 0;
 };
 
 }  // namespace

@@ -28,7 +28,8 @@ struct Globals {
   // Option values.
   std::string wsgi_file, module, callable = "application", home;
   std::vector<std::string> pythonpath;
-  bool need_app = false;
+  bool need_app = true;           // a configured app that fails to load stops start-up
+  bool need_app_explicit = false;  // --need-app given: no app configured stops it too
   int numproc = 1;
 };
 extern Globals g;
@@ -45,6 +46,8 @@ bool load_app(std::string* err);
 void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Log the pending Python exception (traceback) and clear it.
 void log_exception(const char* context);
+// "Type: message" of the pending Python exception, which stays pending.
+std::string exception_summary();
 // wsgi.cc
 bool wsgi_init_types();
 AppHandler* wsgi_handler();
