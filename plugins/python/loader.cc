@@ -67,6 +67,10 @@ PyObject* get_callable(PyObject* mod, const std::string& name) {
 
 }  // namespace
 
+PyObject* import_module_or_file(const std::string& name, std::string* err) {
+  return names_a_file(name) ? import_file(name, err) : PyImport_ImportModule(name.c_str());
+}
+
 bool load_app(std::string* err) {
   std::string file = g.wsgi_file, module = g.module, callable = g.callable;
   if (file.empty() && module.empty()) {

@@ -37,7 +37,7 @@ std::string exception_summary() {
 
 // Formats with traceback.format_exception so the text goes through host.log in one piece; falls
 // back to PyErr_Display (sys.stderr) if formatting itself fails.
-void log_exception(const char* context) {
+void log_exception(const char* context, std::string* text_out) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   if (!type) return;
@@ -56,6 +56,7 @@ void log_exception(const char* context) {
     }
   }
   const char* s = text ? PyUnicode_AsUTF8(text) : nullptr;
+  if (s && text_out) *text_out = s;
   if (s) {
     // The core's log lines are bounded: long tracebacks go out in pieces cut at line ends.
     if (context) log_line("%s", context);

@@ -55,6 +55,7 @@ class PythonPlugin : public Plugin {
       no.implies = {{"need-app", "false"}};
       host.add_option(std::move(no));
     }
+    add_app_options(host);
     opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
     opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
     host.add_app_handler(0, wsgi_handler());
@@ -75,8 +76,9 @@ class PythonPlugin : public Plugin {
   bool on_load_apps(Host& host, std::string* err) override {
     if (!g.initialized) return true;
     std::string why;
-    if (load_app(&why)) return true;
-    bool configured = !g.wsgi_file.empty() || !g.module.empty();
+    bool imported = run_imports(&why);
+    if (imported && load_app(&why)) return true;
+    bool configured = !imported || !g.wsgi_file.empty() || !g.module.empty();
     if (configured ? g.need_app : g.need_app_explicit) {
       *err = why + ": no app loaded, stopping (need-app; --no-need-app serves 500s instead)";
       return false;
@@ -110,6 +112,7 @@ class PythonPlugin : public Plugin {
   void on_worker_exit(Host& host) override {
     if (!g.initialized) return;
     if (!_PyThreadState_UncheckedGet()) return;  // not holding the GIL here: leave it be
+    call_uwsgi_atexit();  // the app's uwsgi.atexit, first, as uWSGI does
     // atexit handlers run as in a normal interpreter exit (without waiting for threads).
     if (PyObject* m = PyImport_ImportModule("atexit")) {
       PyObject* r = PyObject_CallMethod(m, "_run_exitfuncs", nullptr);

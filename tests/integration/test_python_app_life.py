@@ -119,3 +119,85 @@ def test_lazy_apps_keeps_serving_while_one_worker_loads(uwsgi_server):
     assert srv.proc.poll() is None, srv.log()
     assert srv.request('GET', '/')[2] == b'worker 1'
     assert 'worker-2-cannot-load' in srv.log()
+
+
+# --- catch-exceptions, import, pyargv, single-interpreter, uwsgi.atexit ---------------------------
+
+LIFE = app_path('life_app.py')
+
+
+def test_catch_exceptions_sends_the_traceback(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', LIFE, '--catch-exceptions')
+    status, _, body = srv.request('GET', '/boom')
+    assert status == 500
+    assert b'uWSGI exceptions catcher for "GET /boom"' in body, body
+    assert b'Traceback (most recent call last)' in body and b"KeyError: 'boom-marker'" in body, body
+    assert 'boom-marker' in srv.log()  # still logged
+    # After the headers went out the response is cut short, not appended to.
+    conn = srv.connection()
+    conn.request('GET', '/late')
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises(Exception):
+        resp.read()
+    conn.close()
+    assert srv.request('GET', '/')[2] == b'hello'
+
+
+def test_without_catch_exceptions_the_body_says_nothing(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', LIFE)
+    status, _, body = srv.request('GET', '/boom')
+    assert (status, body) == (500, b'Internal Server Error\n')
+
+
+def test_import_and_pyimport_run_in_order_before_the_app(uwsgi_server, tmp_path):
+    srv = uwsgi_server('--wsgi-file', LIFE, '--import', 'import_a', '--pyimport', 'import_b',
+                       '--import', app_path('import_a.py'))
+    assert srv.request('GET', '/imports')[2] == b'a,b,a'
+    ini = tmp_path / 'i.ini'
+    ini.write_text(f'[uwsgi]\nwsgi-file = {LIFE}\nimport = import_b\nimport = import_a\n')
+    srv2 = uwsgi_server('--ini', str(ini))
+    assert srv2.request('GET', '/imports')[2] == b'b,a'
+
+
+def test_failed_import_stops_start_up():
+    rc, out = run_fail(['--wsgi-file', LIFE, '--import', 'broken_app'])
+    assert rc == FAILED_APP, out
+    assert '--import broken_app' in out and 'broken-app-marker-999' in out, out
+
+
+@pytest.mark.parametrize('args, expected', [
+    ([], b"['uwsgi']"),
+    (['--pyargv', 'one two  three'], b"['uwsgi', 'one', 'two', 'three']"),
+])
+def test_pyargv_sets_sys_argv(uwsgi_server, args, expected):
+    srv = uwsgi_server('--wsgi-file', LIFE, *args)
+    assert srv.request('GET', '/argv')[2] == expected
+
+
+def test_single_interpreter_is_accepted(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', LIFE, '--single-interpreter', '--master')
+    assert srv.request('GET', '/')[2] == b'hello'
+
+
+ATEXIT_MODES = {
+    'sync': [],
+    'master': ['--master', '--processes', '2'],
+    'lazy': ['--master', '--lazy-apps'],
+    'recycle': ['--master', '--max-requests', '1'],
+    'threads': ['--threads', '2'],
+    'ugreen': ['--plugins', 'ugreen', '--ugreen', '--async', '4'],
+    'greenlet': ['--plugins', 'greenlet', '--greenlet', '--async', '4'],
+    'gevent': ['--plugins', 'gevent', '--gevent', '4'],
+}
+
+
+@pytest.mark.parametrize('mode', list(ATEXIT_MODES))
+def test_uwsgi_atexit_runs_when_the_worker_exits(uwsgi_server, tmp_path, mode):
+    srv = uwsgi_server('--wsgi-file', LIFE, *ATEXIT_MODES[mode])
+    status, _, pid = srv.request('GET', '/atexit?' + str(tmp_path / 'mark'))
+    assert status == 200
+    srv.stop()
+    mark = tmp_path / ('mark.' + pid.decode())
+    assert mark.exists(), srv.log()[-2000:]
+    assert mark.read_text() == 'uwsgi.atexit ran in ' + pid.decode()
