@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
   if (check_only) {
+    // The app is part of what must start: a reload onto an app that no longer imports would
+    // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
+    if (!load_apps(host, loader)) return kExitFailedApp;
     log_line("reload check: the configuration is valid");
     return 0;
   }
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
     fclose(f);
   }
 
-  if (!setup.lazy_apps && !load_apps(host, loader)) return 1;
+  if (!setup.lazy_apps && !load_apps(host, loader)) return kExitFailedApp;
 
   int rc = run_processes(setup);
 

@@ -39,7 +39,8 @@ static int run_worker(ProcessSetup& s, int id, bool forked) {
   s.host->set_worker(id, s.processes);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
-  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return 22;
+  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return kExitFailedApp;
+  if (scoreboard().ready()) scoreboard().worker(id).apps_loaded.store(1);
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
   int rc = w.run();
   for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
@@ -90,6 +91,7 @@ struct WorkerSlot {
   uint64_t respawn_at_ms = 0;  // throttled respawn after a quick death
   bool harakiri_sent = false;
   bool spawned_once = false;
+  bool failed_app = false;  // its last worker exited with kExitFailedApp (--lazy-apps)
 };
 
 class Master {
@@ -178,7 +180,7 @@ class Master {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             log_line("goodbye to uWSGI (all workers stopped)");
-            return 0;
+            return exit_code_;
           }
           reexec();  // returns only on failure: serve on as before (new workers, same config)
           mode_ = kRunning;
@@ -243,6 +245,7 @@ class Master {
     WorkerBoard& wb = scoreboard().worker(id);
     // The new process starts with no request in progress.
     wb.busy_cores.store(0);
+    wb.apps_loaded.store(0);
     wb.last_progress_ms.store(0);
     for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
     // Signals wait until the child has dropped the master's handlers: a SIGINT caught by
@@ -301,8 +304,11 @@ class Master {
           else if (WIFSIGNALED(status))
             log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
+          else if (WIFEXITED(status) && WEXITSTATUS(status) == kExitFailedApp)
+            log_line("worker %d (pid %d) could not load the app (status %d)", i, (int)pid, kExitFailedApp);
           else
             log_line("worker %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
+          slots_[i].failed_app = WIFEXITED(status) && WEXITSTATUS(status) == kExitFailedApp;
           uint64_t now = now_ms();
           // A worker that dies right after starting would otherwise fork in a tight loop (but a
           // harakiri or a --max-requests recycle is not a crash loop).
@@ -312,6 +318,21 @@ class Master {
         }
       }
     }
+    if (mode_ == kRunning && every_worker_failed_app()) {
+      // Respawning would fail the same way forever while clients wait: stop, as uWSGI does.
+      log_line("no worker could load the app (need-app): stopping with status %d", kExitFailedApp);
+      exit_code_ = kExitFailedApp;
+      begin(kShutdown, SIGINT);
+    }
+  }
+
+  // --lazy-apps: every worker's last attempt to load the app failed and none has it loaded.
+  bool every_worker_failed_app() const {
+    for (int i = 1; i <= s_.processes; i++) {
+      if (!slots_[i].failed_app) return false;
+      if (slots_[i].pid > 0 && scoreboard().worker(i).apps_loaded.load()) return false;
+    }
+    return true;
   }
 
   // A reload starts only once the new configuration is known to start: a dry run of this binary
@@ -381,6 +402,7 @@ class Master {
   static constexpr uint64_t kConfigCheckMaxMs = 30000;
   pid_t check_pid_ = 0;  // the reload's configuration check, while it runs
   uint64_t check_started_ms_ = 0;
+  int exit_code_ = 0;
 };
 
 }  // namespace

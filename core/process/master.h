@@ -25,6 +25,10 @@ struct ProcessSetup {
   std::vector<std::string> argv;  // for re-exec on reload
 };
 
+// Exit status of a process that could not load its apps (uWSGI's UWSGI_FAILED_APP_CODE): the
+// master's own start-up, or a --lazy-apps worker, which tells the master this way.
+constexpr int kExitFailedApp = 22;
+
 // Runs until shutdown; returns the exit code.
 int run_processes(ProcessSetup& s);
 

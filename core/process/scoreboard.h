@@ -35,6 +35,7 @@ struct WorkerBoard {
   std::atomic<uint64_t> delta_base{0};     // requests at the previous stats read (delta_requests)
   // Worker-owned.
   std::atomic<int32_t> busy_cores{0};       // requests in progress
+  std::atomic<uint32_t> apps_loaded{0};      // 1 once the worker has its apps (--lazy-apps)
   std::atomic<uint64_t> last_progress_ms{0};  // CLOCK_MONOTONIC ms of the last request start/end
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> exceptions{0};

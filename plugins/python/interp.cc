@@ -87,9 +87,12 @@ bool init_interpreter(std::string* err) {
   c.install_signal_handlers = 0;  // signals belong to the core
   c.parse_argv = 0;
   c.buffered_stdio = 0;           // print() in apps reaches the log at once
-  char arg0[] = "uwsgi";
-  char* argv[] = {arg0};
-  bool ok = check(PyConfig_SetBytesArgv(&c, 1, argv), "argv", err);
+  // sys.argv: "uwsgi" and the --pyargv words, as uWSGI gives them.
+  std::vector<std::string> words = pyargv_words();
+  words.insert(words.begin(), "uwsgi");
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  bool ok = check(PyConfig_SetBytesArgv(&c, (Py_ssize_t)argv.size(), argv.data()), "argv", err);
   if (ok) {
     if (!g.home.empty())
       ok = set_home(&c, g.home, err);

@@ -1,6 +1,11 @@
 // Loading the WSGI callable: --wsgi-file (a file run as module uwsgi_file_<mangled path>) or
-// --module mod[:callable] (a name ending in .py/.wsgi is a file too, as in uWSGI).
+// --module mod[:callable]. A --module value that names an existing file (or has a '/') is loaded
+// as a file; anything else is a dotted module path, so Django's `mysite.wsgi:application` is
+// imported rather than opened as a file named "mysite.wsgi".
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -10,9 +15,9 @@
 namespace uwsgi::py {
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+bool names_a_file(const std::string& v) {
+  struct stat st;
+  return v.find('/') != std::string::npos || (stat(v.c_str(), &st) == 0 && S_ISREG(st.st_mode));
 }
 
 std::string mangle(const std::string& path) {
@@ -25,7 +30,7 @@ std::string mangle(const std::string& path) {
 PyObject* import_file(const std::string& path, std::string* err) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
-    *err = "unable to open " + path;
+    *err = "unable to open " + path + ": " + strerror(errno);
     return nullptr;
   }
   std::stringstream ss;
@@ -62,6 +67,10 @@ PyObject* get_callable(PyObject* mod, const std::string& name) {
 
 }  // namespace
 
+PyObject* import_module_or_file(const std::string& name, std::string* err) {
+  return names_a_file(name) ? import_file(name, err) : PyImport_ImportModule(name.c_str());
+}
+
 bool load_app(std::string* err) {
   std::string file = g.wsgi_file, module = g.module, callable = g.callable;
   if (file.empty() && module.empty()) {
@@ -74,7 +83,7 @@ bool load_app(std::string* err) {
       callable = module.substr(colon + 1);
       module.resize(colon);
     }
-    if (ends_with(module, ".py") || ends_with(module, ".wsgi")) {
+    if (names_a_file(module)) {
       file = module;
       module.clear();
     }
@@ -82,8 +91,10 @@ bool load_app(std::string* err) {
   std::string what = module.empty() ? file : module;
   PyObject* mod = module.empty() ? import_file(file, err) : PyImport_ImportModule(module.c_str());
   if (!mod) {
+    if (err->empty())
+      *err = (module.empty() ? "cannot load the app file " : "cannot import the app module ") + what + ": " +
+             exception_summary();
     if (PyErr_Occurred()) log_exception(("python: failed to import " + what).c_str());
-    if (err->empty()) *err = "failed to import " + what;
     return false;
   }
   PyObject* app = get_callable(mod, callable);

@@ -20,9 +20,24 @@ void log_line(const char* fmt, ...) {
     fprintf(stderr, "%s\n", buf);
 }
 
+std::string exception_summary() {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  if (!type) return "unknown error";
+  PyErr_NormalizeException(&type, &value, &tb);
+  std::string out = ((PyTypeObject*)type)->tp_name;
+  PyObject* s = value ? PyObject_Str(value) : nullptr;
+  const char* c = s ? PyUnicode_AsUTF8(s) : nullptr;
+  if (c && *c) out += std::string(": ") + c;
+  if (!c) PyErr_Clear();
+  Py_XDECREF(s);
+  PyErr_Restore(type, value, tb);
+  return out;
+}
+
 // Formats with traceback.format_exception so the text goes through host.log in one piece; falls
 // back to PyErr_Display (sys.stderr) if formatting itself fails.
-void log_exception(const char* context) {
+void log_exception(const char* context, std::string* text_out) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   if (!type) return;
@@ -41,6 +56,7 @@ void log_exception(const char* context) {
     }
   }
   const char* s = text ? PyUnicode_AsUTF8(text) : nullptr;
+  if (s && text_out) *text_out = s;
   if (s) {
     // The core's log lines are bounded: long tracebacks go out in pieces cut at line ends.
     if (context) log_line("%s", context);

@@ -44,7 +44,18 @@ class PythonPlugin : public Plugin {
     opt("pp", 0, OptArg::Required, "alias of --pythonpath", add_path);
     for (const char* n : {"home", "virtualenv", "venv", "pyhome"})
       opt(n, n[0] == 'h' ? 'H' : 0, OptArg::Required, "python home / virtualenv directory", store(&g.home));
-    opt("need-app", 0, OptArg::None, "exit if no app could be loaded", nullptr);
+    opt("need-app", 0, OptArg::None,
+        "stop start-up when the configured app cannot be loaded (default true; need-app = false serves 500s)",
+        nullptr);
+    {
+      OptionDef no;
+      no.name = "no-need-app";
+      no.arg = OptArg::None;
+      no.help = "keep serving when the app cannot be loaded (every request gets 500), as uWSGI 2.0 does";
+      no.implies = {{"need-app", "false"}};
+      host.add_option(std::move(no));
+    }
+    add_app_options(host);
     opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
     opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
     host.add_app_handler(0, wsgi_handler());
@@ -53,7 +64,10 @@ class PythonPlugin : public Plugin {
 
   bool on_config(Host& host, std::string* err) override {
     const Config& c = host.config();
-    g.need_app = c.get_bool("need-app");
+    // A configured app that fails to load stops start-up unless need-app is false (uWSGI 2.1;
+    // unbit/uwsgi#1172); with no app configured at all only an explicit --need-app does.
+    g.need_app = !c.has("need-app") || c.get_bool("need-app");
+    g.need_app_explicit = c.has("need-app") && c.get_bool("need-app");
     g.numproc = (int)c.get_int("processes", c.get_int("workers", 1));
     if (g.callable.empty()) g.callable = "application";
     return init_interpreter(err);
@@ -62,9 +76,11 @@ class PythonPlugin : public Plugin {
   bool on_load_apps(Host& host, std::string* err) override {
     if (!g.initialized) return true;
     std::string why;
-    if (load_app(&why)) return true;
-    if (g.need_app) {
-      *err = why + ". no app loaded, exiting (--need-app)";
+    bool imported = run_imports(&why);
+    if (imported && load_app(&why)) return true;
+    bool configured = !imported || !g.wsgi_file.empty() || !g.module.empty();
+    if (configured ? g.need_app : g.need_app_explicit) {
+      *err = why + ": no app loaded, stopping (need-app; --no-need-app serves 500s instead)";
       return false;
     }
     log_line("*** %s: no app loaded. requests will get 500 ***", why.c_str());
@@ -96,6 +112,7 @@ class PythonPlugin : public Plugin {
   void on_worker_exit(Host& host) override {
     if (!g.initialized) return;
     if (!_PyThreadState_UncheckedGet()) return;  // not holding the GIL here: leave it be
+    call_uwsgi_atexit();  // the app's uwsgi.atexit, first, as uWSGI does
     // atexit handlers run as in a normal interpreter exit (without waiting for threads).
     if (PyObject* m = PyImport_ImportModule("atexit")) {
       PyObject* r = PyObject_CallMethod(m, "_run_exitfuncs", nullptr);

@@ -28,7 +28,8 @@ struct Globals {
   // Option values.
   std::string wsgi_file, module, callable = "application", home;
   std::vector<std::string> pythonpath;
-  bool need_app = false;
+  bool need_app = true;           // a configured app that fails to load stops start-up
+  bool need_app_explicit = false;  // --need-app given: no app configured stops it too
   int numproc = 1;
 };
 extern Globals g;
@@ -41,10 +42,23 @@ void install_frame_chunk_cache();
 void give_small_frame_stack();
 // loader.cc: import the app named by the options; false (with *err) when none could be loaded.
 bool load_app(std::string* err);
+// A module by dotted name, or a file (a value naming an existing file, or with a '/'): new
+// reference, or nullptr with a Python exception or *err set.
+PyObject* import_module_or_file(const std::string& name, std::string* err);
+// app_options.cc: --import/--pyimport, --pyargv, --single-interpreter, --catch-exceptions,
+// uwsgi.atexit.
+void add_app_options(Host& host);
+bool run_imports(std::string* err);  // the --import modules, in order; false (*err) on failure
+std::vector<std::string> pyargv_words();
+bool catch_exceptions();
+void call_uwsgi_atexit();
 // log.cc
 void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-// Log the pending Python exception (traceback) and clear it.
-void log_exception(const char* context);
+// Log the pending Python exception (traceback) and clear it; *text, if given, gets the
+// traceback's text (for --catch-exceptions' response body).
+void log_exception(const char* context, std::string* text = nullptr);
+// "Type: message" of the pending Python exception, which stays pending.
+std::string exception_summary();
 // wsgi.cc
 bool wsgi_init_types();
 AppHandler* wsgi_handler();

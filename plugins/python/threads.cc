@@ -6,8 +6,16 @@
 // an OS thread to one thread state through a pthread TSS key, so the key is re-pointed too:
 // otherwise PyGILState_Ensure() inside a core (sqlite3/ctypes callbacks) would try to take the GIL
 // this thread already holds. The key is found once at run time and verified before use.
+//
+// A suspend engine that saves the interpreter state itself (greenlet) runs every core on the
+// worker's one thread state; greenlet keeps frames, exceptions and contextvars apart but not the
+// thread state's dict, where threading.local keeps its per-thread values. So each core gets its
+// own dict instead (swapped in and out of that one state): thread-locals are per core as under
+// ugreen/fcontext, for the price of a dict, made only when a core first uses one.
 #include <pthread.h>
 #include <limits.h>
+
+#include <utility>
 
 #include "py_plugin.h"
 
@@ -17,7 +25,11 @@ namespace {
 class Hooks : public SwitchHooks {
  public:
   void enter_core(int core_id) override {
-    if (!g.initialized || !swap_enabled() || core_id < 0) return;
+    if (!g.initialized || core_id < 0) return;
+    if (!swap_enabled()) {
+      swap_dict(core_id);
+      return;
+    }
     if ((size_t)core_id >= states_.size()) states_.resize(core_id + 1, nullptr);
     PyThreadState*& ts = states_[core_id];
     if (!ts) {
@@ -29,7 +41,11 @@ class Hooks : public SwitchHooks {
   }
 
   void leave_core(int core_id) override {
-    if (!g.initialized || !swap_enabled()) return;
+    if (!g.initialized) return;
+    if (!swap_enabled()) {
+      swap_dict(core_id);
+      return;
+    }
     set_tss(g.main_ts);
     PyThreadState_Swap(g.main_ts);
   }
@@ -59,6 +75,7 @@ class Hooks : public SwitchHooks {
   void after_fork() {
     // PyOS_AfterFork_Child() deleted every other thread state: start afresh.
     states_.clear();
+    dicts_.clear();  // the parent's cores' dicts: dropped with the rest of its state
     swap_checked_ = false;
     key_checked_ = false;
     saved_ = nullptr;
@@ -72,6 +89,16 @@ class Hooks : public SwitchHooks {
       swap_checked_ = true;
     }
     return swap_;
+  }
+
+  // Exchanges the thread state's dict with core_id's slot: on enter the core's dict goes in and
+  // the main one into the slot, on leave the reverse. CPython makes tstate->dict on first use
+  // (PyThreadState_GetDict), so a core that never uses thread-locals costs nothing.
+  void swap_dict(int core_id) {
+    PyThreadState* ts = _PyThreadState_UncheckedGet();
+    if (!ts || core_id < 0) return;
+    if ((size_t)core_id >= dicts_.size()) dicts_.resize(core_id + 1, nullptr);
+    std::swap(ts->dict, dicts_[core_id]);
   }
 
   // The pthread key behind PyGILState_GetThisThreadState(): the key whose value is the main
@@ -101,6 +128,7 @@ class Hooks : public SwitchHooks {
   }
 
   std::vector<PyThreadState*> states_;
+  std::vector<PyObject*> dicts_;  // per core: its dict while it is out, main's while it runs
   static thread_local PyThreadState* saved_;  // per OS thread: each loop thread blocks on its own
   bool swap_ = true, swap_checked_ = false;
   bool key_checked_ = false, have_key_ = false;

@@ -192,8 +192,17 @@ std::string describe(Request& req) {
     log_line("python: client gone while sending the response to %s", describe(req).c_str());
     return;
   }
-  log_exception(("python: exception in the WSGI app (" + describe(req) + "):").c_str());
+  std::string tb;
+  bool show = catch_exceptions() && (!r || !r->sent) && !req.headers_sent();
+  log_exception(("python: exception in the WSGI app (" + describe(req) + "):").c_str(), show ? &tb : nullptr);
   req.mark_exception();
+  if (show && !tb.empty()) {
+    // --catch-exceptions: the traceback goes to the client too (once the headers are out, the
+    // response is cut short as without it: appending text would corrupt the body).
+    std::string body = "uWSGI exceptions catcher for \"" + describe(req) + "\"\n\n" + tb;
+    send_error(req, "500 Internal Server Error", body.c_str());
+    return;
+  }
   if (!r || !r->sent) send_error(req, "500 Internal Server Error", "Internal Server Error\n");
 }
 

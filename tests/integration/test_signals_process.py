@@ -235,3 +235,25 @@ def test_reload_with_a_broken_ini_keeps_serving(tmp_path, bad):
         assert wait_for(replaced, 15), srv.log()
     finally:
         srv.stop()
+
+
+def test_reload_onto_an_app_that_no_longer_imports_keeps_serving(tmp_path):
+    # need-app stops a start whose app fails to import; on reload that would be an outage, so the
+    # reload check loads the app too and cancels the reload instead.
+    port = free_port()
+    app = tmp_path / 'app.py'
+    app.write_text(open(APP).read())
+    ini = tmp_path / 'app.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {app}\nmaster = true\n'
+                   f'processes = 1\nenv = OPS_DIR={tmp_path}\n')
+    srv = start_uwsgi([str(ini)], port=port, http=False, log_dir=str(tmp_path))
+    try:
+        old = pid_of(srv)
+        app.write_text('raise RuntimeError("broken on purpose")\n')
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        assert srv.wait_log('reload cancelled', timeout=15), srv.log()
+        assert 'broken on purpose' in srv.log()
+        assert srv.proc.poll() is None
+        assert pid_of(srv) == old
+    finally:
+        srv.stop()

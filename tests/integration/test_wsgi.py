@@ -340,7 +340,7 @@ def test_pythonpath(uwsgi_server, tmp_path):
 
 def test_need_app_exits_when_import_fails(uwsgi_server):
     srv = uwsgi_server('--module', 'broken_app', '--need-app', wait=False)
-    assert srv.proc.wait(timeout=10) == 1
+    assert srv.proc.wait(timeout=10) == 22
     log = srv.log()
     assert 'broken-app-marker-999' in log
     assert 'no app' in log
@@ -348,12 +348,12 @@ def test_need_app_exits_when_import_fails(uwsgi_server):
 
 def test_need_app_exits_when_callable_missing(uwsgi_server):
     srv = uwsgi_server('--module', 'mod_app:nope', '--need-app', wait=False)
-    assert srv.proc.wait(timeout=10) == 1
+    assert srv.proc.wait(timeout=10) == 22
     assert 'nope' in srv.log()
 
 
 def test_without_need_app_requests_get_500(uwsgi_server):
-    srv = uwsgi_server('--module', 'broken_app')
+    srv = uwsgi_server('--module', 'broken_app', '--no-need-app')
     status, _, body = srv.request('GET', '/')
     assert status == 500
     assert b'no app loaded' in body
