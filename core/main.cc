@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
   for (const char* opt : {"socket", "http-socket", "stats"})
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
+  if (cfg.all("socket").empty() && cfg.all("http-socket").empty())
+    return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   if (check_only) {
     log_line("reload check: the configuration is valid");
     return 0;
@@ -143,7 +145,6 @@ int main(int argc, char** argv) {
   };
   if (!bind_all("socket", Protocol::kUwsgi) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
   unsetenv("UWSGI_INHERITED_SOCKETS");
-  if (listeners.empty()) return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   setup.listeners = &listeners;
   if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
 
