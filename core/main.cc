@@ -28,6 +28,9 @@ static int fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
   keep_process_name(argv[0]);
+  // SIGUSR1/SIGUSR2 only ever report (master.cc, worker.cc): one that comes while the server is
+  // still starting (loading apps) must not kill it.
+  ignore_report_signals();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   HostImpl host;
