@@ -29,6 +29,9 @@ static int fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
   keep_process_name(argv[0]);
+  // SIGUSR1/SIGUSR2 only ever report (master.cc, worker.cc): one that comes while the server is
+  // still starting (loading apps) must not kill it.
+  ignore_report_signals();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   HostImpl host;
@@ -123,6 +126,8 @@ int main(int argc, char** argv) {
   for (const char* opt : {"socket", "http-socket", "stats"})
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
+  if (cfg.all("socket").empty() && cfg.all("http-socket").empty())
+    return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   if (check_only) {
     // The app is part of what must start: a reload onto an app that no longer imports would
     // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
@@ -141,7 +146,6 @@ int main(int argc, char** argv) {
   };
   if (!bind_all("socket", sock.socket_protocol) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
   unsetenv("UWSGI_INHERITED_SOCKETS");
-  if (listeners.empty()) return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
   setup.listeners = &listeners;
   if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
 

@@ -268,8 +268,7 @@ class Master {
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
-      // Until the worker reports on them itself (worker_install_signals), they must not kill it.
-      for (int sig : {SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+      ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
       _exit(run_worker(s_, id, true));
     }

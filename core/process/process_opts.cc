@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -83,6 +84,16 @@ bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
     log_line("setuid() to %u", uid);
   }
   return true;
+}
+
+static void drop_signal(int) {}
+
+void ignore_report_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = drop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
 }
 
 void keep_process_name(const char* argv0) {

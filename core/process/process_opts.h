@@ -20,6 +20,10 @@ bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err);
 // in main(): when the name is "exe", take it from argv[0] again (prctl PR_SET_NAME).
 void keep_process_name(const char* argv0);
 
+// SIGUSR1/SIGUSR2 until a process reports on them itself: caught and dropped (not SIG_IGN, which
+// programs the app starts meanwhile would inherit across exec).
+void ignore_report_signals();
+
 // Set in the environment of a reload's dry run: main() reads and checks the whole configuration
 // (ini files, argv, environment) as a start would, and exits 0 before binding or loading anything.
 inline constexpr const char* kConfigCheckEnv = "UWSGI_RELOAD_CONFIG_CHECK";

@@ -86,7 +86,12 @@ static void request_stop_cb() { on_stop_signal(0); }
 
 bool choose_engines(HostImpl& host, EngineChoice* out, std::string* err) {
   const Config& c = host.config();
-  out->cores = (int)c.get_int("async", 0);
+  long long async_cores = c.get_int("async", 0);
+  if (async_cores < 0 || async_cores > 65536) {
+    *err = "--async must be between 0 and 65536";
+    return false;
+  }
+  out->cores = (int)async_cores;
   out->loop = c.get("loop-engine");
   out->suspend = c.get("suspend-engine");
   out->io = c.get("io-engine", "epoll");

@@ -177,6 +177,7 @@ BAD = [
     (['--reload-mercy', '-1'], '--reload-mercy'),
     (['--max-requests', '-100'], '--max-requests'),
     (['--listen', '100000'], '--listen'),
+    (['--async', '99999999999', '--plugins', 'ugreen', '--ugreen'], '--async'),
     (['--processes', '+-2'], '--processes'),
     (['--limit-post', '1e6'], '--limit-post'),
     (['--http-socket', '127.0.0.1:99999'], '--http-socket'),
