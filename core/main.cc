@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   if (cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   if (!daemonize_if_asked(cfg, &err)) return fail(err);
+  remap_stdin_unless_honoured(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");

@@ -1,4 +1,4 @@
-// Process-level options applied by main(): --daemonize (right after the options are read) and
+// Process-level options applied by main(): --daemonize and --honour-stdin (right after the options are read) and
 // --uid/--gid (after the sockets are bound, so privileged ports work, before apps load).
 #pragma once
 
@@ -12,5 +12,8 @@ namespace uwsgi {
 // reloading master re-executes itself (it is already a daemon).
 bool daemonize_if_asked(const Config& cfg, std::string* err);
 bool drop_privileges_if_asked(const Config& cfg, std::string* err);
+// stdin becomes /dev/null (as in uWSGI: a worker must not read the terminal or a pipe meant for
+// the master) unless --honour-stdin.
+void remap_stdin_unless_honoured(const Config& cfg);
 
 }  // namespace uwsgi

@@ -1,6 +1,6 @@
 // The python plugin: options, interpreter life cycle across fork, and the WSGI app handler for
 // modifier1 0.
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 
@@ -47,6 +47,7 @@ class PythonPlugin : public Plugin {
     opt("need-app", 0, OptArg::None, "exit if no app could be loaded", nullptr);
     opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
     opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
+    register_py_options(host);  // py_opts.cc: mounts, post-buffering, autoreload, write errors
     host.add_app_handler(0, wsgi_handler());
     host.add_switch_hooks(switch_hooks());
   }
@@ -56,11 +57,15 @@ class PythonPlugin : public Plugin {
     g.need_app = c.get_bool("need-app");
     g.numproc = (int)c.get_int("processes", c.get_int("workers", 1));
     if (g.callable.empty()) g.callable = "application";
+    mounts_configure(c);
+    write_opts_configure(c);
     return init_interpreter(err);
   }
 
   bool on_load_apps(Host& host, std::string* err) override {
     if (!g.initialized) return true;
+    if (have_mounts() && !load_mounts(err)) return false;  // --mount apps (mounts.cc)
+    if (have_mounts() && g.wsgi_file.empty() && g.module.empty()) return true;  // the mounts are the apps
     std::string why;
     if (load_app(&why)) return true;
     if (g.need_app) {
@@ -91,6 +96,7 @@ class PythonPlugin : public Plugin {
       PyErr_Clear();
     }
     run_post_fork_hook();  // @postfork functions (uwsgidecorators)
+    autoreload_start(worker_id);
   }
 
   void on_worker_exit(Host& host) override {
