@@ -186,6 +186,27 @@ def test_no_default_app(uwsgi_server):
     assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '', '/elsewhere')
 
 
+def test_root_mount_keeps_the_whole_path(uwsgi_server):
+    srv = uwsgi_server('--mount', '/=pyopts_app:other', '--manage-script-name')
+    got = get_json(srv, '/x/y')
+    assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '', '/x/y')
+
+
+def test_broken_mount_is_500_or_stops_startup(tmp_path):
+    args = ['--wsgi-file', app_path('mod_app.py'), '--mount', '/bad=no_such_module_here', '--manage-script-name']
+    try:
+        srv = start_uwsgi(args, timeout=10, log_dir=str(tmp_path))
+    except RuntimeError as e:  # with need-app (a missing app stops start-up)
+        assert '--mount /bad=no_such_module_here' in str(e)
+        return
+    try:
+        assert srv.request('GET', '/bad/x')[0] == 500
+        assert srv.request('GET', '/x')[2] == b'mod_app.application'
+        assert "No module named 'no_such_module_here'" in srv.log()
+    finally:
+        srv.stop()
+
+
 @pytest.mark.parametrize('value,message', [('noequals', 'MOUNTPOINT=APP'), ('app=x', 'must start with /')])
 def test_bad_mount_stops_startup(value, message):
     with pytest.raises(RuntimeError, match=message):
