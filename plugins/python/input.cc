@@ -24,6 +24,7 @@ struct Input {
   bool buffered;      // --post-buffering: the body is all in buf, or in fd
   int fd;             // the temp file of a buffered body past the limit, or -1
   long long size;     // a buffered body's length
+  PyObject* body;     // a buffered body read into one bytes object (buf points into it), or nullptr
 };
 
 PyTypeObject* input_type = nullptr;
@@ -49,6 +50,10 @@ ssize_t raw_read(Input* self, char* dst, size_t n) {
   }
   if (r == 0) self->eof = true;
   self->from_req += r;
+  // The last byte of a CONTENT_LENGTH body: read() of everything stops here instead of growing
+  // its result for one more read that can only return 0.
+  if (self->fd < 0 && self->req->content_length() >= 0 && self->from_req >= self->req->content_length())
+    self->eof = true;
   return r;
 }
 
@@ -78,6 +83,10 @@ ssize_t fill(Input* self) {
 PyObject* do_read(Input* self, Py_ssize_t size) {
   if (!usable(self)) return nullptr;
   size_t avail = self->len - self->pos;
+  if (self->body && self->pos == 0 && (size < 0 || (size_t)size >= avail)) {
+    self->pos = self->len;  // the whole buffered body: no copy
+    return Py_NewRef(self->body);
+  }
   Py_ssize_t want;
   if (size >= 0) {
     want = size;
@@ -196,7 +205,10 @@ PyObject* iternext(PyObject* self) {
 }
 
 void dealloc(PyObject* self) {
-  free(reinterpret_cast<Input*>(self)->buf);
+  if (reinterpret_cast<Input*>(self)->body)
+    Py_DECREF(reinterpret_cast<Input*>(self)->body);
+  else
+    free(reinterpret_cast<Input*>(self)->buf);
   if (reinterpret_cast<Input*>(self)->fd >= 0) close(reinterpret_cast<Input*>(self)->fd);
   PyTypeObject* tp = Py_TYPE(self);
   tp->tp_free(self);
@@ -285,21 +297,29 @@ PyObject* input_new(Request* req) {
   self->buffered = false;
   self->fd = -1;
   self->size = 0;
+  self->body = nullptr;
   return reinterpret_cast<PyObject*>(self);
 }
 
-bool input_set_memory(PyObject* input, const std::string& body) {
+void input_set_memory(PyObject* input, char* body, size_t len) {
   Input* self = reinterpret_cast<Input*>(input);
-  char* nb = static_cast<char*>(malloc(body.size() ? body.size() : 1));
-  if (!nb) return false;
-  memcpy(nb, body.data(), body.size());
   free(self->buf);
-  self->buf = nb;
-  self->cap = self->len = body.size();
+  self->buf = body;
+  self->cap = self->len = body ? len : 0;
   self->pos = 0;
   self->size = (long long)self->len;
   self->buffered = self->eof = true;
-  return true;
+}
+
+void input_set_bytes(PyObject* input, PyObject* body) {
+  Input* self = reinterpret_cast<Input*>(input);
+  free(self->buf);
+  self->body = body;
+  self->buf = PyBytes_AS_STRING(body);
+  self->cap = self->len = (size_t)PyBytes_GET_SIZE(body);
+  self->pos = 0;
+  self->size = (long long)self->len;
+  self->buffered = self->eof = true;
 }
 
 long long input_buffered_size(PyObject* input) {

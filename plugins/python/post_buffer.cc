@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -57,6 +58,14 @@ bool write_all(int fd, const char* p, size_t n) {
   return true;
 }
 
+bool log_failure(Request& req, const std::string& why) {
+  std::string what(req.find_var("REQUEST_METHOD"));
+  what += ' ';
+  what += req.find_var("REQUEST_URI");
+  log_line("python: reading the request body (--post-buffering) of %s failed: %s", what.c_str(), why.c_str());
+  return false;
+}
+
 }  // namespace
 
 void register_post_buffer_options(Host& host) {
@@ -64,7 +73,7 @@ void register_post_buffer_options(Host& host) {
                 "read the request body before calling the app: into memory up to N bytes, into a temp file past it",
                 [](std::string_view v, std::string* err) { return parse_size(v, "post-buffering", &limit, err); });
   add_py_option(host, "post-buffering-bufsize", OptArg::Required,
-                "bytes per read() while post-buffering (default 8192)", [](std::string_view v, std::string* err) {
+                "bytes per read() while post-buffering into a temp file or a body of unknown length (default 8192)", [](std::string_view v, std::string* err) {
                   if (!parse_size(v, "post-buffering-bufsize", &bufsize, err)) return false;
                   if (bufsize < 1 || bufsize > (64 << 20)) {
                     *err = "must be between 1 and 67108864 bytes";
@@ -79,44 +88,74 @@ bool post_buffering_on() { return limit > 0; }
 bool post_buffer(Request& req, PyObject* input) {
   long long cl = req.content_length();
   if (limit <= 0 || cl == 0) return true;
-  std::unique_ptr<char[]> chunk(new char[bufsize]);
-  std::string mem;
+  // In memory, reads go straight into the body's buffer: a bytes object of CONTENT_LENGTH that
+  // wsgi.input.read() then returns without a copy, or a growing buffer for a chunked body. Past
+  // the limit, bufsize pieces go to the temp file.
+  PyObject* bytes = cl > 0 && cl <= limit ? PyBytes_FromStringAndSize(nullptr, cl) : nullptr;
+  if (bytes == nullptr && PyErr_Occurred()) {
+    PyErr_Clear();
+    return log_failure(req, "out of memory");
+  }
+  char* mem = nullptr;
+  size_t len = 0, cap = 0;
+  std::unique_ptr<char[]> chunk;
   int fd = -1;
-  long long total = 0;
   std::string failed;
   auto io_error = [](const char* what) { return std::string(what) + ": " + strerror(errno); };
-  if (cl > limit && (fd = temp_file()) < 0) failed = io_error("cannot create a temp file");
+  auto to_file = [&]() {
+    if ((fd = temp_file()) < 0) return false;
+    chunk.reset(new char[bufsize]);
+    return true;
+  };
+  if (bytes) {
+    mem = PyBytes_AS_STRING(bytes);
+    cap = (size_t)cl;
+  } else if (cl > limit ? !to_file() : !(mem = static_cast<char*>(malloc(cap = (size_t)bufsize)))) {
+    failed = cl > limit ? io_error("cannot create a temp file") : "out of memory";
+  }
   while (failed.empty()) {
-    ssize_t n = req.read(chunk.get(), (size_t)bufsize);
+    if (fd < 0 && len == cap) {
+      if (cl >= 0) break;  // the whole CONTENT_LENGTH is in
+      size_t ncap = std::min<size_t>(std::max<size_t>(cap * 2, (size_t)bufsize), (size_t)limit + 1);
+      char* nb = static_cast<char*>(realloc(mem, ncap));
+      if (!nb) {
+        failed = "out of memory";
+        break;
+      }
+      mem = nb;
+      cap = ncap;
+    }
+    ssize_t n = fd < 0 ? req.read(mem + len, cap - len) : req.read(chunk.get(), (size_t)bufsize);
     if (n < 0) {
       failed = req.error() && *req.error() ? req.error() : "client gone";
       break;
     }
     if (n == 0) break;
-    if (fd < 0 && total + n > limit) {
-      if ((fd = temp_file()) < 0 || !write_all(fd, mem.data(), mem.size())) {
-        failed = io_error("cannot write a temp file");
-        break;
-      }
-      mem = std::string();
+    if (fd >= 0) {
+      if (!write_all(fd, chunk.get(), (size_t)n)) failed = io_error("cannot write a temp file");
+    } else if ((len += (size_t)n) > (size_t)limit) {  // an unknown length went past the limit
+      if (!to_file() || !write_all(fd, mem, len)) failed = io_error("cannot write a temp file");
+      free(mem);
+      mem = nullptr;
     }
-    if (fd >= 0 ? !write_all(fd, chunk.get(), (size_t)n) : (mem.append(chunk.get(), (size_t)n), false)) {
-      failed = io_error("cannot write a temp file");
-      break;
-    }
-    total += n;
   }
-  if (failed.empty() && fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) failed = io_error("cannot rewind the temp file");
-  if (failed.empty() && fd < 0 && !input_set_memory(input, mem)) failed = "out of memory";
+  long long total = fd >= 0 ? (long long)lseek(fd, 0, SEEK_END) : (long long)len;
+  if (failed.empty() && fd >= 0 && (total < 0 || lseek(fd, 0, SEEK_SET) < 0))
+    failed = io_error("cannot rewind the temp file");
   if (!failed.empty()) {
+    if (bytes)
+      Py_DECREF(bytes);
+    else
+      free(mem);
     if (fd >= 0) close(fd);
-    std::string what(req.find_var("REQUEST_METHOD"));
-    what += ' ';
-    what += req.find_var("REQUEST_URI");
-    log_line("python: reading the request body (--post-buffering) of %s failed: %s", what.c_str(), failed.c_str());
-    return false;
+    return log_failure(req, failed);
   }
-  if (fd >= 0) input_set_file(input, fd, total);
+  if (fd >= 0)
+    input_set_file(input, fd, total);
+  else if (bytes)
+    input_set_bytes(input, bytes);
+  else
+    input_set_memory(input, mem, len);
   return true;
 }
 

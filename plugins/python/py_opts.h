@@ -35,7 +35,8 @@ bool post_buffer(Request& req, PyObject* input);
 bool post_buffering_on();
 
 // input.cc: the body as read by post_buffer.
-bool input_set_memory(PyObject* input, const std::string& body);  // false: out of memory
+void input_set_memory(PyObject* input, char* body, size_t len);  // takes body (malloc'd)
+void input_set_bytes(PyObject* input, PyObject* body);  // takes the reference
 void input_set_file(PyObject* input, int fd, long long size);  // takes fd
 long long input_buffered_size(PyObject* input);  // -1 when the body was not buffered
 

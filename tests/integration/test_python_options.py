@@ -62,6 +62,15 @@ def test_input_terminated_only_for_chunked_bodies(uwsgi_server):
     assert json.loads(body)['input_terminated'] is None
 
 
+@pytest.mark.parametrize('opts', [[], ['--post-buffering', '4000000']])
+def test_read_of_a_content_length_body_holds_it_once(uwsgi_server, opts):
+    # read() stops at CONTENT_LENGTH instead of doubling its result for one more empty read.
+    srv = uwsgi_server('--wsgi-file', APP, *opts)
+    status, _, body = srv.request('POST', '/read-peak', body=b'q' * 3_000_000)
+    got = json.loads(body)
+    assert got['len'] == 3_000_000 and got['peak_per_byte'] < 1.2, got
+
+
 # ---- post-buffering ------------------------------------------------------------------------
 
 def send_slowly(port, path, first, rest, pause=0.6):

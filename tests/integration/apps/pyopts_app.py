@@ -38,6 +38,15 @@ def application(environ, start_response):
             raise  # the server logs the vanished client (unless --ignore-write-errors)
         sys.stderr.flush()
         return []
+    if path.endswith('/read-peak'):
+        # Peak memory of one wsgi.input.read() of the whole body, per body byte.
+        import tracemalloc
+        tracemalloc.start()
+        n = len(environ['wsgi.input'].read())
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        start_response('200 OK', [('Content-Type', 'application/json')])
+        return [json.dumps({'len': n, 'peak_per_byte': peak / max(n, 1)}).encode()]
     if path.endswith('/slow-body'):
         sys.stderr.write('APP CALLED %s\n' % path)
         sys.stderr.flush()
