@@ -45,7 +45,7 @@ std::vector<std::string> module_files() {
   return files;
 }
 
-void watch() {
+void watch(pid_t master) {
   std::unordered_map<std::string, struct timespec> seen;
   for (;;) {
     for (auto& path : module_files()) {
@@ -55,8 +55,10 @@ void watch() {
       if (it == seen.end()) {
         seen.emplace(path, st.st_mtim);
       } else if (it->second.tv_sec != st.st_mtim.tv_sec || it->second.tv_nsec != st.st_mtim.tv_nsec) {
+        // Only our master: after it died the parent is init (or a subreaper), not to be signalled.
+        if (getppid() != master) return;
         log_line("[uwsgi-python-reloader] module/file %s has been modified: reloading", path.c_str());
-        kill(getppid(), SIGHUP);  // the master reloads gracefully
+        kill(master, SIGHUP);  // the master reloads gracefully
         return;
       }
     }
@@ -95,7 +97,7 @@ void autoreload_start(int worker_id) {
     return;
   }
   log_line("python auto-reloader enabled (every %lld s)", interval_s);
-  std::thread(watch).detach();
+  std::thread(watch, getppid()).detach();
 }
 
 }  // namespace uwsgi::py
