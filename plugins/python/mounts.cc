@@ -153,7 +153,9 @@ PyObject* select_app(Request& req, PyObject* env, const char** status) {
     }
     if (!best && g.app) return g.app;  // the app of --wsgi-file/--module is at "": it prefixes every path
   } else {
-    std::string script = normalize(req.find_var("SCRIPT_NAME"));
+    // nginx may name the app with `uwsgi_param UWSGI_APPID /app;` instead (uWSGI's rule: it wins).
+    std::string_view appid = req.find_var("UWSGI_APPID");
+    std::string script = normalize(appid.empty() ? req.find_var("SCRIPT_NAME") : appid);
     for (auto& m : mounts)
       if (m.mountpoint == script) best = &m;
     if (!best && g.app && script.empty()) return g.app;

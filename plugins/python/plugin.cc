@@ -64,16 +64,16 @@ class PythonPlugin : public Plugin {
 
   bool on_load_apps(Host& host, std::string* err) override {
     if (!g.initialized) return true;
-    if (have_mounts() && !load_mounts(err)) return false;  // --mount apps (mounts.cc)
-    if (have_mounts() && g.wsgi_file.empty() && g.module.empty()) return true;  // the mounts are the apps
+    // --mount apps (mounts.cc) come after app 0 (--wsgi-file/--module), or are all the apps.
+    if (have_mounts() && g.wsgi_file.empty() && g.module.empty()) return load_mounts(err);
     std::string why;
-    if (load_app(&why)) return true;
+    if (load_app(&why)) return load_mounts(err);
     if (g.need_app) {
       *err = why + ". no app loaded, exiting (--need-app)";
       return false;
     }
     log_line("*** %s: no app loaded. requests will get 500 ***", why.c_str());
-    return true;
+    return load_mounts(err);
   }
 
   void on_post_fork(Host& host, int worker_id) override {

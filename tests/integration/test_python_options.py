@@ -180,6 +180,10 @@ def test_mount_selects_by_script_name_without_manage_script_name(tmp_path):
         assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '/app', '/x')
         assert ask('', '/app/x').body == b'mod_app.application'
         assert ask('/nothing', '/x').body == b'mod_app.application'  # the default app
+        with connect(port) as s:  # UWSGI_APPID names the app instead of SCRIPT_NAME
+            s.sendall(uwsgi_packet(cgi_vars('GET', '/y', extra={'UWSGI_APPID': '/app'})))
+            assert HttpReader(s).read_response().json()['app'] == 'other'
+
     finally:
         srv.stop()
 
