@@ -264,7 +264,10 @@ def test_stdin_is_dev_null_unless_honour_stdin(tmp_path):
                                  *opts], stdin=r, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         os.close(r)
         try:
-            assert wait_for(lambda: socket.socket().connect_ex(('127.0.0.1', port)) == 0, 10)
+            def listening():
+                with socket.socket() as probe:
+                    return probe.connect_ex(('127.0.0.1', port)) == 0
+            assert wait_for(listening, 10)
             return get_json(Server(proc, port, str(tmp_path / 'log')), '/')['stdin']
         finally:
             os.killpg(proc.pid, 9)
@@ -301,3 +304,23 @@ def test_py_autoreload_serves_new_code(uwsgi_server, tmp_path):
             return False
     assert wait_for(served_two, 15), srv.log()[-3000:]
     assert 'reloaded_mod.py has been modified' in srv.log()
+
+
+def test_py_autoreload_ignore_skips_a_module(uwsgi_server, tmp_path):
+    mod = tmp_path / 'ignored_mod.py'
+    mod.write_text('VERSION = "one"\n')
+    (tmp_path / 'ignore_app.py').write_text(
+        'import ignored_mod\n'
+        'def application(e, sr):\n'
+        '    sr("200 OK", [("Content-Type", "text/plain")])\n'
+        '    return [ignored_mod.VERSION.encode()]\n')
+    srv = uwsgi_server('--wsgi-file', str(tmp_path / 'ignore_app.py'), '--pythonpath', str(tmp_path),
+                       '--py-autoreload', '1', '--py-autoreload-ignore', 'ignored_mod', cwd=str(tmp_path))
+    assert srv.wait_log('auto-reloader enabled')
+    time.sleep(1.2)
+    mod.write_text('VERSION = "two"\n')
+    st = os.stat(mod)
+    os.utime(mod, (st.st_atime, st.st_mtime + 2))
+    time.sleep(3)  # three checks
+    assert 'has been modified' not in srv.log()
+    assert srv.request('GET', '/')[2] == b'one'
