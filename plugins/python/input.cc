@@ -263,7 +263,10 @@ PyObject* m_seek(PyObject* o, PyObject* const* args, Py_ssize_t nargs) {
   return PyLong_FromLongLong(to);
 }
 
+PyObject* m_seekable(PyObject* o, PyObject*) { return PyBool_FromLong(reinterpret_cast<Input*>(o)->buffered); }
+
 PyMethodDef methods[] = {
+    {"seekable", m_seekable, METH_NOARGS, "seekable() -> True with --post-buffering"},
     {"seek", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_seek)), METH_FASTCALL, "seek(offset, whence=0): only with --post-buffering"},
     {"tell", m_tell, METH_NOARGS, "tell() -> body bytes consumed"},
     {"read", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_read)), METH_FASTCALL, "read([size]) -> bytes"},

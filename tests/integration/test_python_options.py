@@ -60,6 +60,7 @@ def test_input_terminated_only_for_chunked_bodies(uwsgi_server):
     assert r.json()['input_terminated'] is True and r.json()['body'] == 'abcdefgh'
     status, _, body = srv.request('POST', '/x', body=b'abc')
     assert json.loads(body)['input_terminated'] is None
+    assert json.loads(body)['seekable'] is False  # not buffered
 
 
 @pytest.mark.parametrize('opts', [[], ['--post-buffering', '4000000']])
@@ -88,7 +89,7 @@ def test_post_buffering_memory_and_temp_file(uwsgi_server, size, where):
     status, _, body = srv.request('POST', '/reread', body=data)
     got = json.loads(body)
     assert status == 200 and got['body'] == data.decode()
-    assert got['temp_file'] is (where == 'file')
+    assert got['temp_file'] is (where == 'file') and got['seekable'] is True
     # Buffered: wsgi.input can go back.
     assert got['reread'] == 'line one\n' and got['tell'] == 9 and got['tail'] == 'yyy'
 

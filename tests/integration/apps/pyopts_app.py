@@ -61,6 +61,7 @@ def application(environ, start_response):
         first = inp.read()
         out['body'] = first.decode('latin-1')
         out['temp_file'] = bool(files)
+        out['seekable'] = inp.seekable()
         if path.endswith('/reread'):
             inp.seek(0)
             out['reread'] = inp.readline().decode('latin-1')
