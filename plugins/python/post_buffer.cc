@@ -73,7 +73,8 @@ void register_post_buffer_options(Host& host) {
                 "read the request body before calling the app: into memory up to N bytes, into a temp file past it",
                 [](std::string_view v, std::string* err) { return parse_size(v, "post-buffering", &limit, err); });
   add_py_option(host, "post-buffering-bufsize", OptArg::Required,
-                "bytes per read() while post-buffering into a temp file or a body of unknown length (default 8192)", [](std::string_view v, std::string* err) {
+                "bytes per read() while post-buffering into a temp file or a body of unknown length (default 8192)",
+                [](std::string_view v, std::string* err) {
                   if (!parse_size(v, "post-buffering-bufsize", &bufsize, err)) return false;
                   if (bufsize < 1 || bufsize > (64 << 20)) {
                     *err = "must be between 1 and 67108864 bytes";
@@ -139,6 +140,7 @@ bool post_buffer(Request& req, PyObject* input) {
       mem = nullptr;
     }
   }
+  if (failed.empty() && bytes && len < (size_t)cl) failed = "the body ended before its CONTENT_LENGTH";
   long long total = fd >= 0 ? (long long)lseek(fd, 0, SEEK_END) : (long long)len;
   if (failed.empty() && fd >= 0 && (total < 0 || lseek(fd, 0, SEEK_SET) < 0))
     failed = io_error("cannot rewind the temp file");

@@ -105,6 +105,16 @@ def test_post_buffering_calls_the_app_after_the_whole_body(uwsgi_server):
     assert 'APP CALLED /slow-body' in srv.log()
 
 
+@pytest.mark.parametrize('limit', ['4096', '4'])
+def test_post_buffering_client_gone_mid_body_never_calls_the_app(uwsgi_server, limit):
+    srv = uwsgi_server('--wsgi-file', APP, '--post-buffering', limit)
+    s = send_slowly(srv.port, '/slow-body', b'hello ', b'world', pause=0.1)
+    s.close()
+    assert srv.wait_log('(--post-buffering) of POST /slow-body failed'), srv.log()[-2000:]
+    assert get_json(srv, '/after')['PATH_INFO'] == '/after'
+    assert 'APP CALLED' not in srv.log()
+
+
 def test_post_buffering_dechunks_and_sets_content_length(uwsgi_server):
     srv = uwsgi_server('--wsgi-file', APP, '--post-buffering', '64')
     for data in (b'small', b'z' * 3000):
