@@ -335,3 +335,26 @@ def test_py_autoreload_ignore_skips_a_module(uwsgi_server, tmp_path):
     time.sleep(3)  # three checks
     assert 'has been modified' not in srv.log()
     assert srv.request('GET', '/')[2] == b'one'
+
+
+def test_real_looking_ini_with_these_options(uwsgi_server, tmp_path):
+    ini = tmp_path / 'app.ini'
+    ini.write_text(f"""[uwsgi]
+wsgi-file = {APP}
+mount = /api=pyopts_app:other
+manage-script-name = true
+master = true
+processes = 2
+post-buffering = 4096
+post-buffering-bufsize = 8192
+disable-write-exception = true
+ignore-sigpipe = true
+ignore-write-errors = true
+wsgi-disable-file-wrapper = true
+honour-stdin = false
+py-autoreload = 2
+""")
+    srv = uwsgi_server('--ini', str(ini))
+    assert get_json(srv, '/api/v1')['SCRIPT_NAME'] == '/api'
+    got = json.loads(srv.request('POST', '/x', body=b'payload')[2])
+    assert got['body'] == 'payload' and got['file_wrapper'] is False and got['stdin'] == '/dev/null'
