@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
+  remap_stdin_unless_honoured(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");

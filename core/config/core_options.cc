@@ -75,6 +75,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
   host.add_option(opt("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
   host.add_option(opt("daemonize", 'd', R, "run in the background, logging to this file"));
+  host.add_option(opt("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
 }
 
 void print_help(HostImpl& host, PluginLoader& loader) {

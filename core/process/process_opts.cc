@@ -39,6 +39,18 @@ bool daemonize_if_asked(const Config& cfg, std::string* err) {
   return true;
 }
 
+void remap_stdin_unless_honoured(const Config& cfg) {
+  if (cfg.get_bool("honour-stdin")) return;
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0) return;
+  if (null == 0) {
+    fcntl(0, F_SETFD, 0);  // fd 0 was closed: keep /dev/null there across a reload's exec
+  } else {
+    dup2(null, 0);  // the copy on fd 0 is not close-on-exec
+    close(null);
+  }
+}
+
 bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err) {
   char* end = nullptr;
   unsigned long n = strtoul(v.c_str(), &end, 10);

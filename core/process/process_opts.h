@@ -1,4 +1,4 @@
-// Process-level options applied by main(): --daemonize (right after the options are read) and
+// Process-level options applied by main(): --daemonize and --honour-stdin (right after the options are read) and
 // --uid/--gid (after the sockets are bound, so privileged ports work, before apps load).
 #pragma once
 
@@ -25,7 +25,11 @@ void keep_process_name(const char* argv0);
 void ignore_report_signals();
 
 // Set in the environment of a reload's dry run: main() reads and checks the whole configuration
-// (ini files, argv, environment) as a start would, and exits 0 before binding or loading anything.
+// (ini files, argv, environment) as a start would, loads the apps, and exits 0 before binding.
 inline constexpr const char* kConfigCheckEnv = "UWSGI_RELOAD_CONFIG_CHECK";
+
+// stdin becomes /dev/null (as in uWSGI: a worker must not read the terminal or a pipe meant for
+// the master) unless --honour-stdin.
+void remap_stdin_unless_honoured(const Config& cfg);
 
 }  // namespace uwsgi

@@ -1,10 +1,13 @@
 // wsgi.input: a file-like reader over Request::read() (the core de-chunks and may suspend the
 // async core while waiting). Keeps a small buffer for readline(); read() copies straight into
-// the result bytes object.
+// the result bytes object. With --post-buffering the body was read before the app was called:
+// it is then the whole buffer (memory) or a temp file, and seek()/tell() work.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 namespace {
@@ -18,6 +21,10 @@ struct Input {
   size_t pos, len, cap;
   long long from_req; // body bytes taken from the request so far
   bool eof;
+  bool buffered;      // --post-buffering: the body is all in buf, or in fd
+  int fd;             // the temp file of a buffered body past the limit, or -1
+  long long size;     // a buffered body's length
+  PyObject* body;     // a buffered body read into one bytes object (buf points into it), or nullptr
 };
 
 PyTypeObject* input_type = nullptr;
@@ -31,7 +38,11 @@ bool usable(Input* self) {
 // Reads into dst from the request; 0 at end of body, -1 with OSError set.
 ssize_t raw_read(Input* self, char* dst, size_t n) {
   if (self->eof || n == 0) return 0;
-  ssize_t r = self->req->read(dst, n);
+  ssize_t r = self->fd >= 0 ? ::read(self->fd, dst, n) : self->req->read(dst, n);
+  if (r < 0 && self->fd >= 0) {
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+  }
   if (r < 0) {
     const char* e = self->req->error();
     PyErr_Format(PyExc_OSError, "error reading wsgi.input: %s", e && *e ? e : "client gone");
@@ -39,6 +50,10 @@ ssize_t raw_read(Input* self, char* dst, size_t n) {
   }
   if (r == 0) self->eof = true;
   self->from_req += r;
+  // The last byte of a CONTENT_LENGTH body: read() of everything stops here instead of growing
+  // its result for one more read that can only return 0.
+  if (self->fd < 0 && self->req->content_length() >= 0 && self->from_req >= self->req->content_length())
+    self->eof = true;
   return r;
 }
 
@@ -68,12 +83,16 @@ ssize_t fill(Input* self) {
 PyObject* do_read(Input* self, Py_ssize_t size) {
   if (!usable(self)) return nullptr;
   size_t avail = self->len - self->pos;
+  if (self->body && self->pos == 0 && (size < 0 || (size_t)size >= avail)) {
+    self->pos = self->len;  // the whole buffered body: no copy
+    return Py_NewRef(self->body);
+  }
   Py_ssize_t want;
   if (size >= 0) {
     want = size;
   } else {
-    long long cl = self->req->content_length();
-    long long rest = cl >= 0 ? cl - self->from_req : (long long)kChunk;
+    long long cl = self->buffered ? self->size : self->req->content_length();
+    long long rest = self->buffered && self->fd < 0 ? 0 : cl >= 0 ? cl - self->from_req : (long long)kChunk;
     want = avail + (rest > 0 ? rest : 0);
   }
   PyObject* out = PyBytes_FromStringAndSize(nullptr, want);
@@ -186,13 +205,70 @@ PyObject* iternext(PyObject* self) {
 }
 
 void dealloc(PyObject* self) {
-  free(reinterpret_cast<Input*>(self)->buf);
+  if (reinterpret_cast<Input*>(self)->body)
+    Py_DECREF(reinterpret_cast<Input*>(self)->body);
+  else
+    free(reinterpret_cast<Input*>(self)->buf);
+  if (reinterpret_cast<Input*>(self)->fd >= 0) close(reinterpret_cast<Input*>(self)->fd);
   PyTypeObject* tp = Py_TYPE(self);
   tp->tp_free(self);
   Py_DECREF(tp);
 }
 
+// The offset in the body of the next byte read() returns.
+long long offset(Input* self) {
+  if (self->buffered && self->fd < 0) return (long long)self->pos;
+  return self->from_req - (long long)(self->len - self->pos);
+}
+
+bool seekable(Input* self) {
+  if (!usable(self)) return false;
+  if (self->buffered) return true;
+  PyErr_SetString(PyExc_OSError, "wsgi.input is not seekable (use --post-buffering)");
+  return false;
+}
+
+PyObject* m_tell(PyObject* o, PyObject*) {
+  Input* self = reinterpret_cast<Input*>(o);
+  return usable(self) ? PyLong_FromLongLong(offset(self)) : nullptr;
+}
+
+// seek(offset, whence=0) over a buffered body; positions are clamped to [0, size].
+PyObject* m_seek(PyObject* o, PyObject* const* args, Py_ssize_t nargs) {
+  Input* self = reinterpret_cast<Input*>(o);
+  if (!seekable(self)) return nullptr;
+  if (nargs < 1 || nargs > 2) {
+    PyErr_SetString(PyExc_TypeError, "seek(offset, whence=0)");
+    return nullptr;
+  }
+  long long off = PyLong_AsLongLong(args[0]);
+  int whence = nargs == 2 ? (int)PyLong_AsLong(args[1]) : 0;
+  if (PyErr_Occurred()) return nullptr;
+  long long base = whence == 0 ? 0 : whence == 1 ? offset(self) : whence == 2 ? self->size : -1;
+  if (base < 0) {
+    PyErr_SetString(PyExc_ValueError, "whence must be 0, 1 or 2");
+    return nullptr;
+  }
+  long long to = base + off;
+  if (to < 0) to = 0;
+  if (to > self->size) to = self->size;
+  if (self->fd < 0) {
+    self->pos = (size_t)to;
+  } else {
+    if (lseek(self->fd, to, SEEK_SET) < 0) return PyErr_SetFromErrno(PyExc_OSError);
+    self->pos = self->len = 0;
+    self->from_req = to;
+    self->eof = to >= self->size;
+  }
+  return PyLong_FromLongLong(to);
+}
+
+PyObject* m_seekable(PyObject* o, PyObject*) { return PyBool_FromLong(reinterpret_cast<Input*>(o)->buffered); }
+
 PyMethodDef methods[] = {
+    {"seekable", m_seekable, METH_NOARGS, "seekable() -> True with --post-buffering"},
+    {"seek", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_seek)), METH_FASTCALL, "seek(offset, whence=0): only with --post-buffering"},
+    {"tell", m_tell, METH_NOARGS, "tell() -> body bytes consumed"},
     {"read", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_read)), METH_FASTCALL, "read([size]) -> bytes"},
     {"readline", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_readline)), METH_FASTCALL, "readline([limit]) -> bytes"},
     {"readlines", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(m_readlines)), METH_FASTCALL, "readlines([hint]) -> list"},
@@ -221,7 +297,47 @@ PyObject* input_new(Request* req) {
   self->pos = self->len = self->cap = 0;
   self->from_req = 0;
   self->eof = req->content_length() == 0;
+  self->buffered = false;
+  self->fd = -1;
+  self->size = 0;
+  self->body = nullptr;
   return reinterpret_cast<PyObject*>(self);
+}
+
+void input_set_memory(PyObject* input, char* body, size_t len) {
+  Input* self = reinterpret_cast<Input*>(input);
+  free(self->buf);
+  self->buf = body;
+  self->cap = self->len = body ? len : 0;
+  self->pos = 0;
+  self->size = (long long)self->len;
+  self->buffered = self->eof = true;
+}
+
+void input_set_bytes(PyObject* input, PyObject* body) {
+  Input* self = reinterpret_cast<Input*>(input);
+  free(self->buf);
+  self->body = body;
+  self->buf = PyBytes_AS_STRING(body);
+  self->cap = self->len = (size_t)PyBytes_GET_SIZE(body);
+  self->pos = 0;
+  self->size = (long long)self->len;
+  self->buffered = self->eof = true;
+}
+
+long long input_buffered_size(PyObject* input) {
+  Input* self = reinterpret_cast<Input*>(input);
+  return self->buffered ? self->size : -1;
+}
+
+void input_set_file(PyObject* input, int fd, long long size) {
+  Input* self = reinterpret_cast<Input*>(input);
+  self->fd = fd;
+  self->size = size;
+  self->from_req = 0;
+  self->pos = self->len = 0;
+  self->buffered = true;
+  self->eof = size == 0;
 }
 
 void input_detach(PyObject* input) { reinterpret_cast<Input*>(input)->req = nullptr; }

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 namespace {
@@ -109,5 +109,9 @@ bool load_app(std::string* err) {
   log_line("WSGI app 0 (mountpoint='') ready: %s:%s", what.c_str(), callable.c_str());
   return true;
 }
+
+// For --mount (mounts.cc).
+PyObject* import_app_file(const std::string& path, std::string* err) { return import_file(path, err); }
+PyObject* app_callable(PyObject* mod, const std::string& name) { return get_callable(mod, name); }
 
 }  // namespace uwsgi::py

@@ -1,6 +1,6 @@
 // The python plugin: options, interpreter life cycle across fork, and the WSGI app handler for
 // modifier1 0.
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 
@@ -58,6 +58,7 @@ class PythonPlugin : public Plugin {
     add_app_options(host);
     opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
     opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
+    register_py_options(host);  // py_opts.cc: mounts, post-buffering, autoreload, write errors
     host.add_app_handler(0, wsgi_handler());
     host.add_switch_hooks(switch_hooks());
   }
@@ -70,21 +71,32 @@ class PythonPlugin : public Plugin {
     g.need_app_explicit = c.has("need-app") && c.get_bool("need-app");
     g.numproc = (int)c.get_int("processes", c.get_int("workers", 1));
     if (g.callable.empty()) g.callable = "application";
+    mounts_configure(c);
+    write_opts_configure(c);
     return init_interpreter(err);
   }
 
   bool on_load_apps(Host& host, std::string* err) override {
     if (!g.initialized) return true;
+    // --import modules first; --mount apps (mounts.cc) come after app 0 (--wsgi-file/--module),
+    // or are all the apps.
     std::string why;
+    if (have_mounts() && g.wsgi_file.empty() && g.module.empty()) {
+      if (!run_imports(&why)) {
+        *err = why + ": stopping";
+        return false;
+      }
+      return load_mounts(err);
+    }
     bool imported = run_imports(&why);
-    if (imported && load_app(&why)) return true;
+    if (imported && load_app(&why)) return load_mounts(err);
     bool configured = !imported || !g.wsgi_file.empty() || !g.module.empty();
     if (configured ? g.need_app : g.need_app_explicit) {
       *err = why + ": no app loaded, stopping (need-app; --no-need-app serves 500s instead)";
       return false;
     }
     log_line("*** %s: no app loaded. requests will get 500 ***", why.c_str());
-    return true;
+    return load_mounts(err);
   }
 
   void on_post_fork(Host& host, int worker_id) override {
@@ -107,6 +119,7 @@ class PythonPlugin : public Plugin {
       PyErr_Clear();
     }
     run_post_fork_hook();  // @postfork functions (uwsgidecorators)
+    autoreload_start(worker_id);
   }
 
   void on_worker_exit(Host& host) override {

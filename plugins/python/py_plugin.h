@@ -80,6 +80,7 @@ struct Responder {
   PyObject* write_fn;  // the write callable start_response returns
   bool called;         // start_response was called
   bool sent;           // headers went to the client
+  bool gone;           // write() failed and, with --disable-write-exception, returned None
 };
 enum class Emit { kOk, kClientGone, kPyError };
 bool responder_init_type();

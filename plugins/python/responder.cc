@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 namespace {
@@ -124,6 +124,10 @@ PyObject* write_method(PyObject* o, PyObject* data) {
   Emit e = responder_write(r, static_cast<const char*>(view.buf), view.len);
   PyBuffer_Release(&view);
   if (e == Emit::kClientGone) {
+    if (write_opts.disable_write_exception) {
+      r->gone = true;  // the handler logs it once, after the app returned
+      Py_RETURN_NONE;
+    }
     PyErr_SetString(client_gone_type(), "client gone while writing the response");
     return nullptr;
   }
@@ -182,7 +186,7 @@ Responder* responder_new(Request* req) {
   if (!r) return nullptr;
   r->req = req;
   r->status = r->headers = nullptr;
-  r->called = r->sent = false;
+  r->called = r->sent = r->gone = false;
   r->write_fn = PyCFunction_New(&write_def, reinterpret_cast<PyObject*>(r));
   PyObject_GC_Track(r);
   if (!r->write_fn) {

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 
@@ -97,7 +97,7 @@ PyObject* environ_template(bool fdevent) {
             PyDict_SetItem(d, k.wsgi_multithread, threaded ? Py_True : Py_False) == 0 &&
             PyDict_SetItem(d, k.wsgi_multiprocess, multi ? Py_True : Py_False) == 0 &&
             PyDict_SetItem(d, k.wsgi_run_once, Py_False) == 0 &&
-            PyDict_SetItem(d, k.wsgi_file_wrapper, file_wrapper_type()) == 0 &&
+            (write_opts.disable_file_wrapper || PyDict_SetItem(d, k.wsgi_file_wrapper, file_wrapper_type()) == 0) &&
             PyDict_SetItem(d, k.uwsgi_core, Py_None) == 0 &&
             PyDict_SetItem(d, k.uwsgi_version, k.version_bytes) == 0 &&
             PyDict_SetItem(d, method_key, Py_None) == 0;
@@ -152,6 +152,11 @@ PyObject* environ_template(bool fdevent) {
   {
     // Still the template's placeholder (request variables are strings): the request had none.
     if (PyDict_GetItem(env, method_key) == Py_None && PyDict_DelItem(env, method_key) < 0) goto fail;
+    // A de-chunked body has no CONTENT_LENGTH: this tells readers (Werkzeug) to read wsgi.input
+    // to its end instead of reading nothing.
+    static PyObject* input_terminated = intern("wsgi.input_terminated");
+    if (req.content_length() < 0 && (!input_terminated || PyDict_SetItem(env, input_terminated, Py_True) < 0))
+      goto fail;
     const char* scheme = req.scheme();
     PyObject* errors = PySys_GetObject("stderr");
     PyObject* core_num = core_number(req.core_id());
@@ -189,7 +194,8 @@ std::string describe(Request& req) {
 [[gnu::noinline]] void app_failed(Request& req, Responder* r) {
   if (PyErr_ExceptionMatches(client_gone_type())) {
     PyErr_Clear();
-    log_line("python: client gone while sending the response to %s", describe(req).c_str());
+    if (!write_opts.ignore_write_errors)
+      log_line("python: client gone while sending the response to %s", describe(req).c_str());
     return;
   }
   std::string tb;
@@ -336,7 +342,7 @@ bool try_sendfile(Request& req, Responder* r, PyObject* wrapper, Emit* out) {
 class WsgiHandler : public AppHandler {
  public:
   void handle(Request& req) override {
-    if (!g.app) {
+    if (!g.app && !have_mounts()) {
       no_app(req);
       return;
     }
@@ -354,17 +360,22 @@ class WsgiHandler : public AppHandler {
     // By core id, not pointer: g.cores may grow while this core is suspended.
     const int core_id = req.core_id();
     if (!core) set_thread_core(core_id);  // sync: one request per OS thread at a time
+    PyObject* app = g.app;
+    if ((have_mounts() || post_buffering_on()) && !(app = prepare(req, env, input))) {
+      cleanup(req, input, r, env);
+      return;
+    }
     if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{&req, env, false};
     // Vectorcall, not PyObject_CallFunctionObjArgs: the varargs path adds two frames (~370 bytes)
     // under the app's, and each suspended greenlet keeps a copy of that stack.
     PyObject* args[] = {env, reinterpret_cast<PyObject*>(r)};
-    PyObject* result = PyObject_Vectorcall(g.app, args, 2, nullptr);
+    PyObject* result = PyObject_Vectorcall(app, args, 2, nullptr);
     if (!result) {
       app_failed(req, r);
     } else {
       Emit e = send_result(req, r, result, core);
       if (e == Emit::kPyError) app_failed(req, r);
-      else if (e == Emit::kClientGone)
+      else if (e == Emit::kClientGone || r->gone)
         client_gone(req);
       close_result(req, result);
       Py_DECREF(result);
@@ -383,7 +394,46 @@ class WsgiHandler : public AppHandler {
   }
 
   [[gnu::noinline]] static void client_gone(Request& req) {
+    if (write_opts.ignore_write_errors) return;
     log_line("python: client gone while sending the response to %s", describe(req).c_str());
+  }
+
+  // The app for this request (--mount) with its body read first (--post-buffering); nullptr when
+  // the request was answered here instead.
+  [[gnu::noinline]] static PyObject* prepare(Request& req, PyObject* env, PyObject* input) {
+    PyObject* app = g.app;
+    if (have_mounts()) {
+      const char* status = nullptr;
+      app = select_app(req, env, &status);
+      if (!app) {
+        if (!status) {
+          app_failed(req, nullptr);
+        } else if (status[0] == '5') {
+          log_line("--- no python application found for %s ---", describe(req).c_str());
+          send_error(req, status, "no app loaded\n");
+        } else {
+          send_error(req, status, "Not Found\n");
+        }
+        return nullptr;
+      }
+    }
+    if (!post_buffer(req, input)) {
+      send_error(req, "400 Bad Request", "Bad Request: the request body could not be read\n");
+      return nullptr;
+    }
+    // A de-chunked body now has a known length: frameworks that only trust CONTENT_LENGTH
+    // (Django) read it too.
+    long long size = input_buffered_size(input);
+    if (size >= 0 && req.content_length() < 0) {
+      PyObject* v = PyUnicode_FromFormat("%lld", size);
+      int rc = v ? PyDict_SetItemString(env, "CONTENT_LENGTH", v) : -1;
+      Py_XDECREF(v);
+      if (rc < 0) {
+        app_failed(req, nullptr);
+        return nullptr;
+      }
+    }
+    return app;
   }
 
   [[gnu::noinline]] static void close_result(Request& req, PyObject* result) {
