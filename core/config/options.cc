@@ -1,5 +1,6 @@
 #include "config/options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -179,11 +180,55 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
   return true;
 }
 
-static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err) {
+static size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); j++) row[j] = j;
+  for (size_t i = 1; i <= a.size(); i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); j++) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest_option(const std::string& name, const OptionRegistry& reg, const std::vector<std::string>& more) {
+  std::string n = name;
+  for (auto& c : n)
+    if (c == '_') c = '-';
+  // Close means a typo or two, never most of the word.
+  size_t best = std::min<size_t>(2, n.size() / 3) + 1;
+  std::string found;
+  auto consider = [&](const std::string& cand) {
+    size_t d = edit_distance(n, cand);
+    if (d < best) {
+      best = d;
+      found = cand;
+    }
+  };
+  for (auto& o : reg.all()) {
+    consider(o.def.name);
+    for (auto& a : o.def.aliases) consider(a);
+  }
+  for (auto& m : more) consider(m);
+  return found;
+}
+
+static std::string unknown_option(const std::string& shown, const std::string& name, const OptionRegistry& reg,
+                                  OptionResolver* resolver) {
+  std::string close = closest_option(name, reg, resolver ? resolver->other_names() : std::vector<std::string>{});
+  return "unknown option " + shown + (close.empty() ? "" : " (did you mean --" + close + "?)");
+}
+
+static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err,
+                  OptionResolver* resolver = nullptr) {
   const RegisteredOption* o = reg.find(r.name);
   if (!o) {
     if (r.placeholder) return true;  // a custom ini key used only as a placeholder
-    *err = "unknown option \"" + r.name + "\" (" + r.origin + ")";
+    *err = unknown_option("\"" + r.name + "\"", r.name, reg, resolver) + " (" + r.origin + ")";
     return false;
   }
   const OptionDef& d = o->def;
@@ -227,7 +272,8 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
   return true;
 }
 
-bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err) {
+bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err,
+                  OptionResolver* resolver) {
   std::vector<RawOption> raw;
   // Environment first, so the command line wins for scalars. Unknown UWSGI_* names are ignored:
   // build variables such as UWSGI_PROFILE share the prefix.
@@ -237,7 +283,9 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     if (!eq) continue;
     std::string name(*e + 6, (size_t)(eq - (*e + 6)));
     for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
-    if (name == "plugins" || name == "plugin-dir" || !reg.find(name)) continue;
+    if (name == "plugins" || name == "plugin-dir") continue;
+    if (!reg.find(name) && resolver && !resolver->prepare(name, eq + 1, err)) return false;
+    if (!reg.find(name)) continue;
     if (name == "ini") {  // UWSGI_INI=app.ini (common in containers) loads the file
       if (!expand_ini(eq + 1, &raw, 0, err)) return false;
       continue;
@@ -255,8 +303,13 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         name = name.substr(0, eq);
       }
       const RegisteredOption* o = reg.find(name);
+      // An option of a shared plugin loads it now: the registry then says whether it takes a value.
+      if (!o && resolver) {
+        if (!resolver->prepare(name, value, err)) return false;
+        o = reg.find(name);
+      }
       if (!o) {
-        *err = "unknown option --" + name;
+        *err = unknown_option("--" + name, name, reg, resolver);
         return false;
       }
       if (!has_value && o->def.arg == OptArg::Required) {
@@ -302,8 +355,13 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
       return false;
     }
   }
+  // Every plugin the options need is loaded before any option is applied, as if it had been
+  // named first in --plugins (on_set hooks run once, against the full registry).
+  if (resolver)
+    for (auto& r : raw)
+      if (!resolver->prepare(r.name, r.value, err)) return false;
   for (auto& r : raw)
-    if (!apply(reg, r, store, err)) return false;
+    if (!apply(reg, r, store, err, resolver)) return false;
   return true;
 }
 
