@@ -190,6 +190,28 @@ def write_if_changed(path, text):
         f.write(text)
 
 
+def write_manifest(binary, so):
+    """NAME_plugin.options beside NAME_plugin.so: its options and engines, as the plugin itself
+    registers them (`uwsgi --plugin-manifest SO`). The server reads these to load a plugin when
+    one of its options is used, and --help lists them. Rewritten when the .so or binary is newer."""
+    manifest = so[:-3] + '.options'
+    if not newer(manifest, [so] + ([binary] if binary else [])):
+        return
+    if not binary or not os.path.exists(binary):
+        log(f'[manifest] skipped for {os.path.basename(so)}: no uwsgi binary to ask (its options will not '
+            'autoload; name it with --plugins)')
+        return
+    log('[manifest] ' + os.path.relpath(manifest, os.getcwd()))
+    # An ASan build's leak report at exit would fail this query, which leaks nothing that matters.
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', 'detect_leaks=0'))
+    r = subprocess.run([binary, '--plugin-manifest', so], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env=env)
+    if r.returncode != 0:
+        sys.exit(f'uwsgiconfig: {binary} --plugin-manifest {so} failed: {r.stderr.strip()}')
+    with open(manifest, 'w') as f:
+        f.write(r.stdout)
+
+
 def build(profile_name, with_tests=False):
     profile = Profile(profile_name)
     log(f'*** building profile "{profile.name}" (embedded: {", ".join(profile.embedded) or "none"}; '
@@ -241,6 +263,7 @@ def build(profile_name, with_tests=False):
         so = os.path.join(profile.output_dir, d.name + '_plugin.so')
         link([CXX, '-shared'] + profile.cflags + profile.ldflags + ['-o', so] + objs + d.ldflags + d.libs,
              so, objs)
+        write_manifest(binary, so)
     if with_tests:
         tobjs = [o for (s, o, f) in tests]
         exe = os.path.join(profile.build_dir, 'unit_tests')
@@ -261,7 +284,22 @@ def build_plugin(path, profile_name='default', name=None):
     so = os.path.join(os.getcwd(), d.name + '_plugin.so')
     objs = [o for (s, o, f) in jobs]
     link([CXX, '-shared'] + profile.cflags + profile.ldflags + ['-o', so] + objs + d.ldflags + d.libs, so, objs)
+    write_manifest(server_binary(profile), so)
     log(f'*** plugin "{d.name}" built: {so} ***')
+
+
+def server_binary(profile):
+    """The server a plugin built alone is for: the one running `uwsgi --build-plugin`
+    (UWSGI_BINARY), an installed copy's bin/uwsgi, or the profile's binary in a source tree."""
+    # In a source tree (core/ beside this script) only the tree's own binary: ../../bin/uwsgi from
+    # a checkout may be another server entirely (Debian's /bin/uwsgi).
+    installed = os.path.normpath(os.path.join(TOP, '..', '..', 'bin', 'uwsgi'))
+    in_tree = os.path.isdir(os.path.join(TOP, 'core'))
+    for b in (os.environ.get('UWSGI_BINARY'), None if in_tree else installed,
+              os.path.join(profile.output_dir, profile.bin_name)):
+        if b and os.access(b, os.X_OK):
+            return b
+    return None
 
 
 def main(argv):

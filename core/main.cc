@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "process/master.h"
 #include "config/options.h"
+#include "plugin_autoload.h"
 #include "plugin_loader.h"
 #include "process/process_opts.h"
 #include "version.h"
@@ -42,8 +43,10 @@ int main(int argc, char** argv) {
   std::string err;
   if (!scan_early(argc, argv, &early, &err)) return fail(err);
   bool help_markdown = false;
+  const char* manifest_of = nullptr;  // hidden: the build asks a fresh plugin for its manifest
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help-markdown") == 0) help_markdown = true;
+    if (strcmp(argv[i], "--plugin-manifest") == 0 && i + 1 < argc) manifest_of = argv[i + 1];
     if (strcmp(argv[i], "--build-plugin") == 0 && i + 1 < argc) return run_build_plugin(argv[i + 1]);
     if (strncmp(argv[i], "--build-plugin=", 15) == 0) return run_build_plugin(argv[i] + 15);
   }
@@ -57,26 +60,29 @@ int main(int argc, char** argv) {
   }
   host.set_registering_group("core");
   if (!host.registration_error().empty()) return fail(host.registration_error());
+  if (manifest_of) return print_plugin_manifest(host, loader, manifest_of);
 
   if (early.version) {
     printf("%s\n", UWSGI_SERVER_VERSION);
     return 0;
   }
   if (help_markdown) {
-    print_help_markdown(host, loader);
+    print_help_markdown(host, loader, manifests_not_loaded(loader));
     return 0;
   }
   if (early.help) {
-    print_help(host, loader);
+    print_help(host, loader, manifests_not_loaded(loader));
     return 0;
   }
-  if (!parse_config(argc, argv, host.registry(), &host.store(), &err)) return fail(err);
+  PluginAutoloader autoload(host, loader);
+  if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
 
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
+  for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");

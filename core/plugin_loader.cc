@@ -7,14 +7,46 @@
 
 namespace uwsgi {
 
+static bool all_digits(const std::string& s, size_t from) {
+  if (from >= s.size()) return false;
+  for (size_t i = from; i < s.size(); i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+// Spellings found in real configs: Debian's (python3, python311, gevent_python3), older
+// packages' (gevent3, greenlet3) and uWSGI's own (python).
 std::string canonical_plugin_name(const std::string& spec) {
+  auto is_python3 = [](const std::string& s, size_t at) {  // python, python3, python3NN from `at`
+    if (s.compare(at, std::string::npos, "python") == 0) return true;
+    return s.compare(at, 7, "python3") == 0 && (s.size() == at + 7 || all_digits(s, at + 7));
+  };
   std::string n = spec;
-  for (const char* suffix : {"_python3", "_python"}) {
-    size_t l = strlen(suffix);
-    if (n.size() > l && n.compare(n.size() - l, l, suffix) == 0) n.resize(n.size() - l);
-  }
-  if (n == "python3" || n == "python311") n = "python";
+  size_t us = n.rfind("_python");
+  if (us != std::string::npos && us > 0 && is_python3(n, us + 1)) n.resize(us);  // gevent_python311
+  if (n.rfind("python3", 0) == 0 && is_python3(n, 0)) n = "python";
+  if (n == "gevent3" || n == "greenlet3") n.pop_back();
   return n;
+}
+
+PluginNameKind classify_plugin_name(const std::string& name, std::string* note) {
+  std::string n = canonical_plugin_name(name);
+  // In uWSGI these are plugins; here their options are the core's (and one the core does not
+  // have yet is still an error naming it), so naming the plugin is harmless.
+  if (n == "logfile" || n.rfind("router_", 0) == 0) {
+    *note = "part of the core here";
+    return PluginNameKind::kInCore;
+  }
+  if (n == "http" || n == "https" || n == "corerouter" || n == "fastrouter" || n == "rawrouter" || n == "sslrouter") {
+    *note = "uWSGI's \"" + n + "\" router (a separate proxy process) is not built yet: serve HTTP directly with "
+            "--http-socket ADDR";
+    return PluginNameKind::kNotProvided;
+  }
+  if (n == "python2" || (n.rfind("python2", 0) == 0 && all_digits(n, 7))) {
+    *note = "this server embeds Python 3 only (plugin python)";
+    return PluginNameKind::kNotProvided;
+  }
+  return PluginNameKind::kPlugin;
 }
 
 static std::string exe_dir() {
@@ -52,7 +84,7 @@ bool PluginLoader::loaded(const std::string& name) const {
   return false;
 }
 
-bool PluginLoader::add(const PluginInfo* info, void* handle, const std::string& path, std::string* err) {
+bool PluginLoader::add(const PluginInfo* info, void* handle, const std::string& path, std::string* err, bool front) {
   if (!check_plugin_info(info, "\"" + std::string(info->name ? info->name : "?") + "\"" +
                                    (path.empty() ? "" : " (" + path + ")"), err))
     return false;
@@ -61,17 +93,36 @@ bool PluginLoader::add(const PluginInfo* info, void* handle, const std::string& 
   lp.path = path;
   lp.handle = handle;
   lp.plugin.reset(info->create());
-  plugins_.push_back(std::move(lp));
+  if (front) {
+    plugins_.insert(plugins_.begin() + (std::ptrdiff_t)front_, std::move(lp));
+    front_++;
+  } else {
+    plugins_.push_back(std::move(lp));
+  }
   return true;
+}
+
+LoadedPlugin* PluginLoader::find(const std::string& name) {
+  for (auto& p : plugins_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> PluginLoader::search_dirs() const {
+  std::vector<std::string> dirs = dirs_;
+  dirs.push_back(exe_dir());
+  dirs.push_back(exe_dir() + "/../lib/uwsgi/plugins");
+  return dirs;
 }
 
 bool PluginLoader::load_builtins(std::string* err) {
   for (const PluginInfo* const* p = kBuiltinPlugins; *p; p++)
     if (!add(*p, nullptr, "", err)) return false;
+  front_ = plugins_.size();
   return true;
 }
 
-bool PluginLoader::load(const std::string& spec, std::string* err) {
+bool PluginLoader::load(const std::string& spec, std::string* err, bool front) {
   std::string path, name;
   bool is_path = spec.find('/') != std::string::npos || (spec.size() > 3 && spec.compare(spec.size() - 3, 3, ".so") == 0);
   if (is_path) {
@@ -88,9 +139,15 @@ bool PluginLoader::load(const std::string& spec, std::string* err) {
   } else {
     name = canonical_plugin_name(spec);
     if (loaded(name)) return true;  // built in, or named twice
-    std::vector<std::string> dirs = dirs_;
-    dirs.push_back(exe_dir());
-    dirs.push_back(exe_dir() + "/../lib/uwsgi/plugins");
+    std::string note;
+    switch (classify_plugin_name(spec, &note)) {
+      case PluginNameKind::kInCore: return true;
+      case PluginNameKind::kNotProvided:
+        *err = "plugin \"" + spec + "\" is not provided: " + note;
+        return false;
+      case PluginNameKind::kPlugin: break;
+    }
+    std::vector<std::string> dirs = search_dirs();
     std::string tried;
     for (auto& d : dirs) {
       std::string p = d + "/" + name + "_plugin.so";
@@ -119,7 +176,7 @@ bool PluginLoader::load(const std::string& spec, std::string* err) {
     dlclose(h);
     return false;
   }
-  if (!add(info, h, path, err)) {
+  if (!add(info, h, path, err, front)) {
     dlclose(h);
     return false;
   }

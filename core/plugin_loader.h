@@ -21,6 +21,11 @@ struct LoadedPlugin {
 // Debian's uWSGI names plugins python3, gevent_python3, ...: accept those spellings.
 std::string canonical_plugin_name(const std::string& spec);
 
+// uWSGI plugin names that need no plugin here (their function is part of this server's core) or
+// that this server does not provide (with why). docs/configuration.md lists them.
+enum class PluginNameKind { kPlugin, kInCore, kNotProvided };
+PluginNameKind classify_plugin_name(const std::string& name, std::string* note);
+
 // Checks an info table; false with *err naming the plugin and the mismatch.
 bool check_plugin_info(const PluginInfo* info, const std::string& where, std::string* err);
 
@@ -29,15 +34,20 @@ class PluginLoader {
   explicit PluginLoader(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
   // Loads every built-in plugin.
   bool load_builtins(std::string* err);
-  // Loads `spec` (a name or a path to NAME_plugin.so) unless it is already loaded.
-  bool load(const std::string& spec, std::string* err);
+  // Loads `spec` (a name or a path to NAME_plugin.so) unless it is already loaded. `front`: put
+  // it before the plugins of --plugins (after the built-ins and earlier front ones): autoload.
+  bool load(const std::string& spec, std::string* err, bool front = false);
   std::vector<LoadedPlugin>& plugins() { return plugins_; }
   bool loaded(const std::string& name) const;
+  LoadedPlugin* find(const std::string& name);
+  // Where plugins are looked for, in order: --plugin-dir, beside the binary, ../lib/uwsgi/plugins.
+  std::vector<std::string> search_dirs() const;
 
  private:
-  bool add(const PluginInfo* info, void* handle, const std::string& path, std::string* err);
+  bool add(const PluginInfo* info, void* handle, const std::string& path, std::string* err, bool front = false);
   std::vector<std::string> dirs_;
   std::vector<LoadedPlugin> plugins_;
+  size_t front_ = 0;  // where the next front plugin goes
 };
 
 }  // namespace uwsgi

@@ -181,11 +181,18 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
   return true;
 }
 
-static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err) {
+static std::string unknown_option(const std::string& shown, const std::string& name, const OptionRegistry& reg,
+                                  OptionResolver* resolver) {
+  std::string close = closest_option(name, reg, resolver ? resolver->other_names() : std::vector<std::string>{});
+  return "unknown option " + shown + (close.empty() ? "" : " (did you mean --" + close + "?)");
+}
+
+static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err,
+                  OptionResolver* resolver = nullptr) {
   const RegisteredOption* o = reg.find(r.name);
   if (!o) {
     if (r.placeholder) return true;  // a custom ini key used only as a placeholder
-    *err = "unknown option \"" + r.name + "\" (" + r.origin + ")";
+    *err = unknown_option("\"" + r.name + "\"", r.name, reg, resolver) + " (" + r.origin + ")";
     return false;
   }
   const OptionDef& d = o->def;
@@ -225,7 +232,8 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
   return true;
 }
 
-bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err) {
+bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err,
+                  OptionResolver* resolver) {
   std::vector<RawOption> raw;
   // Environment first, so the command line wins for scalars. Unknown UWSGI_* names are ignored:
   // build variables such as UWSGI_PROFILE share the prefix.
@@ -235,7 +243,9 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     if (!eq) continue;
     std::string name(*e + 6, (size_t)(eq - (*e + 6)));
     for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
-    if (name == "plugins" || name == "plugin-dir" || !reg.find(name)) continue;
+    if (name == "plugins" || name == "plugin-dir") continue;
+    if (!reg.find(name) && resolver && !resolver->prepare(name, eq + 1, err)) return false;
+    if (!reg.find(name)) continue;
     if (name == "ini") {  // UWSGI_INI=app.ini (common in containers) loads the file
       if (!expand_ini(eq + 1, &raw, 0, err)) return false;
       continue;
@@ -253,8 +263,13 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         name = name.substr(0, eq);
       }
       const RegisteredOption* o = reg.find(name);
+      // An option of a shared plugin loads it now: the registry then says whether it takes a value.
+      if (!o && resolver) {
+        if (!resolver->prepare(name, value, err)) return false;
+        o = reg.find(name);
+      }
       if (!o) {
-        *err = "unknown option --" + name;
+        *err = unknown_option("--" + name, name, reg, resolver);
         return false;
       }
       if (!has_value && o->def.arg == OptArg::Required) {
@@ -300,8 +315,13 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
       return false;
     }
   }
+  // Every plugin the options need is loaded before any option is applied, as if it had been
+  // named first in --plugins (on_set hooks run once, against the full registry).
+  if (resolver)
+    for (auto& r : raw)
+      if (!resolver->prepare(r.name, r.value, err)) return false;
   for (auto& r : raw)
-    if (!apply(reg, r, store, err)) return false;
+    if (!apply(reg, r, store, err, resolver)) return false;
   return true;
 }
 

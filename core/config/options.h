@@ -64,9 +64,26 @@ struct EarlyConfig {
 };
 bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err);
 
-// Pass 2: parse everything against the full registry into store, calling on_set hooks.
+// Finds the plugin that owns an option (or engine) nobody registered yet and loads it, before any
+// option is applied (core/plugin_autoload.*). parse_config calls it for every option it reads.
+class OptionResolver {
+ public:
+  virtual ~OptionResolver() = default;
+  // `name` as written, `value` its value. Loads what the option or an engine it names needs.
+  // false + *err: a plugin that should provide it cannot be loaded (stale manifest, ABI...).
+  // An option nobody owns is not an error here: parse_config reports it.
+  virtual bool prepare(const std::string& name, const std::string& value, std::string* err) = 0;
+  // Option names of plugins not loaded, for "did you mean".
+  virtual std::vector<std::string> other_names() = 0;
+};
+
+// Pass 2: parse everything against the full registry into store, calling on_set hooks. With a
+// resolver, options of shared plugins load their plugin first (the registry grows).
 bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store,
-                  std::string* err);
+                  std::string* err, OptionResolver* resolver = nullptr);
+
+// The option name closest to `name` (a typo's likely meaning), or "" when none is close.
+std::string closest_option(const std::string& name, const OptionRegistry& reg, const std::vector<std::string>& more);
 
 // Ini file → raw options (section defaults to "uwsgi"; "file.ini:section" picks another).
 bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string* err);

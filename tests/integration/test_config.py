@@ -1,6 +1,7 @@
 """Configuration and process model of the real binary: ini/env/argv, start-up errors, master,
 workers, signals, reload, respawn, pidfile/vacuum, and the `core` build profile."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -313,9 +314,23 @@ def test_core_profile_serves_hello_world(core_binary, tmp_path, monkeypatch):
         srv.stop()
 
 
+def test_core_profile_loads_python_for_its_options(core_binary, tmp_path, monkeypatch):
+    """No --plugins: --wsgi-file belongs to python_plugin.so beside the binary (its manifest says so)."""
+    monkeypatch.setenv('UWSGI_BIN', str(core_binary))
+    monkeypatch.setenv('UWSGI_ARGS', '')
+    srv = start_uwsgi(['--wsgi-file', str(ROOT / 'examples' / 'hello.py')], log_dir=str(tmp_path))
+    try:
+        assert get(srv.port).status == 200
+        assert 'plugin python loaded for --wsgi-file' in srv.log(), srv.log()
+    finally:
+        srv.stop()
+
+
 def test_core_profile_without_python_plugin_says_so(core_binary, tmp_path):
+    lone = tmp_path / 'uwsgi'  # the binary alone: no plugin (and no manifest) beside it
+    shutil.copy(core_binary, lone)
     port = free_port()
-    p = subprocess.run([str(core_binary), '--http-socket', f'127.0.0.1:{port}', '--wsgi-file',
+    p = subprocess.run([str(lone), '--http-socket', f'127.0.0.1:{port}', '--wsgi-file',
                         str(ROOT / 'examples' / 'hello.py')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=15, start_new_session=True)
     out = p.stdout.decode(errors='replace')

@@ -119,8 +119,14 @@ def test_poll_engine_built_out_of_tree_serves_concurrent_requests(tmp_path):
     rc, out = run_uwsgi(['--plugins', './poll_plugin.so', '--help'], cwd=tmp_path)
     assert rc == 0 and 'poll options:' in out and '--poll-engine' in out, out
 
-    srv = start_uwsgi(['--plugins', './poll_plugin.so,fcontext', '--async', '10', '--fcontext',
+    # Its manifest is written beside it, so the engine name alone loads it (fcontext: its option).
+    manifest = (tmp_path / 'poll_plugin.options').read_text()
+    assert 'plugin\tpoll\n' in manifest and 'engine\tio-engine\tpoll\n' in manifest, manifest
+    assert 'option\tpoll-engine\tnone' in manifest, manifest
+    srv = start_uwsgi(['--plugin-dir', '.', '--async', '10', '--fcontext',
                        '--io-engine', 'poll', '--wsgi-file', 'app.py'], cwd=str(tmp_path), log_dir=str(tmp_path))
+    assert 'plugin poll loaded for --io-engine poll' in srv.log(), srv.log()
+    assert 'plugin fcontext loaded for --fcontext' in srv.log(), srv.log()
     try:
         # 6 cores sleep 0.4 s at once while 4 quick requests pass them: all within one sleep.
         paths = ['/sleep?0.4'] * 6 + ['/fast?%d' % i for i in range(4)]
@@ -150,7 +156,8 @@ def test_install_then_build_a_plugin_against_the_installed_copy(tmp_path):
     r = subprocess.run(['make', '-s', '--no-print-directory', 'install', f'PREFIX={prefix}'], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert r.returncode == 0, r.stdout
-    for rel in ['bin/uwsgi', 'lib/uwsgi/plugins/fcontext_plugin.so', 'include/uwsgi/plugin.h',
+    for rel in ['bin/uwsgi', 'lib/uwsgi/plugins/fcontext_plugin.so', 'lib/uwsgi/plugins/fcontext_plugin.options',
+                'include/uwsgi/plugin.h',
                 'share/uwsgi/uwsgiconfig.py', 'share/uwsgi/buildconf/default.ini']:
         assert (prefix / rel).exists(), rel
     # The installed build script finds the installed headers, not the source tree's.
@@ -162,6 +169,7 @@ def test_install_then_build_a_plugin_against_the_installed_copy(tmp_path):
     so = build_example(work, [str(prefix / 'bin/uwsgi'), '--build-plugin'])
     flags = (work / 'build/plugins/poll/plugin-poll.flags').read_text()
     assert f'-I{prefix}/include' in flags, flags
+    assert 'engine\tio-engine\tpoll' in (work / 'poll_plugin.options').read_text()  # asked the installed binary
 
     (work / 'app.py').write_text(ASYNC_APP)
     port = free_port()
@@ -195,6 +203,7 @@ def test_install_then_build_a_plugin_against_the_installed_copy(tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
     assert r.returncode == 0, r.stdout
     assert not (prefix / 'bin/uwsgi').exists() and not (prefix / 'include/uwsgi').exists()
+    assert not (prefix / 'lib/uwsgi/plugins').exists()
 
 
 def default_profile_plugins():
@@ -203,24 +212,43 @@ def default_profile_plugins():
     return [p.strip() for p in cp['uwsgi'].get('plugins', '').replace(',', ' ').split()]
 
 
+def markdown_sections(text):
+    """{heading: its table rows} of --help-markdown output."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        if line.startswith('## '):
+            current = sections.setdefault(line[3:], [])
+        elif current is not None and line.startswith('| `'):
+            current.append(line)
+    return sections
+
+
 def test_docs_options_md_matches_the_option_registry():
-    """docs/options.md is generated (`make docs`): it must equal what the binary prints now."""
+    """docs/options.md is generated (`make docs`): it must equal what the binary prints now, with
+    the shared plugins' options from their manifests; and each manifest must say what its plugin
+    really registers (the same tables with every plugin loaded)."""
     binary = ROOT / 'uwsgi'
     if not binary.exists():
         pytest.skip('./uwsgi (default profile) not built')
-    out = subprocess.check_output([str(binary), '--plugins', ','.join(default_profile_plugins()),
-                                   '--help-markdown'], cwd=ROOT, text=True, timeout=30)
+    out = subprocess.check_output([str(binary), '--help-markdown'], cwd=ROOT, text=True, timeout=30)
     committed = (ROOT / 'docs' / 'options.md').read_text()
     assert committed == out, 'docs/options.md is stale: run `make docs`'
-    for opt in ['--http-socket', '--async', '--io-engine', '--ugreen-stacksize', '--wsgi-file', '--build-plugin']:
+    for opt in ['--http-socket', '--async', '--io-engine', '--ugreen-stacksize', '--wsgi-file', '--build-plugin',
+                '--gevent', '--greenlet']:
         assert f'`{opt}`' in out, opt
+    loaded = subprocess.check_output([str(binary), '--plugins', ','.join(default_profile_plugins()),
+                                      '--help-markdown'], cwd=ROOT, text=True, timeout=30)
+    assert markdown_sections(loaded) == markdown_sections(out)
+    assert {'ugreen', 'fcontext', 'greenlet', 'gevent'} <= set(markdown_sections(out)), markdown_sections(out).keys()
 
 
 def test_help_groups_options_by_plugin(tmp_path):
     rc, out = run_uwsgi(['--help'], cwd=tmp_path)
     assert rc == 0 and 'core options:' in out and '--http-socket' in out, out
-    assert '--ugreen-stacksize' not in out
+    # Not loaded: listed from its manifest, with the plugin that has them.
+    assert 'ugreen options (plugin ' in out and '--ugreen-stacksize' in out, out
     rc, out = run_uwsgi(['--plugins', 'ugreen', '--help'], cwd=tmp_path)
     assert rc == 0 and 'ugreen options:' in out and '--ugreen-stacksize' in out, out
+    assert 'ugreen options (plugin ' not in out, out
     rc, out = run_uwsgi(['--version'], cwd=tmp_path)
     assert rc == 0 and out.strip(), out
