@@ -31,9 +31,9 @@ class WorkerLoop:
     connection buffer per id), and the accept watchers stop while none is free. An idle
     keep-alive connection gives its id back and is parked on a read watcher until it is readable.
 
-    As in the core's async loop, a connection gets a core (a greenlet) only once its whole
-    request head has arrived (api.peek_head), except while more than a quarter of the cores are
-    free: clients that trickle a head (slowloris) wait in `incoming`, re-checked every 50 ms,
+    As in the core's async loop, a connection (new, or woken from parking) gets a core (a
+    greenlet) only once its whole request head has arrived (api.peek_head), except while more
+    than a quarter of the cores are free: clients that trickle a head (slowloris) wait in `incoming`, re-checked every 50 ms,
     and are closed when the head is not complete within --socket-timeout of their accept.
     """
 
@@ -144,14 +144,17 @@ class WorkerLoop:
             fd = self.api.accept(lfd)
             if fd < 0:
                 break
-            # With cores to spare a new connection goes straight to one (no peek); the
-            # whole-head check guards the last quarter of the cores.
-            if len(self.free) * 4 > self.ncores and not self.incoming:
-                self.start(fd, lfd)
-            else:
-                self.consider(fd, lfd, True)
+            self.admit(fd, lfd)
         if not self.free or len(self.incoming) >= _MAX_INCOMING:
             self.set_accepting(False)
+
+    def admit(self, fd, lfd):
+        # With cores to spare a new or woken connection goes straight to one (no peek); the
+        # whole-head check guards the last quarter of the cores.
+        if len(self.free) * 4 > self.ncores and not self.incoming:
+            self.start(fd, lfd)
+        else:
+            self.consider(fd, lfd, True)
 
     def consider(self, fd, lfd, fresh):
         """Give fd a core once its request head is complete; until then keep it in incoming."""
@@ -262,7 +265,7 @@ class WorkerLoop:
         self.watchers[fd].stop()
         if entry is None:
             return
-        self.consider(fd, entry[0], True)
+        self.admit(fd, entry[0])
 
     def core_freed(self):
         if self.draining or self.api.stopping():
