@@ -33,8 +33,9 @@ class WorkerLoop:
 
     As in the core's async loop, a connection (new, or woken from parking) gets a core (a
     greenlet) only once its whole request head has arrived (api.peek_head), except while more
-    than a quarter of the cores are free: clients that trickle a head (slowloris) wait in `incoming`, re-checked every 50 ms,
-    and are closed when the head is not complete within --socket-timeout of their accept.
+    than a quarter of the cores are free: clients that trickle a head (slowloris) wait in
+    `incoming`, re-checked every 50 ms, and are closed when the head is not complete within
+    --socket-timeout of their accept or wake-up, or as soon as they close.
     """
 
     def __init__(self, api, listen_fds, signal_fd, ncores, wait_for_hub, idle_timeout):
