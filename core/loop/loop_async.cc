@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <uwsgi/head_peek.h>
+
 #include "host.h"
 #include "loop/idle_queue.h"
 #include "log/log.h"
@@ -48,16 +50,6 @@ struct Incoming {
   uint64_t deadline_ms;
   bool watched;  // waiting for its first bytes in the I/O engine (else re-checked by timer)
 };
-
-// A whole HTTP head or uwsgi packet header+vars is in buf (either reading is fine: a false
-// positive only hands the connection to a core early, which then waits as before).
-bool head_complete(const char* buf, size_t n) {
-  if (n >= 4 && n >= 4 + ((size_t)(unsigned char)buf[1] | ((size_t)(unsigned char)buf[2] << 8))) return true;
-  for (size_t i = 0; i + 1 < n; i++)
-    if (buf[i] == '\n' && (buf[i + 1] == '\n' || (buf[i + 1] == '\r' && i + 2 < n && buf[i + 2] == '\n')))
-      return true;
-  return false;
-}
 
 struct Core final : CoreContext {
   AsyncLoop* loop = nullptr;
@@ -273,16 +265,17 @@ class AsyncLoop final : public LoopEngine {
 
   // Give fd a core once its head is complete; until then keep it in incoming_.
   void consider(int fd, int lfd, bool fresh) {
-    static char buf[16384];
-    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    HeadPeek st = peek_request_head(fd);
     auto it = incoming_.find(fd);
-    bool ready = n > 0 && ((size_t)n == sizeof buf || head_complete(buf, n));
-    if (ready || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    bool ready = st == HeadPeek::kComplete;
+    if (ready || st == HeadPeek::kGone || st == HeadPeek::kAbandoned) {
       if (it != incoming_.end()) {
         if (it->second.watched) io_->unwatch(fd);
         incoming_.erase(it);
       }
-      if (!ready) {  // closed or broken before sending a request: nothing to serve
+      if (!ready) {  // closed or broken before sending a whole request: nothing to serve
+        if (st == HeadPeek::kAbandoned)
+          log_line("client closed the connection in the middle of a request head: closed (fd %d)", fd);
         ::close(fd);
         return;
       }
@@ -299,10 +292,10 @@ class AsyncLoop final : public LoopEngine {
       it = incoming_.find(fd);
     }
     Incoming& in = it->second;
-    if (n < 0 && fresh && !in.watched) {  // nothing yet: wake when the first bytes arrive
+    if (st == HeadPeek::kNothing && fresh && !in.watched) {  // wake when the first bytes arrive
       in.watched = true;
       watch_or_log(fd, kIoRead, &in.tag, "a new connection");
-    } else if (n > 0 && in.watched) {  // a partial head: level-triggered readiness would spin
+    } else if (st == HeadPeek::kPartial && in.watched) {  // a partial head: level-triggered readiness would spin
       in.watched = false;
       io_->unwatch(fd);
     }

@@ -30,6 +30,8 @@ Connection::Connection(const ServeSettings& s, HostImpl& host, WorkerCounters& c
   // hundred bytes or less.
 }
 
+static const char kHeadTimeout[] = "request head did not complete within --socket-timeout";
+
 // Where a head is received when nothing is buffered: one recv of up to full_input_size(), then
 // only the bytes that came are copied into the connection's own buffer. Shared by every
 // connection of the thread; nothing stays in it across a suspension.
@@ -61,9 +63,14 @@ ssize_t Connection::recv_some(char* p, size_t n) {
       fail(std::string("read error: ") + strerror(errno));
       return -1;
     }
-    int w = loop_->wait_fd(fd_, kIoRead, settings_.socket_timeout_ms);
+    int timeout_ms = settings_.socket_timeout_ms;
+    if (head_deadline_us_) {  // a request head: the whole of it, not each byte, has the timeout
+      uint64_t now = now_us();
+      timeout_ms = now >= head_deadline_us_ ? 0 : (int)std::min<uint64_t>(timeout_ms, (head_deadline_us_ - now + 999) / 1000);
+    }
+    int w = timeout_ms > 0 ? loop_->wait_fd(fd_, kIoRead, timeout_ms) : 0;
     if (w == 0) {
-      fail("timeout reading from client");
+      fail(head_deadline_us_ ? kHeadTimeout : "timeout reading from client");
       return -1;
     }
     if (w < 0) {
@@ -154,7 +161,16 @@ void Connection::send_error(int status, const char* reason, const std::string& l
   send_str(resp);
 }
 
+// The head deadline runs from the start of read_head(): the connection's accept (or its wake-up
+// from parking) for the first request, the end of the previous response for the next ones.
 Connection::HeadStatus Connection::read_head(bool between_requests) {
+  head_deadline_us_ = now_us() + (uint64_t)settings_.socket_timeout_ms * 1000;
+  HeadStatus st = read_head_until_deadline(between_requests);
+  head_deadline_us_ = 0;
+  return st;
+}
+
+Connection::HeadStatus Connection::read_head_until_deadline(bool between_requests) {
   const size_t max = settings_.buffer_size;
   for (;;) {
     size_t avail = in_len_ - in_pos_;
@@ -206,7 +222,9 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
       memcpy(in_.data(), dst, r);
     }
     if (r < 0) {
-      if (in_len_ > 0) log_line("client %s: %s with a partial request", remote_addr_.c_str(), error_.c_str());
+      if (in_len_ > 0 || error_ == kHeadTimeout)
+        log_line("client %s: %s (%zu bytes of a request head received): closed",
+                 remote_addr_.empty() ? "unix" : remote_addr_.c_str(), error_.c_str(), in_len_);
       return HeadStatus::kClosed;
     }
     if (r == 0) {

@@ -86,6 +86,7 @@ class Connection final : public Request {
   enum class HeadStatus { kOk, kClosed, kIdle };
 
   HeadStatus read_head(bool between_requests);
+  HeadStatus read_head_until_deadline(bool between_requests);
   void handle_one();
   void reset_request();
   bool finish_response();
@@ -133,6 +134,7 @@ class Connection final : public Request {
     size_t pos = 0;  // next unread byte of decoded
   };
   std::unique_ptr<ChunkedBody> chunked_;
+  uint64_t head_deadline_us_ = 0;  // while a request head is read: when --socket-timeout ends it
   bool head_detached_ = false;  // head_ owns its bytes (see read())
   bool continue_sent_ = false;
 

@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <uwsgi/head_peek.h>
+
 #include "gevent_plugin.h"
 
 namespace uwsgi_gevent {
@@ -115,6 +117,36 @@ class GeventLoop final : public uwsgi::LoopEngine {
     return r;
   }
 
+  // api.peek_head(fd) -> 1 a whole request head is queued, 0 part of one, -1 nothing yet,
+  // -2 the peer closed (logged if it left half a head; the caller closes the fd).
+  static PyObject* api_peek_head(PyObject* cap, PyObject* arg) {
+    GeventLoop* L = self_of(cap);
+    long fd = PyLong_AsLong(arg);
+    if (!L || (fd == -1 && PyErr_Occurred())) return nullptr;
+    switch (uwsgi::peek_request_head((int)fd)) {
+      case uwsgi::HeadPeek::kComplete: return PyLong_FromLong(1);
+      case uwsgi::HeadPeek::kPartial: return PyLong_FromLong(0);
+      case uwsgi::HeadPeek::kNothing: return PyLong_FromLong(-1);
+      case uwsgi::HeadPeek::kAbandoned:
+        L->host_.log("client closed the connection in the middle of a request head: closed (fd %ld)\n", fd);
+        break;
+      case uwsgi::HeadPeek::kGone:
+        break;
+    }
+    return PyLong_FromLong(-2);
+  }
+
+  // api.head_timeout(fd, seconds): closes a connection whose head did not arrive in time.
+  static PyObject* api_head_timeout(PyObject* cap, PyObject* args) {
+    GeventLoop* L = self_of(cap);
+    int fd;
+    double secs;
+    if (!L || !PyArg_ParseTuple(args, "id:head_timeout", &fd, &secs)) return nullptr;
+    L->host_.log("closing a connection whose request head did not complete within --socket-timeout %g s\n", secs);
+    ::close(fd);
+    Py_RETURN_NONE;
+  }
+
   static PyObject* api_stopping(PyObject* cap, PyObject*) {
     GeventLoop* L = self_of(cap);
     if (!L) return nullptr;
@@ -143,6 +175,8 @@ class GeventLoop final : public uwsgi::LoopEngine {
         {"stopping", api_stopping, METH_NOARGS, nullptr},
         {"on_signal", api_on_signal, METH_NOARGS, nullptr},
         {"close", api_close, METH_O, nullptr},
+        {"peek_head", api_peek_head, METH_O, nullptr},
+        {"head_timeout", api_head_timeout, METH_VARARGS, nullptr},
     };
     PyObject* types = PyImport_ImportModule("types");
     PyObject* ns_type = types ? PyObject_GetAttrString(types, "SimpleNamespace") : nullptr;

@@ -13,6 +13,8 @@ from gevent.event import Event
 from gevent.timeout import Timeout
 
 _READ, _WRITE = 1, 2
+_MAX_INCOMING = 4096  # connections waiting for a whole request head, per worker
+_RECHECK = 0.05       # how often heads that arrive in pieces are looked at again
 
 
 class ConnectionGreenlet(greenlet):
@@ -28,6 +30,12 @@ class WorkerLoop:
     At most `ncores` connections are served at once: each takes a core id (the core keeps one
     connection buffer per id), and the accept watchers stop while none is free. An idle
     keep-alive connection gives its id back and is parked on a read watcher until it is readable.
+
+    As in the core's async loop, a connection (new, or woken from parking) gets a core (a
+    greenlet) only once its whole request head has arrived (api.peek_head), except while more
+    than a quarter of the cores are free: clients that trickle a head (slowloris) wait in
+    `incoming`, re-checked every 50 ms, and are closed when the head is not complete within
+    --socket-timeout of their accept or wake-up, or as soon as they close.
     """
 
     def __init__(self, api, listen_fds, signal_fd, ncores, wait_for_hub, idle_timeout):
@@ -36,6 +44,7 @@ class WorkerLoop:
         self.loop = self.hub.loop
         self.run_callback = self.loop.run_callback
         self.serve_fn = api.serve
+        self.ncores = ncores
         self.free = list(range(ncores - 1, -1, -1))
         self.active = 0
         self.listeners = [(fd, self.loop.io(fd, _READ)) for fd in listen_fds]
@@ -44,8 +53,8 @@ class WorkerLoop:
         # fd -> (listen fd, loop time parked at). Insertion order is parking order, so the
         # sweeper finds the expired ones at the front.
         self.parked = {}
-        # fd -> read watcher, kept for the next connection on the same fd number: parking and
-        # waking a connection does not create or free watchers.
+        # fd -> read watcher of the connection on that fd, kept while it lives: parking and
+        # waking a connection does not create or free watchers (see watcher()).
         self.watchers = {}
         self.idle_timeout = idle_timeout  # --socket-timeout: an idle keep-alive connection closes
         # One timer sweeps the parked connections (instead of a timer each); an idle connection
@@ -53,6 +62,10 @@ class WorkerLoop:
         period = max(0.25, idle_timeout / 4.0)
         self.sweeper = self.loop.timer(period, period, ref=False)
         self.pending = deque()    # readable parked connections waiting for a core id
+        # fd -> [listen fd, head deadline (loop time), watched for its first bytes]
+        self.incoming = {}
+        self.peek_head = api.peek_head
+        self.rechecker = self.loop.timer(_RECHECK, _RECHECK, ref=False)
         self.draining = False
         self.done = Event()
         self.wait_for_hub = wait_for_hub
@@ -70,6 +83,7 @@ class WorkerLoop:
             self.drain()
         self.done.wait()
         self.sweeper.close()
+        self.rechecker.close()
         if sig is not None:
             sig.stop()
         for _fd, w in self.listeners:
@@ -100,11 +114,14 @@ class WorkerLoop:
         self.set_accepting(False)
         self.sweeper.stop()
         for fd in self.parked:
-            self.watchers[fd].stop()
-            self.api.close(fd)
+            self.close(fd)
         self.parked.clear()
         while self.pending:
-            self.api.close(self.pending.popleft()[0])
+            self.close(self.pending.popleft()[0])
+        for fd in self.incoming:
+            self.close(fd)
+        self.incoming.clear()
+        self.rechecker.stop()
         if self.active == 0:
             self.done.set()
 
@@ -124,13 +141,86 @@ class WorkerLoop:
         if self.api.stopping():
             self.drain()
             return
-        while self.free:
+        while self.free and len(self.incoming) < _MAX_INCOMING:
             fd = self.api.accept(lfd)
             if fd < 0:
                 break
-            self.start(fd, lfd)
-        if not self.free:
+            self.admit(fd, lfd)
+        if not self.free or len(self.incoming) >= _MAX_INCOMING:
             self.set_accepting(False)
+
+    def admit(self, fd, lfd):
+        # With cores to spare a new or woken connection goes straight to one (no peek); the
+        # whole-head check guards the last quarter of the cores.
+        if len(self.free) * 4 > self.ncores and not self.incoming:
+            self.start(fd, lfd)
+        else:
+            self.consider(fd, lfd, True)
+
+    def consider(self, fd, lfd, fresh):
+        """Give fd a core once its request head is complete; until then keep it in incoming."""
+        st = self.peek_head(fd)
+        entry = self.incoming.get(fd)
+        if st == 1 or st == -2:
+            if entry is not None:
+                del self.incoming[fd]
+                if entry[2]:
+                    self.watchers[fd].stop()
+            if st == -2:  # the peer left: nothing to serve
+                self.close(fd)
+            elif self.free:
+                self.start(fd, lfd)
+            else:
+                self.pending.append((fd, lfd))
+            return
+        if entry is None:
+            entry = self.incoming[fd] = [lfd, self.loop.now() + self.idle_timeout, False]
+            if not self.rechecker.active:
+                self.rechecker.start(self.recheck)
+        if st == -1 and fresh and not entry[2]:  # nothing yet: wake when the first bytes arrive
+            entry[2] = True
+            self.watcher(fd).start(self.on_incoming, fd)
+        elif st == 0 and entry[2]:  # part of a head: level-triggered readiness would spin
+            entry[2] = False
+            self.watchers[fd].stop()
+
+    def on_incoming(self, fd):
+        entry = self.incoming.get(fd)
+        if entry is not None:
+            self.consider(fd, entry[0], False)
+
+    def recheck(self):
+        now = self.loop.now()
+        for fd, entry in list(self.incoming.items()):
+            if now >= entry[1]:
+                del self.incoming[fd]
+                self.drop_watcher(fd)
+                self.api.head_timeout(fd, self.idle_timeout)
+            elif not entry[2]:
+                self.consider(fd, entry[0], False)
+        if not self.incoming:
+            self.rechecker.stop()
+        if self.free and not self.accepting and not self.draining and len(self.incoming) < _MAX_INCOMING:
+            self.set_accepting(True)
+
+    def watcher(self, fd):
+        w = self.watchers.get(fd)
+        if w is None:
+            w = self.watchers[fd] = self.loop.io(fd, _READ)
+        return w
+
+    def drop_watcher(self, fd):
+        # A watcher must not outlive its connection: libev re-registers an fd with the kernel
+        # only for a new watcher (or a changed event mask), so an old watcher restarted for a
+        # new socket on a reused fd number, with no loop iteration between the close and the
+        # accept, would never fire (the connection hung until --socket-timeout).
+        w = self.watchers.pop(fd, None)
+        if w is not None:
+            w.close()
+
+    def close(self, fd):
+        self.drop_watcher(fd)
+        self.api.close(fd)
 
     def start(self, fd, lfd):
         core = self.free.pop()
@@ -147,19 +237,18 @@ class WorkerLoop:
         self.active -= 1
         if idle:
             self.park(fd, lfd)
+        else:  # the core closed it
+            self.drop_watcher(fd)
         self.core_freed()
 
     def park(self, fd, lfd):
         # (A stop that came without a signal is noticed by core_freed, which runs right after
         # this and drains the parked connections.)
         if self.draining:
-            self.api.close(fd)
+            self.close(fd)
             return
-        w = self.watchers.get(fd)
-        if w is None:
-            w = self.watchers[fd] = self.loop.io(fd, _READ)
         self.parked[fd] = (lfd, self.loop.now())
-        w.start(self.on_parked, fd)
+        self.watcher(fd).start(self.on_parked, fd)
 
     def sweep(self):
         limit = self.loop.now() - self.idle_timeout
@@ -170,19 +259,14 @@ class WorkerLoop:
             expired.append(fd)
         for fd in expired:
             del self.parked[fd]
-            self.watchers[fd].stop()
-            self.api.close(fd)
+            self.close(fd)
 
     def on_parked(self, fd):
         entry = self.parked.pop(fd, None)
         self.watchers[fd].stop()
         if entry is None:
             return
-        lfd = entry[0]
-        if self.free:
-            self.start(fd, lfd)
-        else:
-            self.pending.append((fd, lfd))
+        self.admit(fd, entry[0])
 
     def core_freed(self):
         if self.draining or self.api.stopping():
@@ -193,7 +277,7 @@ class WorkerLoop:
         while self.free and self.pending:
             fd, lfd = self.pending.popleft()
             self.start(fd, lfd)
-        if self.free and not self.accepting:
+        if self.free and not self.accepting and len(self.incoming) < _MAX_INCOMING:
             self.set_accepting(True)
 
 
