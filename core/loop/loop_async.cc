@@ -373,6 +373,7 @@ class AsyncLoop final : public LoopEngine {
         int fd = t->fd;
         io_->unwatch(fd);
         int lfd = parked_lfd_[fd].first;
+        idle_.remove(fd);
         parked_.erase(fd);
         parked_lfd_.erase(fd);
         consider(fd, lfd, true);

@@ -231,6 +231,7 @@ class SyncLoop final : public LoopEngine {
     if (it == parked_.end() || park_tag(it->second.token) != kind) return -1;
     int lfd = it->second.listen_fd;
     parked_.erase(it);
+    idle_.remove(fd);
     epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     return lfd;
   }
