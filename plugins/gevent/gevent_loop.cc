@@ -135,6 +135,27 @@ class GeventLoop final : public uwsgi::LoopEngine {
     Py_RETURN_NONE;
   }
 
+  // api.close_idle([fd, ...]): closes idle connections at the end of a stop without a reset
+  // (blocks for at most uwsgi::Worker::kStopLingerMs).
+  static PyObject* api_close_idle(PyObject* cap, PyObject* arg) {
+    GeventLoop* L = self_of(cap);
+    if (!L) return nullptr;
+    PyObject* seq = PySequence_Fast(arg, "close_idle wants a list of fds");
+    if (!seq) return nullptr;
+    std::vector<int> fds;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+      long fd = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+      if (fd == -1 && PyErr_Occurred()) {
+        Py_DECREF(seq);
+        return nullptr;
+      }
+      fds.push_back((int)fd);
+    }
+    Py_DECREF(seq);
+    L->worker_->close_idle(fds);
+    Py_RETURN_NONE;
+  }
+
   // A types.SimpleNamespace of the api_* callables, bound to this loop.
   PyObject* make_api() {
     static PyMethodDef defs[] = {
@@ -143,6 +164,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
         {"stopping", api_stopping, METH_NOARGS, nullptr},
         {"on_signal", api_on_signal, METH_NOARGS, nullptr},
         {"close", api_close, METH_O, nullptr},
+        {"close_idle", api_close_idle, METH_O, nullptr},
     };
     PyObject* types = PyImport_ImportModule("types");
     PyObject* ns_type = types ? PyObject_GetAttrString(types, "SimpleNamespace") : nullptr;
@@ -156,6 +178,9 @@ class GeventLoop final : public uwsgi::LoopEngine {
       ok = fn && PyDict_SetItemString(kw, d.ml_name, fn) == 0;
       Py_XDECREF(fn);
     }
+    PyObject* grace = ok ? PyFloat_FromDouble(uwsgi::Worker::kStopGraceMs / 1000.0) : nullptr;
+    ok = grace && PyDict_SetItemString(kw, "stop_grace", grace) == 0;
+    Py_XDECREF(grace);
     PyObject* empty = ok ? PyTuple_New(0) : nullptr;
     PyObject* api = empty ? PyObject_Call(ns_type, empty, kw) : nullptr;
     Py_XDECREF(empty);

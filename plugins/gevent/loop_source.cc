@@ -54,6 +54,8 @@ class WorkerLoop:
         self.sweeper = self.loop.timer(period, period, ref=False)
         self.pending = deque()    # readable parked connections waiting for a core id
         self.draining = False
+        self.grace = None         # while stopping: the parked connections are still served
+        self.grace_over = False
         self.done = Event()
         self.wait_for_hub = wait_for_hub
         self.signal_busy = False
@@ -94,18 +96,33 @@ class WorkerLoop:
             self.drain()
 
     def drain(self):
+        # Accept no more (the other workers take the listen queue), but for the grace keep
+        # serving the parked connections whose client sends its next request (a busy client
+        # sends it as soon as a response is complete; the answers say Connection: close). Then
+        # the ones still idle are closed without a reset (api.close_idle).
         if self.draining:
             return
         self.draining = True
         self.set_accepting(False)
         self.sweeper.stop()
-        for fd in self.parked:
+        self.grace = self.loop.timer(self.api.stop_grace, 0.0)
+        self.grace.start(self.end_grace)
+        self.check_done()
+
+    def end_grace(self):
+        self.grace_over = True
+        fds = list(self.parked)
+        for fd in fds:
             self.watchers[fd].stop()
-            self.api.close(fd)
         self.parked.clear()
-        while self.pending:
-            self.api.close(self.pending.popleft()[0])
-        if self.active == 0:
+        if fds:
+            self.api.close_idle(fds)
+        self.check_done()
+
+    def check_done(self):
+        if self.active == 0 and not self.pending and (self.grace_over or not self.parked):
+            if self.grace is not None:
+                self.grace.stop()
             self.done.set()
 
     # -- accepting --------------------------------------------------------------------------
@@ -151,9 +168,9 @@ class WorkerLoop:
 
     def park(self, fd, lfd):
         # (A stop that came without a signal is noticed by core_freed, which runs right after
-        # this and drains the parked connections.)
-        if self.draining:
-            self.api.close(fd)
+        # this and starts the grace.)
+        if self.grace_over:
+            self.api.close_idle([fd])
             return
         w = self.watchers.get(fd)
         if w is None:
@@ -185,15 +202,15 @@ class WorkerLoop:
             self.pending.append((fd, lfd))
 
     def core_freed(self):
-        if self.draining or self.api.stopping():
+        stopping = self.draining or self.api.stopping()
+        if stopping:
             self.drain()
-            if self.active == 0:
-                self.done.set()
-            return
-        while self.free and self.pending:
+        while self.free and self.pending:  # also while stopping: they sent a request
             fd, lfd = self.pending.popleft()
             self.start(fd, lfd)
-        if self.free and not self.accepting:
+        if stopping:
+            self.check_done()
+        elif self.free and not self.accepting:
             self.set_accepting(True)
 
 
