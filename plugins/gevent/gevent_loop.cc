@@ -201,9 +201,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
     if (!r) return false;
     Py_DECREF(r);
 
-    PyObject* code = Py_CompileString(kLoopSource, "<uwsgi gevent loop>", Py_file_input);
-    PyObject* mod = code ? PyImport_ExecCodeModuleEx("_uwsgi_gevent_loop", code, "<uwsgi gevent loop>") : nullptr;
-    Py_XDECREF(code);
+    PyObject* mod = loop_module();
     if (!mod) return false;
     PyObject* api = make_api();
     PyObject* fds = PyList_New(0);
@@ -242,6 +240,18 @@ class GeventLoop final : public uwsgi::LoopEngine {
 
 std::unique_ptr<uwsgi::LoopEngine> make_loop(uwsgi::Host& host, const Settings& s) {
   return std::make_unique<GeventLoop>(host, s);
+}
+
+PyObject* loop_module() {
+  // Made by the master (see prepare() in gevent_plugin.cc) and inherited by every worker.
+  if (PyObject* made = PyDict_GetItemString(PyImport_GetModuleDict(), "_uwsgi_gevent_loop")) {
+    Py_INCREF(made);
+    return made;
+  }
+  PyObject* code = Py_CompileString(kLoopSource, "<uwsgi gevent loop>", Py_file_input);
+  PyObject* mod = code ? PyImport_ExecCodeModuleEx("_uwsgi_gevent_loop", code, "<uwsgi gevent loop>") : nullptr;
+  Py_XDECREF(code);
+  return mod;
 }
 
 std::string take_error_text(bool traceback) {

@@ -126,8 +126,9 @@ class GeventPlugin final : public uwsgi::Plugin {
       host.log("gevent: monkey patching done (gevent.monkey.patch_all())\n");
     }
     if (c.has("gevent") || c.get("loop-engine") == "gevent") {
-      // What every worker's loop needs, imported once here in the master: each worker (and each
-      // one respawned by --max-requests) then starts without ~100 ms of imports. Reading
+      // What every worker's loop needs, imported (and the loop's module compiled) once here in
+      // the master: each worker (and each one respawned by --max-requests) then starts without
+      // ~100 ms of imports. Reading
       // gevent.config.loop and .format_context imports what making a hub imports (the event
       // loop's module; pprint, with dataclasses, inspect and ast) without making one.
       PyObject* cfg = nullptr;
@@ -140,7 +141,9 @@ class GeventPlugin final : public uwsgi::Plugin {
       }
       PyObject* loop = cfg ? PyObject_GetAttrString(cfg, "loop") : nullptr;
       PyObject* fmt = loop ? PyObject_GetAttrString(cfg, "format_context") : nullptr;
-      ok = ok && fmt;
+      PyObject* mod = fmt ? loop_module() : nullptr;
+      ok = ok && mod;
+      Py_XDECREF(mod);
       Py_XDECREF(fmt);
       Py_XDECREF(loop);
       Py_XDECREF(cfg);
