@@ -182,7 +182,10 @@ void WorkerImpl::close_idle(const std::vector<int>& fds) {
   char tmp[16384];
   while (!open.empty()) {
     uint64_t now = monotonic_ms();
-    if (now >= deadline || ::poll(open.data(), open.size(), (int)(deadline - now)) <= 0) break;
+    if (now >= deadline) break;
+    int ready = ::poll(open.data(), open.size(), (int)(deadline - now));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     for (size_t i = 0; i < open.size();) {
       ssize_t r = open[i].revents ? ::recv(open[i].fd, tmp, sizeof tmp, MSG_DONTWAIT) : -1;
       if (open[i].revents && (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))) {
