@@ -118,27 +118,23 @@ class AsyncLoop final : public LoopEngine {
   int run(Worker& w) override {
     IoReady evs[128];
     bool draining = false;
+    uint64_t grace_end = 0;
     while (true) {
+      // Stopping: accept no more (the other workers take the listen queue), but until
+      // Worker::kStopGraceMs has passed keep serving the parked and incoming connections whose
+      // client sends a request (the answers say Connection: close); then close the idle ones.
       if (w.stopping() && !draining) {
         draining = true;
         watch_listeners(false);
-        for (auto& p : parked_) {
-          io_->unwatch(p.first);
-          close(p.first);
-        }
-        parked_.clear();
-        parked_lfd_.clear();
-        idle_.clear();
-        for (auto& p : pending_) close(p.first);
-        pending_.clear();
-        for (auto& p : incoming_) {
-          if (p.second.watched) io_->unwatch(p.first);
-          close(p.first);
-        }
-        incoming_.clear();
+        grace_end = monotonic_ms() + Worker::kStopGraceMs;
       }
-      if (draining && (int)free_.size() == ncores_) break;
-      int timeout = !runnable_.empty() ? 0 : (draining ? 100 : -1);
+      if (draining && !grace_over_ && monotonic_ms() >= grace_end) close_idle_connections();
+      if (draining && (int)free_.size() == ncores_ && pending_.empty() &&
+          (grace_over_ || (parked_.empty() && incoming_.empty()))) {
+        close_idle_connections();
+        break;
+      }
+      int timeout = !runnable_.empty() ? 0 : (draining ? 50 : -1);
       if (incoming_.size() > 0 && (timeout < 0 || timeout > kRecheckMs)) timeout = kRecheckMs;
       int idle_ms = idle_.next_timeout_ms();
       if (idle_ms >= 0 && (timeout < 0 || timeout > idle_ms)) timeout = idle_ms;
@@ -240,13 +236,32 @@ class AsyncLoop final : public LoopEngine {
   }
 
   void core_freed() {
-    if (worker_->stopping()) return;
-    while (!free_.empty() && !pending_.empty()) {
+    while (!free_.empty() && !pending_.empty()) {  // also while stopping: they sent a request
       auto p = pending_.front();
       pending_.pop_front();
       start_on_free_core(p.first, p.second);
     }
-    if (!free_.empty() && !listening_) watch_listeners(true);
+    if (!free_.empty() && !listening_ && !worker_->stopping()) watch_listeners(true);
+  }
+
+  // The stop's grace is over: the parked connections (idle since their last answer) and the
+  // incoming ones (no complete request yet) are closed without a reset.
+  void close_idle_connections() {
+    grace_over_ = true;
+    std::vector<int> fds;
+    for (auto& p : parked_) {
+      io_->unwatch(p.first);
+      fds.push_back(p.first);
+    }
+    parked_.clear();
+    parked_lfd_.clear();
+    idle_.clear();
+    for (auto& p : incoming_) {
+      if (p.second.watched) io_->unwatch(p.first);
+      fds.push_back(p.first);
+    }
+    incoming_.clear();
+    if (!fds.empty()) worker_->close_idle(fds);
   }
 
   // A failed watch would silently lose that fd's events forever: say so.
@@ -318,8 +333,7 @@ class AsyncLoop final : public LoopEngine {
                (unsigned long long)(head_timeout_ms_ / 1000));
       ::close(fd);
     }
-    for (auto& [fd, lfd] : check)
-      if (!worker_->stopping()) consider(fd, lfd, false);
+    for (auto& [fd, lfd] : check) consider(fd, lfd, false);
   }
 
   // Idle keep-alive connections past --socket-timeout are closed.
@@ -335,8 +349,8 @@ class AsyncLoop final : public LoopEngine {
   }
 
   void park(int fd, int lfd) {
-    if (worker_->stopping()) {
-      close(fd);
+    if (grace_over_) {
+      worker_->close_idle({fd});
       return;
     }
     auto& t = parked_[fd];
@@ -366,6 +380,7 @@ class AsyncLoop final : public LoopEngine {
         int fd = t->fd;
         io_->unwatch(fd);
         int lfd = parked_lfd_[fd].first;
+        idle_.remove(fd);
         parked_.erase(fd);
         parked_lfd_.erase(fd);
         consider(fd, lfd, true);
@@ -415,6 +430,7 @@ class AsyncLoop final : public LoopEngine {
   std::vector<Tag> listen_tags_;
   Tag signal_tag_{kSignal, -1, nullptr};
   bool listening_ = false;
+  bool grace_over_ = false;  // stopping, and idle connections are closed as they go idle
   Core* current_ = nullptr;
   uint64_t batch_ = 0;
 };

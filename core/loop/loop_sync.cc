@@ -106,10 +106,12 @@ class SyncLoop final : public LoopEngine {
       BlockGuard g(hooks);  // the others need the GIL to finish their requests
       for (auto& t : others) t.join();
     }
-    std::lock_guard<std::mutex> lk(mu_);
-    for (auto& p : parked_) close(p.first);
+    serve_parked_until_grace(w);
+    std::vector<int> idle;
+    for (auto& p : parked_) idle.push_back(p.first);
     parked_.clear();
     idle_.clear();
+    w.close_idle(idle);
     return rc;
   }
 
@@ -201,13 +203,53 @@ class SyncLoop final : public LoopEngine {
     return 0;
   }
 
+  // (A connection that goes idle while the worker stops is parked too: see
+  // serve_parked_until_grace.)
   void serve(Worker& w, int fd, int lfd, int slot) {
-    if (!w.serve_connection(fd, lfd, slot)) return;
-    if (w.stopping()) {
-      close(fd);
-      return;
+    if (w.serve_connection(fd, lfd, slot)) park(fd, lfd);
+  }
+
+  // The worker stops (every thread has left serve_loop; this is the main thread): accept no
+  // more (the other workers take the listen queue), but for Worker::kStopGraceMs still answer
+  // the parked connections whose client sends its next request, each answer saying
+  // Connection: close. The caller closes the ones still idle.
+  void serve_parked_until_grace(Worker& w) {
+    for (int fd : w.listen_fds()) epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    if (stop_fd_ >= 0) epoll_ctl(ep_, EPOLL_CTL_DEL, stop_fd_, nullptr);
+    // Wake-ups the threads took but left unhandled when the stop came disarmed those fds
+    // (EPOLLONESHOT): arm every parked one again.
+    for (auto& p : parked_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+      ev.data.u64 = tag(p.first, park_tag(p.second.token));
+      epoll_ctl(ep_, EPOLL_CTL_MOD, p.first, &ev);
     }
-    park(fd, lfd);
+    uint64_t deadline = IdleQueue::now_ms() + Worker::kStopGraceMs;
+    epoll_event evs[64];
+    while (!parked_.empty()) {
+      uint64_t now = IdleQueue::now_ms();
+      if (now >= deadline) break;
+      int n;
+      {
+        BlockGuard g(host_.switch_hooks());
+        n = epoll_wait(ep_, evs, 64, (int)(deadline - now));
+      }
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; i++) {
+        int fd = (int)(evs[i].data.u64 & 0xffffffff);
+        uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
+        if (kind == kSignal) {
+          w.handle_signal_fd();
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLONESHOT;
+          ev.data.u64 = evs[i].data.u64;
+          epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+        } else if (kind >= kFirstParkTag) {
+          int lfd = unpark(fd, kind);
+          if (lfd >= 0) serve(w, fd, lfd, 0);
+        }
+      }
+    }
   }
 
   void park(int fd, int lfd) {
@@ -231,6 +273,7 @@ class SyncLoop final : public LoopEngine {
     if (it == parked_.end() || park_tag(it->second.token) != kind) return -1;
     int lfd = it->second.listen_fd;
     parked_.erase(it);
+    idle_.remove(fd);
     epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     return lfd;
   }

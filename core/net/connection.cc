@@ -4,6 +4,7 @@
 #include <atomic>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -336,12 +337,51 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
     if (hs == HeadStatus::kClosed) break;
     first = false;
     handle_one();
-    if (!keep_alive_ || aborted_ || (should_close && should_close())) break;
+    // A stopping worker does not close here: its last response said Connection: close unless
+    // the client's next request had already arrived (then that one is answered too), and a
+    // connection that goes idle after a keep-alive answer is handed back to the loop, which
+    // still serves it for a short grace (see close_idle_connections).
+    if (!keep_alive_ || aborted_) break;
   }
   forget_peer(fd);
-  ::close(fd);
+  close_after_last_response();
   fd_ = -1;
   return ServeResult::kClosed;
+}
+
+// close() with bytes the client sent still unread (a request pipelined after our Connection:
+// close answer, an unread body) makes the kernel send a reset, and a reset can destroy the
+// response the client has not read yet. Then: FIN first, read and drop what comes until the
+// client closes too (bounded), then close.
+void Connection::close_after_last_response() {
+  int unread = 0;
+  if (!failed_ && (in_pos_ < in_len_ || (ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0))) {
+    ::shutdown(fd_, SHUT_WR);
+    uint64_t deadline = now_us() + (uint64_t)Worker::kStopLingerMs * 1000;
+    char tmp[16384];
+    size_t drained = 0;
+    while (drained < settings_.drain_limit) {
+      ssize_t r = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+      if (r > 0) {
+        drained += r;
+        continue;
+      }
+      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+      uint64_t now = now_us();
+      if (now >= deadline || loop_->wait_fd(fd_, kIoRead, (int)((deadline - now + 999) / 1000)) <= 0) break;
+    }
+  }
+  ::close(fd_);
+}
+
+// While the worker stops: is the client's next request already here (pipelined in our buffer,
+// or in the socket)? Then this response keeps the connection open and that request is answered
+// too, instead of being read by nobody.
+bool Connection::next_request_waiting() {
+  if (!body_done_) return false;  // the rest of this body is still to come: close after it
+  if (in_pos_ < in_len_) return true;
+  char c;
+  return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 // PEP 3333 wants SCRIPT_NAME and PATH_INFO present (possibly empty); nginx's stock uwsgi_params
@@ -387,9 +427,9 @@ void Connection::handle_one() {
     return;
   }
   counters_.requests++;
-  // The worker is stopping, or this request reaches --max-requests: say so in this response
-  // rather than closing a connection the client believes is still open.
-  if (keep_alive_ && should_close_ && *should_close_ && (*should_close_)()) keep_alive_ = false;
+  // Counts this request towards --max-requests (the answer says whether to close: see
+  // start_response).
+  if (should_close_ && *should_close_) (*should_close_)();
   if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
   if (!h) {
@@ -573,6 +613,11 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
   // A client that asked for "100 Continue" and was never given it will not send its body: the
   // drain after the response would wait for it until --socket-timeout. Close instead.
   if (head_.expect_continue && !continue_sent_ && !body_done_) keep_alive_ = false;
+  // The worker is stopping, or this request reached --max-requests: say so in this response
+  // rather than closing a connection the client believes is still open (unless its next
+  // request is already here: that one is answered first).
+  if (keep_alive_ && should_close_ && *should_close_ && (*should_close_)() && !next_request_waiting())
+    keep_alive_ = false;
   bool bodyless_status = status_code_ < 200 || status_code_ == 204 || status_code_ == 304;
   if (no_body_ || bodyless_status) {
     framing_ = Framing::kNone;

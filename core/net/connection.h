@@ -59,8 +59,8 @@ class Connection final : public Request {
 
   // Serve requests on fd until it closes (kClosed; the fd is closed) or goes idle between
   // requests with nothing buffered (kIdle; the caller parks the fd and calls serve() again when
-  // it is readable). should_close() is asked after each request: true ends the connection
-  // (shutdown, --max-requests).
+  // it is readable). should_close() is asked at each response: true (shutdown, --max-requests)
+  // makes it the last one (Connection: close) unless the next request has already arrived.
   ServeResult serve(int fd, const Listener& l, int core_id, const std::function<bool()>& should_close);
 
   // uwsgi::Request
@@ -92,6 +92,8 @@ class Connection final : public Request {
   bool finish_response();
   void drain_body();
   void send_error(int status, const char* reason, const std::string& log_msg);
+  void close_after_last_response();
+  bool next_request_waiting();
   void log_request();
 
   ssize_t recv_some(char* p, size_t n);

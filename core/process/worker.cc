@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -220,6 +221,37 @@ bool WorkerImpl::serve_connection(int fd, int listen_fd, int core_id) {
   ServeResult r = conns_[core_id]->serve(fd, *it->second, core_id, should_close_);
   tick();  // also for connections that ended without keep-alive
   return r == ServeResult::kIdle;
+}
+
+void WorkerImpl::close_idle(const std::vector<int>& fds) {
+  std::vector<pollfd> open;
+  for (int fd : fds) {
+    if (::shutdown(fd, SHUT_WR) == 0) open.push_back({fd, POLLIN, 0});
+    else ::close(fd);
+  }
+  uint64_t deadline = monotonic_ms() + kStopLingerMs;
+  char tmp[16384];
+  while (!open.empty()) {
+    uint64_t now = monotonic_ms();
+    if (now >= deadline) break;
+    int ready = ::poll(open.data(), open.size(), (int)(deadline - now));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    for (size_t i = 0; i < open.size();) {
+      ssize_t r = open[i].revents ? ::recv(open[i].fd, tmp, sizeof tmp, MSG_DONTWAIT) : -1;
+      if (open[i].revents && (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))) {
+        ::close(open[i].fd);  // the client closed too (or is gone)
+        open[i] = open.back();
+        open.pop_back();
+        continue;
+      }
+      if (r > 0)
+        log_line("worker %d: a request came on an idle connection after its close began: dropped", id_);
+      open[i].revents = 0;
+      i++;
+    }
+  }
+  for (auto& p : open) ::close(p.fd);
 }
 
 int WorkerImpl::run() {

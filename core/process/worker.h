@@ -36,6 +36,7 @@ class WorkerImpl final : public Worker, private RequestObserver {
   int signal_fd() const override;
   void handle_signal_fd() override;
   void tick() override;
+  void close_idle(const std::vector<int>& fds) override;
 
   int run();  // the worker's whole life; returns its exit code
   WorkerCounters& counters() { return counters_; }

@@ -178,6 +178,14 @@ class Worker {
   virtual void handle_signal_fd() = 0;
   // Called by a loop engine once per loop iteration / request boundary (harakiri, stats).
   virtual void tick() = 0;
+  // Once stopping() is true, a loop engine stops accepting but still serves its parked
+  // connections for kStopGraceMs (a busy client sends its next request as soon as a response is
+  // complete: closing under it loses that request), then closes the ones still idle with
+  // close_idle(): FIN first, then what they send meanwhile is read and dropped until they close
+  // too or kStopLingerMs pass, so no request meets a reset. Blocks. Added after ABI 1 shipped,
+  // as the last virtual of Worker (which the core implements), so older plugins keep working.
+  static constexpr int kStopGraceMs = 500, kStopLingerMs = 1000;
+  virtual void close_idle(const std::vector<int>& fds) = 0;
 };
 
 // Per-core waiting state, for language plugins' async APIs (uwsgi.wait_fd_read, async_sleep,

@@ -167,6 +167,27 @@ class GeventLoop final : public uwsgi::LoopEngine {
     Py_RETURN_NONE;
   }
 
+  // api.close_idle([fd, ...]): closes idle connections at the end of a stop without a reset
+  // (blocks for at most uwsgi::Worker::kStopLingerMs).
+  static PyObject* api_close_idle(PyObject* cap, PyObject* arg) {
+    GeventLoop* L = self_of(cap);
+    if (!L) return nullptr;
+    PyObject* seq = PySequence_Fast(arg, "close_idle wants a list of fds");
+    if (!seq) return nullptr;
+    std::vector<int> fds;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+      long fd = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
+      if (fd == -1 && PyErr_Occurred()) {
+        Py_DECREF(seq);
+        return nullptr;
+      }
+      fds.push_back((int)fd);
+    }
+    Py_DECREF(seq);
+    L->worker_->close_idle(fds);
+    Py_RETURN_NONE;
+  }
+
   // A types.SimpleNamespace of the api_* callables, bound to this loop.
   PyObject* make_api() {
     static PyMethodDef defs[] = {
@@ -177,6 +198,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
         {"close", api_close, METH_O, nullptr},
         {"peek_head", api_peek_head, METH_O, nullptr},
         {"head_timeout", api_head_timeout, METH_VARARGS, nullptr},
+        {"close_idle", api_close_idle, METH_O, nullptr},
     };
     PyObject* types = PyImport_ImportModule("types");
     PyObject* ns_type = types ? PyObject_GetAttrString(types, "SimpleNamespace") : nullptr;
@@ -190,6 +212,9 @@ class GeventLoop final : public uwsgi::LoopEngine {
       ok = fn && PyDict_SetItemString(kw, d.ml_name, fn) == 0;
       Py_XDECREF(fn);
     }
+    PyObject* grace = ok ? PyFloat_FromDouble(uwsgi::Worker::kStopGraceMs / 1000.0) : nullptr;
+    ok = grace && PyDict_SetItemString(kw, "stop_grace", grace) == 0;
+    Py_XDECREF(grace);
     PyObject* empty = ok ? PyTuple_New(0) : nullptr;
     PyObject* api = empty ? PyObject_Call(ns_type, empty, kw) : nullptr;
     Py_XDECREF(empty);
@@ -210,9 +235,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
     if (!r) return false;
     Py_DECREF(r);
 
-    PyObject* code = Py_CompileString(kLoopSource, "<uwsgi gevent loop>", Py_file_input);
-    PyObject* mod = code ? PyImport_ExecCodeModuleEx("_uwsgi_gevent_loop", code, "<uwsgi gevent loop>") : nullptr;
-    Py_XDECREF(code);
+    PyObject* mod = loop_module();
     if (!mod) return false;
     PyObject* api = make_api();
     PyObject* fds = PyList_New(0);
@@ -251,6 +274,18 @@ class GeventLoop final : public uwsgi::LoopEngine {
 
 std::unique_ptr<uwsgi::LoopEngine> make_loop(uwsgi::Host& host, const Settings& s) {
   return std::make_unique<GeventLoop>(host, s);
+}
+
+PyObject* loop_module() {
+  // Made by the master (see prepare() in gevent_plugin.cc) and inherited by every worker.
+  if (PyObject* made = PyDict_GetItemString(PyImport_GetModuleDict(), "_uwsgi_gevent_loop")) {
+    Py_INCREF(made);
+    return made;
+  }
+  PyObject* code = Py_CompileString(kLoopSource, "<uwsgi gevent loop>", Py_file_input);
+  PyObject* mod = code ? PyImport_ExecCodeModuleEx("_uwsgi_gevent_loop", code, "<uwsgi gevent loop>") : nullptr;
+  Py_XDECREF(code);
+  return mod;
 }
 
 std::string take_error_text(bool traceback) {

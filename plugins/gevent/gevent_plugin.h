@@ -22,6 +22,10 @@ extern const char* const kLoopSource;
 
 std::unique_ptr<uwsgi::LoopEngine> make_loop(uwsgi::Host& host, const Settings& s);
 
+// The loop's module (kLoopSource run as _uwsgi_gevent_loop), made on first use: a new reference,
+// or nullptr with a Python exception set.
+PyObject* loop_module();
+
 // The pending Python exception as text ("Type: message", or the whole traceback), cleared.
 std::string take_error_text(bool traceback = false);
 

@@ -67,6 +67,8 @@ class WorkerLoop:
         self.peek_head = api.peek_head
         self.rechecker = self.loop.timer(_RECHECK, _RECHECK, ref=False)
         self.draining = False
+        self.grace = None         # while stopping: the parked connections are still served
+        self.grace_over = False
         self.done = Event()
         self.wait_for_hub = wait_for_hub
         self.signal_busy = False
@@ -108,21 +110,36 @@ class WorkerLoop:
             self.drain()
 
     def drain(self):
+        # Accept no more (the other workers take the listen queue), but for the grace keep
+        # serving the parked connections whose client sends its next request (a busy client
+        # sends it as soon as a response is complete; the answers say Connection: close). Then
+        # the ones still idle are closed without a reset (api.close_idle).
         if self.draining:
             return
         self.draining = True
         self.set_accepting(False)
         self.sweeper.stop()
-        for fd in self.parked:
-            self.close(fd)
+        self.grace = self.loop.timer(self.api.stop_grace, 0.0)
+        self.grace.start(self.end_grace)
+        self.check_done()
+
+    def end_grace(self):
+        self.grace_over = True
+        # Parked connections and half-sent heads still idle now: closed without a reset.
+        fds = list(self.parked) + list(self.incoming)
+        for fd in fds:
+            self.drop_watcher(fd)
         self.parked.clear()
-        while self.pending:
-            self.close(self.pending.popleft()[0])
-        for fd in self.incoming:
-            self.close(fd)
         self.incoming.clear()
         self.rechecker.stop()
-        if self.active == 0:
+        if fds:
+            self.api.close_idle(fds)
+        self.check_done()
+
+    def check_done(self):
+        if self.active == 0 and not self.pending and (self.grace_over or not (self.parked or self.incoming)):
+            if self.grace is not None:
+                self.grace.stop()
             self.done.set()
 
     # -- accepting --------------------------------------------------------------------------
@@ -200,7 +217,9 @@ class WorkerLoop:
                 self.consider(fd, entry[0], False)
         if not self.incoming:
             self.rechecker.stop()
-        if self.free and not self.accepting and not self.draining and len(self.incoming) < _MAX_INCOMING:
+        if self.draining:
+            self.check_done()
+        elif self.free and not self.accepting and len(self.incoming) < _MAX_INCOMING:
             self.set_accepting(True)
 
     def watcher(self, fd):
@@ -243,9 +262,10 @@ class WorkerLoop:
 
     def park(self, fd, lfd):
         # (A stop that came without a signal is noticed by core_freed, which runs right after
-        # this and drains the parked connections.)
-        if self.draining:
-            self.close(fd)
+        # this and starts the grace.)
+        if self.grace_over:
+            self.drop_watcher(fd)
+            self.api.close_idle([fd])
             return
         self.parked[fd] = (lfd, self.loop.now())
         self.watcher(fd).start(self.on_parked, fd)
@@ -269,15 +289,15 @@ class WorkerLoop:
         self.admit(fd, entry[0])
 
     def core_freed(self):
-        if self.draining or self.api.stopping():
+        stopping = self.draining or self.api.stopping()
+        if stopping:
             self.drain()
-            if self.active == 0:
-                self.done.set()
-            return
-        while self.free and self.pending:
+        while self.free and self.pending:  # also while stopping: they sent a request
             fd, lfd = self.pending.popleft()
             self.start(fd, lfd)
-        if self.free and not self.accepting and len(self.incoming) < _MAX_INCOMING:
+        if stopping:
+            self.check_done()
+        elif self.free and not self.accepting and len(self.incoming) < _MAX_INCOMING:
             self.set_accepting(True)
 
 
