@@ -127,6 +127,7 @@ void Connection::reset_request() {
     chunked_->decoder.reset();
     chunked_->decoded.clear();
     chunked_->pos = 0;
+    chunked_->total = 0;
   }
   head_detached_ = false;
   continue_sent_ = false;
@@ -145,13 +146,40 @@ void Connection::send_error(int status, const char* reason, const std::string& l
   counters_.bad_requests++;
   log_line("bad request from %s on %s: %s -> %s", remote_addr_.empty() ? "unix" : remote_addr_.c_str(),
            listener_->spec.c_str(), log_msg.c_str(),
-           listener_->proto == Protocol::kHttp ? "answered and closed" : "closed");
-  if (listener_->proto != Protocol::kHttp) return;  // uwsgi peers get the connection closed
+           "answered and closed");
+  // uwsgi peers get the same status line: a uwsgi response is an HTTP response, and nginx's
+  // uwsgi_pass relays its status to the client (a bare close becomes its 502).
   std::string body = std::string(reason) + "\n";
   std::string resp = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;
-  send_str(resp);
+  if (send_str(resp)) linger_after_error();
+}
+
+// After an error answer the peer may still be sending (a body, the rest of an oversized
+// packet). Closing with unread bytes makes the kernel send a reset, which can destroy the answer
+// before the peer reads it; so: half-close, then read and drop what comes, until the peer
+// closes or a small budget of bytes and time is spent.
+void Connection::linger_after_error() {
+  constexpr size_t kMaxBytes = 1 << 20;
+  constexpr uint64_t kMaxUs = 1000000;
+  ::shutdown(fd_, SHUT_WR);
+  const uint64_t deadline = now_us() + kMaxUs;
+  char tmp[16384];
+  for (size_t dropped = 0; dropped < kMaxBytes;) {
+    ssize_t r = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (r == 0) return;
+    if (r > 0) {
+      dropped += r;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return;
+    uint64_t now = now_us();
+    if (now >= deadline) return;
+    int left_ms = (int)((deadline - now + 999) / 1000);
+    if (loop_->wait_fd(fd_, kIoRead, left_ms) <= 0) return;
+  }
 }
 
 Connection::HeadStatus Connection::read_head(bool between_requests) {
@@ -177,7 +205,7 @@ Connection::HeadStatus Connection::read_head(bool between_requests) {
       }
       head_.clear();
       if (avail >= max) {
-        send_error(listener_->proto == Protocol::kHttp ? 431 : 413, "Request Header Fields Too Large",
+        send_error(431, "Request Header Fields Too Large",
                    "request head larger than --buffer-size " + std::to_string(max));
         return HeadStatus::kClosed;
       }
@@ -346,6 +374,21 @@ void Connection::reject_too_large() {
   keep_alive_ = false;
 }
 
+// A chunked body passed --limit-post while being read: a 413 if nothing of the response went out
+// yet, else a log line; either way the read fails and the connection is closed.
+void Connection::reject_chunked_too_large() {
+  keep_alive_ = false;
+  std::string why = "chunked body passed --limit-post " + std::to_string(settings_.limit_post) + " bytes";
+  if (!headers_flushed_) {
+    send_error(413, "Payload Too Large", why);
+    status_code_ = 413;
+  } else {
+    log_line("client %s: %s after the response started: closing the connection", remote_addr_.c_str(),
+             why.c_str());
+  }
+  fail(why);
+}
+
 void Connection::answer_plain(const char* status, const char* body) {
   start_response(status, {{"Content-Type", "text/plain"}});
   write(body, strlen(body));
@@ -459,6 +502,12 @@ ssize_t Connection::read(char* buf, size_t n) {
     if (dechunk.failed()) {
       fail("malformed chunked body: " + dechunk.error());
       log_line("client %s: %s", remote_addr_.c_str(), error_.c_str());
+      return -1;
+    }
+    // --limit-post holds for the de-chunked length too: checked before any of it reaches the app.
+    chunked_->total += (long long)decoded.size();
+    if (settings_.limit_post > 0 && chunked_->total > settings_.limit_post) {
+      reject_chunked_too_large();
       return -1;
     }
   }

@@ -100,6 +100,8 @@ class Connection final : public Request {
   void fail(const std::string& why);
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
+  [[gnu::noinline]] void reject_chunked_too_large();
+  void linger_after_error();
   [[gnu::noinline]] void answer_plain(const char* status, const char* body);
   size_t full_input_size() const;
   void grow_input();
@@ -131,6 +133,7 @@ class Connection final : public Request {
     ChunkedDecoder decoder;
     std::string decoded;
     size_t pos = 0;  // next unread byte of decoded
+    long long total = 0;  // bytes decoded so far, held to --limit-post
   };
   std::unique_ptr<ChunkedBody> chunked_;
   bool head_detached_ = false;  // head_ owns its bytes (see read())
