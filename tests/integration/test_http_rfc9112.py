@@ -202,3 +202,18 @@ def test_oversized_uwsgi_packet_gets_431_not_a_reset(uwsgi_server, mode_args):
     with connect(port) as s:  # still serving
         s.sendall(uwsgi_packet(cgi_vars('GET', '/alive')))
         assert HttpReader(s).read_response().status == 200
+
+
+def test_limit_post_after_the_response_started_closes_the_connection(uwsgi_server, mode_args):
+    """The 413 can no longer be sent: the read fails, the response is cut off (no last chunk), logged."""
+    srv = uwsgi_server(*mode_args, '--wsgi-file', app_path('read_after_start_app.py'), '--limit-post', '1000')
+    head = request_bytes('POST', '/', headers={'Transfer-Encoding': 'chunked'})
+    ok = exchange(srv.port, head + chunked(b'a' * 1000))
+    assert ok.status == 200 and ok.body == b'started;read 1000'
+    offset = len(srv.log())
+    out, closed = send_and_collect(srv.port, head + chunked(b'a' * 2000))
+    assert status_of(out) == 200 and b'started;' in out
+    assert b'read ' not in out and not out.endswith(b'0\r\n\r\n')  # not a complete response
+    assert closed
+    assert 'after the response started' in wait_log(srv, offset, 'after the response started')
+    assert_serving(srv.port, '/')
