@@ -374,14 +374,14 @@ void Connection::reject_too_large() {
   keep_alive_ = false;
 }
 
-// A chunked body passed --limit-post while being read: a 413 if nothing of the response went out
-// yet, else a log line; either way the read fails and the connection is closed.
-void Connection::reject_chunked_too_large() {
+// A chunked body found bad (malformed, or past --limit-post) while the app reads it: the error
+// status if nothing of the response went out yet, else a log line; either way the read fails
+// and the connection is closed.
+void Connection::reject_chunked_body(int status, const char* reason, const std::string& why) {
   keep_alive_ = false;
-  std::string why = "chunked body passed --limit-post " + std::to_string(settings_.limit_post) + " bytes";
   if (!headers_flushed_) {
-    send_error(413, "Payload Too Large", why);
-    status_code_ = 413;
+    send_error(status, reason, why);
+    status_code_ = status;
   } else {
     log_line("client %s: %s after the response started: closing the connection", remote_addr_.c_str(),
              why.c_str());
@@ -500,14 +500,14 @@ ssize_t Connection::read(char* buf, size_t n) {
     size_t used = dechunk.feed(in_.data() + in_pos_, in_len_ - in_pos_, &decoded);
     in_pos_ += used;
     if (dechunk.failed()) {
-      fail("malformed chunked body: " + dechunk.error());
-      log_line("client %s: %s", remote_addr_.c_str(), error_.c_str());
+      reject_chunked_body(400, "Bad Request", "malformed chunked body: " + dechunk.error());
       return -1;
     }
     // --limit-post holds for the de-chunked length too: checked before any of it reaches the app.
     chunked_->total += (long long)decoded.size();
     if (settings_.limit_post > 0 && chunked_->total > settings_.limit_post) {
-      reject_chunked_too_large();
+      reject_chunked_body(413, "Payload Too Large",
+                          "chunked body passed --limit-post " + std::to_string(settings_.limit_post) + " bytes");
       return -1;
     }
   }

@@ -100,7 +100,7 @@ class Connection final : public Request {
   void fail(const std::string& why);
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
-  [[gnu::noinline]] void reject_chunked_too_large();
+  [[gnu::noinline]] void reject_chunked_body(int status, const char* reason, const std::string& why);
   void linger_after_error();
   [[gnu::noinline]] void answer_plain(const char* status, const char* body);
   size_t full_input_size() const;

@@ -91,9 +91,11 @@ BAD_8 = {
 
 
 @pytest.mark.parametrize('name', sorted(BAD_8))
-def test_rfc9112_violations_get_no_200(uwsgi_server, name):
+def test_rfc9112_violations_are_400(uwsgi_server, name):
+    """A bad chunk line is found while the app reads the body: still a 400 (its response had not started)."""
     srv = uwsgi_server('--wsgi-file', app_path('core_app.py'))
     out, closed = send_and_collect(srv.port, BAD_8[name])
+    assert status_of(out) == 400, out
     assert b'200 OK' not in out, out
     assert closed
     assert_serving(srv.port)
