@@ -135,6 +135,7 @@ void Connection::reset_request() {
     chunked_->decoder.reset();
     chunked_->decoded.clear();
     chunked_->pos = 0;
+    chunked_->total = 0;
   }
   head_detached_ = false;
   continue_sent_ = false;
@@ -153,14 +154,19 @@ void Connection::send_error(int status, const char* reason, const std::string& l
   counters_.bad_requests++;
   log_line("bad request from %s on %s: %s -> %s", remote_addr_.empty() ? "unix" : remote_addr_.c_str(),
            listener_->spec.c_str(), log_msg.c_str(),
-           listener_->proto == Protocol::kHttp ? "answered and closed" : "closed");
-  if (listener_->proto != Protocol::kHttp) return;  // uwsgi peers get the connection closed
+           "answered and closed");
+  // uwsgi peers get the same status line: a uwsgi response is an HTTP response, and nginx's
+  // uwsgi_pass relays its status to the client (a bare close becomes its 502).
   std::string body = std::string(reason) + "\n";
   std::string resp = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nConnection: close\r\n\r\n" + body;
-  send_str(resp);
+  if (send_str(resp)) linger_after_error();
 }
+
+// After an error answer the peer may still be sending (a body, the rest of an oversized
+// packet): closed the same way as any connection with bytes unread (see below).
+void Connection::linger_after_error() { linger_then_close_read(1 << 20, 1000); }
 
 // The head deadline runs from the start of read_head(): the connection's accept (or its wake-up
 // from parking) for the first request, the end of the previous response for the next ones.
@@ -194,7 +200,7 @@ Connection::HeadStatus Connection::read_head_until_deadline(bool between_request
       }
       head_.clear();
       if (avail >= max) {
-        send_error(listener_->proto == Protocol::kHttp ? 431 : 413, "Request Header Fields Too Large",
+        send_error(431, "Request Header Fields Too Large",
                    "request head larger than --buffer-size " + std::to_string(max));
         return HeadStatus::kClosed;
       }
@@ -355,23 +361,27 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
 // client closes too (bounded), then close.
 void Connection::close_after_last_response() {
   int unread = 0;
-  if (!failed_ && (in_pos_ < in_len_ || (ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0))) {
-    ::shutdown(fd_, SHUT_WR);
-    uint64_t deadline = now_us() + (uint64_t)Worker::kStopLingerMs * 1000;
-    char tmp[16384];
-    size_t drained = 0;
-    while (drained < settings_.drain_limit) {
-      ssize_t r = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
-      if (r > 0) {
-        drained += r;
-        continue;
-      }
-      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
-      uint64_t now = now_us();
-      if (now >= deadline || loop_->wait_fd(fd_, kIoRead, (int)((deadline - now + 999) / 1000)) <= 0) break;
-    }
-  }
+  if (!failed_ && (in_pos_ < in_len_ || (ioctl(fd_, FIONREAD, &unread) == 0 && unread > 0)))
+    linger_then_close_read(settings_.drain_limit, Worker::kStopLingerMs);
   ::close(fd_);
+}
+
+// FIN first, then read and drop what the peer sends until it closes too, max_bytes are dropped
+// or max_ms pass. Does not close the fd.
+void Connection::linger_then_close_read(size_t max_bytes, int max_ms) {
+  ::shutdown(fd_, SHUT_WR);
+  const uint64_t deadline = now_us() + (uint64_t)max_ms * 1000;
+  char tmp[16384];
+  for (size_t dropped = 0; dropped < max_bytes;) {
+    ssize_t r = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (r > 0) {
+      dropped += r;
+      continue;
+    }
+    if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+    uint64_t now = now_us();
+    if (now >= deadline || loop_->wait_fd(fd_, kIoRead, (int)((deadline - now + 999) / 1000)) <= 0) return;
+  }
 }
 
 // While the worker stops: is the client's next request already here (pipelined in our buffer,
@@ -402,6 +412,21 @@ void Connection::reject_too_large() {
   send_error(413, "Payload Too Large",
              "body of " + std::to_string(head_.content_length) + " bytes exceeds --limit-post");
   keep_alive_ = false;
+}
+
+// A chunked body found bad (malformed, or past --limit-post) while the app reads it: the error
+// status if nothing of the response went out yet, else a log line; either way the read fails
+// and the connection is closed.
+void Connection::reject_chunked_body(int status, const char* reason, const std::string& why) {
+  keep_alive_ = false;
+  if (!headers_flushed_) {
+    send_error(status, reason, why);
+    status_code_ = status;
+  } else {
+    log_line("client %s: %s after the response started: closing the connection", remote_addr_.c_str(),
+             why.c_str());
+  }
+  fail(why);
 }
 
 void Connection::answer_plain(const char* status, const char* body) {
@@ -515,8 +540,14 @@ ssize_t Connection::read(char* buf, size_t n) {
     size_t used = dechunk.feed(in_.data() + in_pos_, in_len_ - in_pos_, &decoded);
     in_pos_ += used;
     if (dechunk.failed()) {
-      fail("malformed chunked body: " + dechunk.error());
-      log_line("client %s: %s", remote_addr_.c_str(), error_.c_str());
+      reject_chunked_body(400, "Bad Request", "malformed chunked body: " + dechunk.error());
+      return -1;
+    }
+    // --limit-post holds for the de-chunked length too: checked before any of it reaches the app.
+    chunked_->total += (long long)decoded.size();
+    if (settings_.limit_post > 0 && chunked_->total > settings_.limit_post) {
+      reject_chunked_body(413, "Payload Too Large",
+                          "chunked body passed --limit-post " + std::to_string(settings_.limit_post) + " bytes");
       return -1;
     }
   }

@@ -103,6 +103,9 @@ class Connection final : public Request {
   void fail(const std::string& why);
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
+  [[gnu::noinline]] void reject_chunked_body(int status, const char* reason, const std::string& why);
+  void linger_after_error();
+  void linger_then_close_read(size_t max_bytes, int max_ms);
   [[gnu::noinline]] void answer_plain(const char* status, const char* body);
   size_t full_input_size() const;
   void grow_input();
@@ -134,6 +137,7 @@ class Connection final : public Request {
     ChunkedDecoder decoder;
     std::string decoded;
     size_t pos = 0;  // next unread byte of decoded
+    long long total = 0;  // bytes decoded so far, held to --limit-post
   };
   std::unique_ptr<ChunkedBody> chunked_;
   uint64_t head_deadline_us_ = 0;  // while a request head is read: when --socket-timeout ends it

@@ -1,9 +1,11 @@
 // HTTP/1.x request head -> CGI/WSGI variables.
 //
-// Debian's http_parser (2.9) validates the request line and header syntax; this file adds what it
-// leaves to us: framing policy (Content-Length / Transfer-Encoding), the CGI variable set, and the
-// limits. The parser is only run once the buffer holds a whole head, so every request costs one
-// pass of http_parser plus one pass over the headers, and callbacks always see contiguous data.
+// The request line and field lines are split and checked here, line by line, against RFC 9112's
+// grammar (any token method; single SP separators; CRLF or bare LF line ends; no CTL, so no bare
+// CR, anywhere in the head). Each call re-reads the buffer from its start: heads are small, and
+// a line that is already wrong fails at once instead of after the blank line. Then come the
+// framing policy (Content-Length / Transfer-Encoding), the CGI variable set and the limits.
+// Debian's http_parser is used only to split an absolute-form target (http_parser_parse_url).
 #include <http_parser.h>
 
 #include <climits>
@@ -22,83 +24,6 @@ using sv = std::string_view;
 struct RawHeader {
   sv name, value;
 };
-
-struct Ctx {
-  std::vector<RawHeader>* hdrs;
-  sv url;
-  bool last_was_value = false;
-  bool folded = false;  // obsolete line folding seen (rejected)
-  bool done = false;    // on_headers_complete reached
-};
-
-int on_url(http_parser* p, const char* at, size_t n) {
-  auto* c = static_cast<Ctx*>(p->data);
-  // One execute() call over a whole head delivers the URL in one piece; join defensively.
-  if (!c->url.empty() && c->url.data() + c->url.size() == at)
-    c->url = sv(c->url.data(), c->url.size() + n);
-  else
-    c->url = sv(at, n);
-  return 0;
-}
-
-int on_header_field(http_parser* p, const char* at, size_t n) {
-  auto* c = static_cast<Ctx*>(p->data);
-  auto& h = *c->hdrs;
-  if (!c->last_was_value && !h.empty() && h.back().name.data() + h.back().name.size() == at)
-    h.back().name = sv(h.back().name.data(), h.back().name.size() + n);
-  else
-    h.push_back({sv(at, n), sv()});
-  c->last_was_value = false;
-  return 0;
-}
-
-int on_header_value(http_parser* p, const char* at, size_t n) {
-  auto* c = static_cast<Ctx*>(p->data);
-  auto& h = *c->hdrs;
-  if (h.empty()) return 1;
-  RawHeader& last = h.back();
-  if (c->last_was_value) {
-    if (last.value.data() + last.value.size() == at) {
-      last.value = sv(last.value.data(), last.value.size() + n);
-    } else {
-      // A second, non-contiguous piece of the same value: an obs-fold continuation line.
-      // RFC 7230 3.2.4 lets a server reject it; joining it would need a copy for a dead feature.
-      c->folded = true;
-      return 1;
-    }
-  } else {
-    last.value = sv(at, n);
-  }
-  c->last_was_value = true;
-  return 0;
-}
-
-int on_headers_complete(http_parser* p) {
-  auto* c = static_cast<Ctx*>(p->data);
-  c->done = true;
-  // Stop right here: the body (if any) is not ours, and http_parser's later checks are redone
-  // below with our own status codes.
-  http_parser_pause(p, 1);
-  return 0;
-}
-
-const http_parser_settings kSettings = [] {
-  http_parser_settings s;
-  std::memset(&s, 0, sizeof s);
-  s.on_url = on_url;
-  s.on_header_field = on_header_field;
-  s.on_header_value = on_header_value;
-  s.on_headers_complete = on_headers_complete;
-  return s;
-}();
-
-// Our own max_head bounds the head; lift http_parser's compile-time 80 KiB limit once so that a
-// larger configured buffer is honoured.
-const bool kMaxHeaderLifted = [] {
-  http_parser_set_max_header_size(0x7fffffffu);
-  return true;
-}();
-
 // Header name byte -> its CGI form (uppercase, '-' -> '_'); 0 for bytes that are not an
 // RFC 7230 tchar. One table lookup both validates and transforms.
 struct NameMap {
@@ -216,96 +141,137 @@ bool split_host(sv host, sv* name, sv* port) {
   return !name->empty();
 }
 
-constexpr size_t kMaxMethodLen = 24;
+// RFC 9110 5.6.2 tchar; kNameMap is non-zero exactly for them.
+bool is_tchar(char ch) { return kNameMap.map[static_cast<unsigned char>(ch)] != 0; }
+
+// field-vchar, SP, HTAB and obs-text (RFC 9110 5.5): every byte but the CTLs and DEL. CR, LF,
+// NUL and form feed inside a value are errors, never separators.
+bool is_field_byte(char ch) {
+  unsigned char c = static_cast<unsigned char>(ch);
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+// Request-target bytes: VCHAR and obs-text (no SP, no CTL).
+bool is_target_byte(char ch) {
+  unsigned char c = static_cast<unsigned char>(ch);
+  return c > 0x20 && c != 0x7f;
+}
+
+// One line of the head: [begin, end) without its terminator; next is the byte after its LF.
+// A line ends in CRLF or a bare LF (RFC 9112 2.2 lets a recipient accept LF alone). A CR
+// anywhere else stays inside the line, where every byte check refuses it: no byte after a CR
+// is ever skipped, so no two parsers can frame a bare CR differently.
+struct Line {
+  size_t begin, end, next;
+};
+
+bool next_line(const char* buf, size_t pos, size_t limit, Line* l) {
+  if (pos >= limit) return false;
+  const char* nl = static_cast<const char*>(std::memchr(buf + pos, '\n', limit - pos));
+  if (!nl) return false;
+  size_t e = static_cast<size_t>(nl - buf);
+  l->begin = pos;
+  l->next = e + 1;
+  l->end = (e > pos && buf[e - 1] == '\r') ? e - 1 : e;
+  return true;
+}
+
+// Connection options (RFC 9110 7.6.1): a comma-separated token list.
+void connection_options(sv value, bool* close, bool* keep_alive) {
+  while (true) {
+    size_t comma = value.find(',');
+    sv opt = trim(value.substr(0, comma));
+    if (ieq(opt, "close")) *close = true;
+    else if (ieq(opt, "keep-alive")) *keep_alive = true;
+    if (comma == sv::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
 
 }  // namespace
 
 ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const ConnInfo& conn,
                             RequestHead* out, ParseError* err) {
-  (void)kMaxHeaderLifted;
   const size_t limit = len < max_head ? len : max_head;
-
-  // Empty lines before the request line are allowed (RFC 7230 3.5) and belong to this head.
-  size_t start = 0;
-  while (start < limit && (buf[start] == '\r' || buf[start] == '\n')) start++;
-
-  // Fail fast on bytes that cannot begin a request (TLS hello, binary junk) instead of waiting
-  // for a terminator that may never come.
-  for (size_t i = start; i < limit && buf[i] != ' '; i++) {
-    char ch = buf[i];
-    if (i - start >= kMaxMethodLen || !((ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_'))
-      return fail(err, 400, "malformed request line");
-  }
-
-  // Find the blank line ending the head: "\n\r\n" or "\n\n" (http_parser accepts bare LF).
-  size_t head_end = 0;
-  for (const char* p = buf + start; p < buf + limit;) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', buf + limit - p));
-    if (!nl) break;
-    size_t i = nl - buf;
-    if (i + 1 < limit && buf[i + 1] == '\n') {
-      head_end = i + 2;
-      break;
-    }
-    if (i + 2 < limit && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
-      head_end = i + 3;
-      break;
-    }
-    p = nl + 1;
-  }
-  if (head_end == 0) {
+  auto incomplete = [&]() {
     if (len >= max_head) return fail(err, 431, "request head larger than " + std::to_string(max_head) + " bytes");
     return ParseResult::kIncomplete;
+  };
+
+  // Empty lines before the request line are allowed (RFC 9112 2.2) and belong to this head.
+  size_t pos = 0;
+  Line line;
+  for (;;) {
+    if (!next_line(buf, pos, limit, &line)) {
+      // Fail fast on bytes that cannot begin a request (TLS hello, binary junk) instead of
+      // waiting for a terminator that may never come. A CR last in the buffer may be a CRLF's.
+      for (size_t i = pos; i < limit && buf[i] != ' '; i++)
+        if (!is_tchar(buf[i]) && !(buf[i] == '\r' && i + 1 == limit))
+          return fail(err, 400, "malformed request line");
+      return incomplete();
+    }
+    if (line.begin != line.end) break;
+    pos = line.next;
   }
 
-  // Reused per thread so a request costs no allocation for the raw header list.
+  // ---- request line (RFC 9112 3): method SP request-target SP HTTP-version ----
+  const sv request_line(buf + line.begin, line.end - line.begin);
+  const size_t sp1 = request_line.find(' ');
+  const sv method = request_line.substr(0, sp1);
+  for (char ch : method)
+    if (!is_tchar(ch)) return fail(err, 400, "malformed request line");
+  if (sp1 == sv::npos) return fail(err, 400, "malformed request line");
+  const sv after_method = request_line.substr(sp1 + 1);
+  const size_t sp2 = after_method.find(' ');
+  const sv target = after_method.substr(0, sp2);
+  if (target.empty()) return fail(err, 400, "missing request target");
+  for (char ch : target)
+    if (!is_target_byte(ch)) return fail(err, 400, "invalid character in request target");
+  // HTTP/0.9 ("GET /x" and no version) is answered at once rather than waited on as a head.
+  if (sp2 == sv::npos) return fail(err, 400, "request line without an HTTP version (HTTP/0.9 is not supported)");
+  const sv version = after_method.substr(sp2 + 1);
+  auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !digit(version[5]) || version[6] != '.' ||
+      !digit(version[7]))
+    return fail(err, 400, "malformed HTTP version");
+  if (version[5] != '1') return fail(err, 505, "HTTP version not supported");
+  if (method == "CONNECT") return fail(err, 501, "CONNECT not supported");
+
+  // ---- header field lines (RFC 9112 5): name ":" OWS value OWS ----
   out->clear();
+  // Reused per thread so a request costs no allocation for the raw header list.
   thread_local std::vector<RawHeader> hdrs;
   hdrs.clear();
-  Ctx ctx;
-  ctx.hdrs = &hdrs;
-  http_parser parser;
-  http_parser_init(&parser, HTTP_REQUEST);
-  parser.data = &ctx;
-  size_t used = http_parser_execute(&parser, &kSettings, buf, head_end);
-  (void)used;
-
-  if (!ctx.done) {
-    if (ctx.folded) return fail(err, 400, "obsolete header line folding");
-    auto e = HTTP_PARSER_ERRNO(&parser);
-    switch (e) {
-      case HPE_OK:
-        return fail(err, 400, "malformed request head");
-      case HPE_HEADER_OVERFLOW:
-        return fail(err, 431, "request head too large");
-      case HPE_INVALID_TRANSFER_ENCODING:
-        return fail(err, 501, "unsupported Transfer-Encoding");
-      case HPE_UNEXPECTED_CONTENT_LENGTH:
-        return fail(err, 400, "duplicate Content-Length, or Content-Length with Transfer-Encoding");
-      default:
-        return fail(err, 400, std::string("bad request: ") + http_errno_description(e));
+  size_t head_end = 0;
+  bool conn_close = false, conn_keep_alive = false;
+  for (pos = line.next;; pos = line.next) {
+    if (!next_line(buf, pos, limit, &line)) return incomplete();
+    if (line.begin == line.end) {
+      head_end = line.next;
+      break;
     }
+    const sv l(buf + line.begin, line.end - line.begin);
+    // RFC 9112 5.2 lets a server reject obs-fold; joining it would need a copy for a dead feature.
+    if (l.front() == ' ' || l.front() == '\t') return fail(err, 400, "obsolete header line folding");
+    const size_t colon = l.find(':');
+    if (colon == sv::npos) return fail(err, 400, "header line without a colon");
+    const sv name = l.substr(0, colon);
+    if (name.empty()) return fail(err, 400, "empty header name");
+    for (char ch : name)  // whitespace before the colon is an error too (RFC 9112 5.1)
+      if (!is_tchar(ch)) return fail(err, 400, "invalid header name");
+    const sv value = trim(l.substr(colon + 1));
+    for (char ch : value)
+      if (!is_field_byte(ch)) return fail(err, 400, "invalid character in header value");
+    if (ieq(name, "connection")) connection_options(value, &conn_close, &conn_keep_alive);
+    hdrs.push_back({name, value});
   }
-
-  // Debian builds http_parser non-strict, which lets "HTTX/1.1" through: check the literal.
-  if (ctx.url.empty()) return fail(err, 400, "missing request target");
-  {
-    const char* v = ctx.url.data() + ctx.url.size();
-    const char* end = buf + head_end;
-    while (v < end && *v == ' ') v++;
-    if (end - v < 5 || std::memcmp(v, "HTTP/", 5) != 0)
-      return fail(err, parser.http_major == 0 ? 505 : 400, "malformed HTTP version");
-  }
-  if (parser.http_major != 1) return fail(err, 505, "HTTP version not supported");
-  if (parser.method == HTTP_CONNECT) return fail(err, 501, "CONNECT not supported");
 
   out->head_len = head_end;
-  out->http_minor = parser.http_minor == 0 ? 0 : 1;
+  out->http_minor = version[7] == '0' ? 0 : 1;
 
   // ---- request target ----
-  sv target = ctx.url;
   sv path, query, url_host;
-  if (!target.empty() && target.front() == '/') {
+  if (target.front() == '/') {
     size_t q = target.find_first_of("?#");
     path = target.substr(0, q);
     if (q != sv::npos && target[q] == '?') {
@@ -313,7 +279,15 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
       query = query.substr(0, query.find('#'));
     }
   } else if (target == "*") {
-    path = target;  // OPTIONS *
+    // asterisk-form is for a server-wide OPTIONS only (RFC 9112 3.2.4): with a method of RFC
+    // 9110 it is malformed; an extension method may define it (SSDP's M-SEARCH *), which this
+    // server does not implement.
+    if (method != "OPTIONS") {
+      for (sv m : {"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "PATCH"})
+        if (method == m) return fail(err, 400, "asterisk-form target with a method other than OPTIONS");
+      return fail(err, 501, "asterisk-form target with an extension method");
+    }
+    path = target;
   } else {
     // absolute-form: "http://host[:port]/path?query"
     http_parser_url u;
@@ -351,8 +325,6 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
   int chunked_seen = 0;
   bool have_te = false;
   for (auto& h : hdrs) {
-    if (h.name.empty()) return fail(err, 400, "empty header name");
-    h.value = trim(h.value);
     if (ieq(h.name, "content-length")) {
       if (have_cl && h.value != content_length) return fail(err, 400, "conflicting Content-Length");
       have_cl = true;
@@ -370,6 +342,9 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
         if (have_host) return fail(err, 400, "duplicate Host header");
         have_host = true;
         host = h.value;
+        // RFC 9112 3.2.2: with an absolute-form target the target's authority is the host;
+        // the Host field is ignored, so the app sees one host, not two.
+        if (!url_host.empty()) h.value = url_host;
       } else if (ieq(h.name, "expect")) {
         if (ieq(h.value, "100-continue") && out->http_minor == 1) out->expect_continue = true;
       }
@@ -382,7 +357,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
     out->chunked = true;
   }
   if (have_cl) {
-    // http_parser already rejected non-digits; we still need it to fit a long long.
+    // Digits only (a list such as "5, 5" is refused), and it must fit a long long.
     if (content_length.empty()) return fail(err, 400, "empty Content-Length");
     unsigned long long v = 0;
     for (char ch : content_length) {
@@ -394,8 +369,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
     out->content_length = static_cast<long long>(v);
   }
 
-  out->keep_alive = out->http_minor == 1 ? !(parser.flags & F_CONNECTION_CLOSE)
-                                         : (parser.flags & F_CONNECTION_KEEP_ALIVE) != 0;
+  out->keep_alive = !conn_close && (out->http_minor == 1 || conn_keep_alive);
 
   sv server_name = conn.server_addr, server_port = conn.server_port;
   sv authority = !url_host.empty() ? url_host : host;
@@ -409,9 +383,7 @@ ParseResult parse_http_head(const char* buf, size_t len, size_t max_head, const 
   // ---- variables ----
   auto& vars = out->vars;
   vars.reserve(12 + hdrs.size());
-  // The method token is the first word of the (validated) request line.
-  sv method(buf + start, static_cast<size_t>(ctx.url.data() - (buf + start)));
-  vars.emplace_back("REQUEST_METHOD", method.substr(0, method.find(' ')));
+  vars.emplace_back("REQUEST_METHOD", method);
   vars.emplace_back("REQUEST_URI", target);
   vars.emplace_back("PATH_INFO", path_info);
   vars.emplace_back("QUERY_STRING", query);

@@ -30,13 +30,13 @@ ParseResult fail(ParseError* err, int status, std::string msg) {
 ParseResult parse_uwsgi_packet(const char* buf, size_t len, size_t max_packet, RequestHead* out,
                                ParseError* err) {
   if (len < 4) {
-    if (len >= max_packet) return fail(err, 413, "uwsgi packet larger than the buffer");
+    if (len >= max_packet) return fail(err, 431, "uwsgi packet larger than the buffer");
     return ParseResult::kIncomplete;
   }
   const size_t size = u16le(buf + 1);
   const size_t total = 4 + size;
   if (total > max_packet)
-    return fail(err, 413, "uwsgi packet of " + std::to_string(total) + " bytes exceeds " +
+    return fail(err, 431, "uwsgi packet of " + std::to_string(total) + " bytes exceeds " +
                               std::to_string(max_packet));
   if (len < total) return ParseResult::kIncomplete;
 

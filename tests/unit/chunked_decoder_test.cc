@@ -45,7 +45,7 @@ TEST(ChunkedDecoder, Simple) {
 }
 
 TEST(ChunkedDecoder, ByteAtATimeSameResult) {
-  std::string body = "1A;name=val\r\nabcdefghijklmnopqrstuvwxyz\r\n3 \r\n123\r\n0;x\r\nTrailer: t\r\n\r\n";
+  std::string body = "1A;name=val\r\nabcdefghijklmnopqrstuvwxyz\r\n3 ; e = \"q\\\"x\" ;f\r\n123\r\n0;x\r\nTrailer: t\r\n\r\n";
   Result whole = decode(body);
   ASSERT_TRUE(whole.done) << whole.error;
   EXPECT_EQ(whole.data, "abcdefghijklmnopqrstuvwxyz123");
@@ -140,6 +140,71 @@ TEST(ChunkedDecoder, EndlessTrailersRejected) {
   for (int i = 0; i < 2000; i++) in += "X-Trailer: 0123456789\r\n";
   Result r = decode(in);
   EXPECT_TRUE(r.failed);
+}
+
+// Issue 21.8: chunk lines follow RFC 9112 7.1.1 exactly. Whitespace is BWS, allowed only before a
+// ';' or '=' (and after them); an extension needs a name; a quoted value must close on its line.
+TEST(ChunkedDecoder, ChunkLineGrammar) {
+  const char* bad[] = {
+      "0 \r\n\r\n",                       // whitespace, then no extension
+      "a \r\n0123456789\r\n0\r\n\r\n",
+      "2\t\r\naa\r\n0\r\n\r\n",
+      "2;\r\naa\r\n0\r\n\r\n",            // ';' and no name
+      "2; \r\naa\r\n0\r\n\r\n",
+      "2;=v\r\naa\r\n0\r\n\r\n",
+      "2;a=\r\naa\r\n0\r\n\r\n",          // '=' and no value
+      "2;a b\r\naa\r\n0\r\n\r\n",
+      "2;a=b c\r\naa\r\n0\r\n\r\n",
+      "2;a=b \r\naa\r\n0\r\n\r\n",
+      "5;a=\"b\r\nhello\r\n0\r\n\r\n",     // unbalanced quote
+      "5;a=\"b;c\r\nhello world\r\n0\r\n\r\n",
+      "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",
+      "5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n",
+      "5;a\rb\r\nhello\r\n0\r\n\r\n",      // bare CR
+      "5\r\r\nhello\r\n0\r\n\r\n",
+  };
+  for (const char* b : bad) {
+    Result whole = decode(b);
+    EXPECT_TRUE(whole.failed) << b;
+    EXPECT_FALSE(whole.done) << b;
+    Result bytes = decode(b, 1);
+    EXPECT_TRUE(bytes.failed) << b;
+  }
+  const char* good[] = {
+      "5;a\r\nhello\r\n0\r\n\r\n",
+      "5 ;a=b\r\nhello\r\n0\r\n\r\n",
+      "5\t; a = b ;c\r\nhello\r\n0\r\n\r\n",
+      "5;a=\"x;y \\\"z\\\"\"\r\nhello\r\n0\r\n\r\n",
+      "5;a=\"\";b=!#$%&'*+-.^_`|~\r\nhello\r\n0;last=1\r\n\r\n",
+  };
+  for (const char* g : good) {
+    Result whole = decode(g);
+    EXPECT_TRUE(whole.done) << g << ": " << whole.error;
+    EXPECT_EQ(whole.data, "hello") << g;
+    Result bytes = decode(g, 1);
+    EXPECT_TRUE(bytes.done) << g << ": " << bytes.error;
+  }
+}
+
+// Issue 21.8: a trailer line is a field line; a request line (a smuggled request) or junk is
+// an error rather than skipped.
+TEST(ChunkedDecoder, TrailerLinesAreFieldLines) {
+  const char* bad[] = {
+      "0\r\nGET /x HTTP/1.1\r\n\r\n",
+      "0\r\nno colon\r\n\r\n",
+      "0\r\nX : a\r\n\r\n",
+      "0\r\n: a\r\n\r\n",
+      "0\r\n folded\r\n\r\n",
+      "0\r\nX: a\x01\r\n\r\n",
+      "0\r\nX: a\rb\r\n\r\n",
+  };
+  for (const char* b : bad) {
+    EXPECT_TRUE(decode(b).failed) << b;
+    EXPECT_TRUE(decode(b, 1).failed) << b;
+  }
+  Result ok = decode("3\r\nabc\r\n0\r\nX-Sum: 1 2\t3\r\nY:\r\n\r\n");
+  EXPECT_TRUE(ok.done) << ok.error;
+  EXPECT_EQ(ok.data, "abc");
 }
 
 }  // namespace

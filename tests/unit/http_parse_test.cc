@@ -345,7 +345,99 @@ TEST(HttpParse, GarbageIs400) {
 TEST(HttpParse, GarbageDetectedBeforeTerminator) {
   // Binary junk is rejected at once rather than waiting for a blank line that never comes.
   EXPECT_EQ(error_status("\x16\x03\x01"), 400);
-  EXPECT_EQ(error_status("get / HTTP/1.1\r\n"), 400);
+  EXPECT_EQ(error_status("G(T / HTTP/1.1\r\n"), 400);
+}
+
+// Issue 21.4: a bare CR is never a line end nor skipped with the byte after it. Before, the
+// "X" of "XContent-Length" was eaten and the request was framed with a body of 5.
+TEST(HttpParse, BareCrAnywhereInTheHeadIs400) {
+  EXPECT_EQ(error_status("POST /c HTTP/1.1\r\nHost: a\r\nX:\rXContent-Length: 5\r\n\r\nhello"), 400);
+  EXPECT_EQ(error_status("POST /c HTTP/1.1\r\nHost: a\r\nX:\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX: a\r\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX\r: a\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\n\rX: a\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX: a\r\n\r\r\n"), 400);
+  EXPECT_EQ(error_status("GET /\r HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("\rGET / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("\r\n\rGET / HTTP/1.1\r\n\r\n"), 400);
+  // Known as soon as the line with the CR is complete: no waiting for the blank line.
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX:\rY: 1\r\n"), 400);
+  // A CR last in the buffer may be the first half of a CRLF: wait.
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nX: 1\r").r, ParseResult::kIncomplete);
+  EXPECT_EQ(parse("\r").r, ParseResult::kIncomplete);
+}
+
+// Issue 21.7: a method is any token (RFC 9110 9.1); the app decides what it serves.
+TEST(HttpParse, AnyTokenMethodReachesTheApp) {
+  for (std::string m : {"QUERY", "FOO", "BREW", "-BLARGH", "M-SEARCH", "PROPFIND", "get", "A!#$%&'*+.^_`|~9"}) {
+    std::string req = m + " /x HTTP/1.1\r\nHost: a\r\n\r\n";  // the views point into it
+    Parsed p = parse(req);
+    ASSERT_EQ(p.r, ParseResult::kComplete) << m << ": " << p.err.message;
+    EXPECT_EQ(p.head.find("REQUEST_METHOD"), m);
+  }
+  EXPECT_EQ(error_status("GE(T / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status(" GET / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET  / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1 \r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET /\t HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.10\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / http/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("CONNECT a:443 HTTP/1.1\r\n\r\n"), 501);
+}
+
+// Issue 21.8: OWS is SP or HTAB on both sides of a value (RFC 9110 5.6.3).
+TEST(HttpParse, ContentLengthOwsIncludesTab) {
+  Parsed p = parse("POST / HTTP/1.1\r\nContent-Length:\t42\t\r\n\r\n");
+  ASSERT_EQ(p.r, ParseResult::kComplete) << p.err.message;
+  EXPECT_EQ(p.head.content_length, 42);
+  EXPECT_EQ(p.head.find("CONTENT_LENGTH"), "42");
+  Parsed q = parse("GET / HTTP/1.1\r\nX-A: \t v a l \t \r\n\r\n");
+  ASSERT_EQ(q.r, ParseResult::kComplete) << q.err.message;
+  EXPECT_EQ(q.head.find("HTTP_X_A"), "v a l");
+}
+
+// Issue 21.8: asterisk-form is for OPTIONS only (RFC 9112 3.2.4).
+TEST(HttpParse, AsteriskTargetOnlyForOptions) {
+  EXPECT_EQ(error_status("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("POST * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"), 501);  // an extension's own use
+  Parsed p = parse("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(p.r, ParseResult::kComplete) << p.err.message;
+  EXPECT_EQ(p.head.find("PATH_INFO"), "*");
+}
+
+// Issue 21.8: control bytes in a field value are errors, not content (RFC 9110 5.5).
+TEST(HttpParse, ControlBytesInValuesAre400) {
+  EXPECT_EQ(error_status("GET /url HTTP/1.1\r\nHeader1: \f\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX: a\fb\r\n\r\n"), 400);
+  EXPECT_EQ(error_status(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27)), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), 400);
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nX : a\r\n\r\n"), 400);  // space before the colon
+  EXPECT_EQ(error_status("GET / HTTP/1.1\r\nno colon\r\n\r\n"), 400);
+  Parsed p = parse("GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n");  // obs-text is allowed
+  ASSERT_EQ(p.r, ParseResult::kComplete) << p.err.message;
+  EXPECT_EQ(p.head.find("HTTP_X"), "caf\xc3\xa9");
+}
+
+// Issue 21.8: the target's authority is the host (RFC 9112 3.2.2): HTTP_HOST too, not only
+// SERVER_NAME, so the app never sees two different hosts.
+TEST(HttpParse, AbsoluteFormTargetSetsHttpHost) {
+  Parsed p = parse("GET http://example.org:81/p HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+  ASSERT_EQ(p.r, ParseResult::kComplete) << p.err.message;
+  EXPECT_EQ(p.head.find("HTTP_HOST"), "example.org:81");
+  EXPECT_EQ(p.head.find("SERVER_NAME"), "example.org");
+  Parsed q = parse("GET http://[::1]:8080/foo HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(q.r, ParseResult::kComplete) << q.err.message;
+  EXPECT_EQ(q.head.find("HTTP_HOST"), "[::1]:8080");
+}
+
+// Issue 21.8: an HTTP/0.9 request line is answered at once, not waited on as an unfinished head.
+TEST(HttpParse, Http09RequestLineFailsAtOnce) {
+  EXPECT_EQ(error_status("GET /x\r\n"), 400);
+  EXPECT_EQ(error_status("GET /x\n"), 400);
+  EXPECT_EQ(error_status("GET\r\n"), 400);
 }
 
 }  // namespace

@@ -136,6 +136,8 @@ TEST(UwsgiParse, TooLarge) {
   Parsed p = parse(pkt, 100);
   EXPECT_EQ(p.r, ParseResult::kError);
   EXPECT_FALSE(p.err.message.empty());
+  // Issue 21.9: the packet is the request head, so it is 431 as over HTTP (not 413: no body is in it).
+  EXPECT_EQ(p.err.http_status, 431);
   // Known from the 4-byte header alone, before the rest arrives.
   EXPECT_EQ(parse(std::string_view(pkt).substr(0, 4), 100).r, ParseResult::kError);
   EXPECT_EQ(parse(pkt, pkt.size()).r, ParseResult::kComplete);
