@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
 
   if (cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
+  for (auto& w : host.store().warnings()) log_line("uwsgi: %s", w.c_str());
   if (!daemonize_if_asked(cfg, &err)) return fail(err);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
