@@ -30,9 +30,10 @@ bool read_yaml_lines(const std::string& path, const std::string& section_in, std
     return false;
   }
   for (auto it = sec.begin(); it != sec.end(); ++it) {
-    std::string origin = path + ":" + std::to_string(it->first.Mark().line + 1);
-    std::string key = it->first.as<std::string>("");
-    const YAML::Node& v = it->second;
+    // Copies: the iterator's pair is a temporary proxy (a reference to it would dangle).
+    YAML::Node k = it->first, v = it->second;
+    std::string origin = path + ":" + std::to_string(k.Mark().line + 1);
+    std::string key = k.as<std::string>("");
     auto add = [&](const YAML::Node& n) -> bool {
       if (!n.IsScalar() && !n.IsNull()) {
         *err = origin + ": the value of \"" + key + "\" is a mapping, not a scalar or a list";

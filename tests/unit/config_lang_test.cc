@@ -331,6 +331,21 @@ TEST_F(ConfigLangTest, IniIncludesYaml) {
   EXPECT_EQ(cfg().get_int("listen", 0), 11);
 }
 
+TEST_F(ConfigLangTest, YamlIncludesASectionOfItself) {
+  std::string p = write("s.yaml", "uwsgi:\n  yaml: ':base'\n  listen: 3\nbase:\n  master: true\n  listen: 2\n");
+  ASSERT_TRUE(parse({"--yaml", p})) << err;
+  EXPECT_TRUE(cfg().get_bool("master"));
+  EXPECT_EQ(cfg().get_int("listen", 0), 3);
+}
+
+TEST_F(ConfigLangTest, JsonInheritsAnIni) {
+  write("base.ini", "[uwsgi]\nprocesses = 6\n");
+  std::string p = write("a.json", "{\"uwsgi\": {\"inherit\": \"" + dir + "/base.ini\", \"master\": true}}");
+  ASSERT_TRUE(parse({p})) << err;
+  EXPECT_EQ(cfg().get_int("processes", 0), 6);
+  EXPECT_TRUE(cfg().get_bool("master"));
+}
+
 // ---- the command line ----
 
 TEST_F(ConfigLangTest, UnambiguousPrefixIsTheOption) {
