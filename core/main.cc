@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
 
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
+  for (auto& w : host.store().warnings()) log_line("uwsgi: %s", w.c_str());
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());

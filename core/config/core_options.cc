@@ -25,7 +25,12 @@ static OptionDef opt(const char* name, char short_name, OptArg arg, const char* 
 
 void register_core_options(HostImpl& host) {
   const OptArg R = OptArg::Required, N = OptArg::None;
-  host.add_option(opt("ini", 0, R, "load options from an ini file (FILE or FILE:section)"));
+  host.add_option(opt("ini", 0, R, "load options from an ini file (FILE or FILE:section; :section = this file)"));
+  host.add_option(opt("yaml", 0, R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
+  host.add_option(opt("json", 0, R, "load options from a json file (FILE or FILE:section)", {"js"}));
+  host.add_option(opt("xml", 0, R, "load options from an xml file (FILE or FILE:id)"));
+  host.add_option(opt("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
+  host.add_option(opt("set-placeholder", 0, R, "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
   host.add_option(opt("plugins", 0, R, "load plugins (comma separated names or paths)", {"plugin"}));
   host.add_option(opt("plugin-dir", 0, R, "also look for plugins in this directory", {"plugins-dir"}));
   host.add_option(opt("help", 'h', N, "show this help"));
@@ -63,7 +68,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("io-engine", 0, R, "I/O engine for async cores (epoll, libev, libuv)"));
   host.add_option(opt("loop-engine", 0, R, "loop engine running each worker (sync, async, gevent)"));
   host.add_option(opt("http-keepalive", 0, OptArg::Optional, "accepted for compatibility: keep-alive is always on"));
-  host.add_option(opt("strict", 0, N, "accepted for compatibility: unknown options are always errors"));
+  host.add_option(opt("strict", 0, N, "config keys that are no option, and unknown %(placeholders), are errors instead of warnings"));
   host.add_option(opt("help-markdown", 0, N, "print this option reference as markdown (docs/options.md)"));
   host.add_option(opt("build-plugin", 0, R, "build the plugin in DIR against this server (NAME_plugin.so in the cwd) and exit"));
   // Operations (docs/operations.md).

@@ -1,5 +1,7 @@
 #include "config/options.h"
 
+#include "config/config_lang.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,16 +12,89 @@ extern char** environ;
 
 namespace uwsgi {
 
-bool parse_bool_value(std::string_view v, bool* out) {
-  if (v.empty() || v == "1" || v == "true" || v == "yes" || v == "on" || v == "True") {
+// "1000 ; recycle" -> "1000": a trailing ';' or '#' comment after whitespace (ini lines keep
+// ';' in values, and uWSGI reads numbers with atoi, so such lines work there).
+static std::string_view strip_value(std::string_view v) {
+  size_t b = v.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  v.remove_prefix(b);
+  for (size_t i = 1; i < v.size(); i++)
+    if ((v[i] == ';' || v[i] == '#') && (v[i - 1] == ' ' || v[i - 1] == '\t')) {
+      v = v.substr(0, i);
+      break;
+    }
+  size_t e = v.find_last_not_of(" \t");
+  return e == std::string_view::npos ? std::string_view() : v.substr(0, e + 1);
+}
+
+static bool iequals(std::string_view a, const char* b) {
+  size_t n = strlen(b);
+  if (a.size() != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if (tolower((unsigned char)a[i]) != b[i]) return false;
+  return true;
+}
+
+bool parse_bool_value(std::string_view raw, bool* out) {
+  std::string_view v = strip_value(raw);
+  if (v.empty() || iequals(v, "true") || iequals(v, "yes") || iequals(v, "on") || iequals(v, "y")) {
     *out = true;
     return true;
   }
-  if (v == "0" || v == "false" || v == "no" || v == "off" || v == "False") {
+  if (iequals(v, "false") || iequals(v, "no") || iequals(v, "off") || iequals(v, "n")) {
     *out = false;
     return true;
   }
-  return false;
+  long long n;
+  std::string s(v);
+  char* end = nullptr;
+  errno = 0;
+  n = strtoll(s.c_str(), &end, 10);
+  if (*end != 0 || errno) return false;
+  *out = n != 0;  // uWSGI: any number but 0 turns a flag on
+  return true;
+}
+
+bool parse_number_value(std::string_view raw, long long* out) {
+  std::string_view v = strip_value(raw);
+  if (iequals(v, "true") || iequals(v, "yes") || iequals(v, "on")) {
+    *out = 1;
+    return true;
+  }
+  if (iequals(v, "false") || iequals(v, "no") || iequals(v, "off")) {
+    *out = 0;
+    return true;
+  }
+  std::string s(v);
+  char* end = nullptr;
+  errno = 0;
+  long long n = strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != 0 || errno) return false;
+  *out = n;
+  return true;
+}
+
+const RegisteredOption* find_option_by_prefix(const OptionRegistry& reg, std::string_view name, std::string* err) {
+  if (name.empty()) return nullptr;
+  const RegisteredOption* found = nullptr;
+  std::vector<std::string> candidates;
+  for (auto& o : reg.all()) {
+    std::vector<std::string> names = o.def.aliases;
+    names.insert(names.begin(), o.def.name);
+    for (auto& n : names)
+      if (n.compare(0, name.size(), name) == 0) {
+        if (found != &o) candidates.push_back("--" + n);
+        found = &o;
+        break;
+      }
+  }
+  if (candidates.size() > 1) {
+    *err = "ambiguous option --" + std::string(name) + " (could be";
+    for (size_t i = 0; i < candidates.size(); i++) *err += (i ? ", " : " ") + candidates[i];
+    *err += ")";
+    return nullptr;
+  }
+  return found;
 }
 
 bool OptionRegistry::add(OptionDef def, const std::string& group, std::string* err) {
@@ -79,9 +154,8 @@ std::vector<std::string> ConfigStore::all(std::string_view name) const {
 long long ConfigStore::get_int(std::string_view name, long long def) const {
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     if (it->first != name) continue;
-    char* end = nullptr;
-    long long v = strtoll(it->second.c_str(), &end, 10);
-    return (end && *end == 0 && !it->second.empty()) ? v : def;
+    long long v;
+    return parse_number_value(it->second, &v) ? v : def;
   }
   return def;
 }
@@ -95,11 +169,6 @@ bool ConfigStore::get_bool(std::string_view name) const {
   return false;
 }
 
-static bool is_ini_path(const char* a) {
-  size_t n = strlen(a);
-  return n > 4 && (strcmp(a + n - 4, ".ini") == 0 || strstr(a, ".ini:") != nullptr);
-}
-
 static void split_list(const std::string& v, std::vector<std::string>* out) {
   size_t i = 0;
   while (i <= v.size()) {
@@ -110,48 +179,27 @@ static void split_list(const std::string& v, std::vector<std::string>* out) {
   }
 }
 
-// Expands ini options recursively (an ini may name another ini).
-static bool expand_ini(const std::string& spec, std::vector<RawOption>* out, int depth, std::string* err) {
-  if (depth > 16) {
-    *err = "ini files include each other too deeply (at " + spec + ")";
-    return false;
-  }
-  std::vector<RawOption> raw;
-  if (!read_ini(spec, &raw, err)) return false;
-  for (auto& r : raw) {
-    if (r.name == "ini") {
-      if (!expand_ini(r.value, out, depth + 1, err)) return false;
-    } else {
-      out->push_back(std::move(r));
-    }
-  }
-  return true;
-}
+// The options that name a config file (and the file's kind; "" = by extension).
+static bool is_config_option(const std::string& name, std::string* kind) { return is_include_key(name, kind); }
 
 bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
-  auto take = [&](const std::string& name, const std::string& value) {
-    if (name == "plugins" || name == "plugin") split_list(value, &out->plugins);
-    else if (name == "plugin-dir" || name == "plugins-dir") out->plugin_dirs.push_back(value);
-  };
+  ConfigInterpreter in(nullptr);
   for (char** e = environ; e && *e; e++) {
-    if (strncmp(*e, "UWSGI_PLUGINS=", 14) == 0) split_list(*e + 14, &out->plugins);
-    if (strncmp(*e, "UWSGI_PLUGIN_DIR=", 17) == 0) out->plugin_dirs.push_back(*e + 17);
-    if (strncmp(*e, "UWSGI_INI=", 10) == 0) {
-      std::vector<RawOption> raw;
-      if (!expand_ini(*e + 10, &raw, 0, err)) return false;
-      for (auto& r : raw) take(r.name, r.value);
-    }
+    if (strncmp(*e, "UWSGI_", 6) != 0) continue;
+    const char* eq = strchr(*e, '=');
+    if (!eq) continue;
+    std::string name(*e + 6, (size_t)(eq - (*e + 6)));
+    for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
+    if (name == "plugins" || name == "plugin-dir") in.add_direct(name, eq + 1, true, "environment");
+    std::string kind;
+    if (is_config_option(name, &kind) && !in.run_file(kind, eq + 1, 0, err)) return false;
   }
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") out->help = true;
     if (a == "--version") out->version = true;
     if (a.rfind("--", 0) != 0) {
-      if (a[0] != '-' && is_ini_path(argv[i])) {
-        std::vector<RawOption> raw;
-        if (!expand_ini(a, &raw, 0, err)) return false;
-        for (auto& r : raw) take(r.name, r.value);
-      }
+      if (a[0] != '-' && !config_kind_of(a).empty() && !in.run_file("", a, 0, err)) return false;
       continue;
     }
     std::string name = a.substr(2), value;
@@ -161,7 +209,9 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    if (name == "plugins" || name == "plugin" || name == "plugin-dir" || name == "plugins-dir" || name == "ini") {
+    std::string kind;
+    bool config = is_config_option(name, &kind);
+    if (config || name == "plugins" || name == "plugin" || name == "plugin-dir" || name == "plugins-dir") {
       if (!has_value) {
         if (i + 1 >= argc) {
           *err = "option --" + name + " needs a value";
@@ -169,14 +219,16 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
         }
         value = argv[++i];
       }
-      if (name == "ini") {
-        std::vector<RawOption> raw;
-        if (!expand_ini(value, &raw, 0, err)) return false;
-        for (auto& r : raw) take(r.name, r.value);
+      if (config) {
+        if (!in.run_file(kind, value, 0, err)) return false;
       } else {
-        take(name, value);
+        in.add_direct(name, value, true, "command line");
       }
     }
+  }
+  for (auto& r : in.out) {
+    if (r.name == "plugins" || r.name == "plugin") split_list(r.value, &out->plugins);
+    else if (r.name == "plugin-dir" || r.name == "plugins-dir") out->plugin_dirs.push_back(r.value);
   }
   return true;
 }
@@ -187,11 +239,19 @@ static std::string unknown_option(const std::string& shown, const std::string& n
   return "unknown option " + shown + (close.empty() ? "" : " (did you mean --" + close + "?)");
 }
 
-static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, std::string* err,
-                  OptionResolver* resolver = nullptr) {
+static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* store, bool strict,
+                  std::string* err, OptionResolver* resolver = nullptr) {
   const RegisteredOption* o = reg.find(r.name);
   if (!o) {
-    if (r.placeholder) return true;  // a custom ini key used only as a placeholder
+    if (r.from_file && !strict) {  // uWSGI keeps it as a custom placeholder
+      if (!r.placeholder) {
+        std::string close = closest_option(r.name, reg, resolver ? resolver->other_names() : std::vector<std::string>{});
+        store->warnings().push_back(r.origin + ": \"" + r.name +
+                                    "\" is not an option; kept as a placeholder, but nothing uses it" +
+                                    (close.empty() ? "" : " (did you mean --" + close + "?)"));
+      }
+      return true;
+    }
     *err = unknown_option("\"" + r.name + "\"", r.name, reg, resolver) + " (" + r.origin + ")";
     return false;
   }
@@ -203,15 +263,19 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
       *err = "option --" + d.name + " is a flag and takes true/false, not \"" + value + "\" (" + r.origin + ")";
       return false;
     }
-    if (!r.has_value) value = "true";
+    value = (!r.has_value || b) ? "true" : "false";
   } else if (d.arg == OptArg::Required && !r.has_value) {
     *err = "option --" + d.name + " needs a value (" + r.origin + ")";
     return false;
   }
-  long long n;
-  if (d.numeric && !parse_count(value, &n)) {
-    *err = "option --" + d.name + " wants a whole number (0 or more), not \"" + value + "\" (" + r.origin + ")";
-    return false;
+  if (d.numeric) {
+    // "1000 ; recycle" and "true" read as uWSGI reads them; below 0 means nothing for any option.
+    long long n;
+    if (!parse_number_value(value, &n) || n < 0) {
+      *err = "option --" + d.name + " wants a whole number (0 or more), not \"" + value + "\" (" + r.origin + ")";
+      return false;
+    }
+    value = std::to_string(n);
   }
   store->add(d.name, value);
   if (d.on_set) {
@@ -221,12 +285,10 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
       return false;
     }
   }
-  bool on = true;
-  if (d.arg == OptArg::None) parse_bool_value(value, &on);
-  if (on) {
+  if (d.arg != OptArg::None || value == "true") {
     for (auto& imp : d.implies) {
       RawOption ir{imp.first, imp.second, true, "implied by --" + d.name};
-      if (!apply(reg, ir, store, err)) return false;
+      if (!apply(reg, ir, store, strict, err)) return false;
     }
   }
   return true;
@@ -234,7 +296,7 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
 
 bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err,
                   OptionResolver* resolver) {
-  std::vector<RawOption> raw;
+  ConfigInterpreter in(&reg);
   // Environment first, so the command line wins for scalars. Unknown UWSGI_* names are ignored:
   // build variables such as UWSGI_PROFILE share the prefix.
   for (char** e = environ; e && *e; e++) {
@@ -246,11 +308,12 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     if (name == "plugins" || name == "plugin-dir") continue;
     if (!reg.find(name) && resolver && !resolver->prepare(name, eq + 1, err)) return false;
     if (!reg.find(name)) continue;
-    if (name == "ini") {  // UWSGI_INI=app.ini (common in containers) loads the file
-      if (!expand_ini(eq + 1, &raw, 0, err)) return false;
+    std::string kind;
+    if (is_config_option(name, &kind)) {
+      if (!in.run_file(kind, eq + 1, 0, err)) return false;
       continue;
     }
-    raw.push_back({name, eq + 1, true, "environment UWSGI_" + name});
+    in.add_direct(name, eq + 1, true, "environment UWSGI_" + name);
   }
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -263,13 +326,15 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         name = name.substr(0, eq);
       }
       const RegisteredOption* o = reg.find(name);
-      // An option of a shared plugin loads it now: the registry then says whether it takes a value.
+      // An exact name first; an option of a shared plugin loads it (the registry then says
+      // whether it takes a value); then a prefix among the options known at this point.
       if (!o && resolver) {
         if (!resolver->prepare(name, value, err)) return false;
         o = reg.find(name);
       }
+      if (!o) o = find_option_by_prefix(reg, name, err);
       if (!o) {
-        *err = unknown_option("--" + name, name, reg, resolver);
+        if (err->empty()) *err = unknown_option("--" + name, name, reg, resolver);
         return false;
       }
       if (!has_value && o->def.arg == OptArg::Required) {
@@ -280,11 +345,12 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         value = argv[++i];
         has_value = true;
       }
-      if (o->def.name == "ini") {
-        if (!expand_ini(value, &raw, 0, err)) return false;
+      std::string kind;
+      if (is_config_option(o->def.name, &kind)) {
+        if (!in.run_file(kind, value, 0, err)) return false;
         continue;
       }
-      raw.push_back({name, value, has_value, "command line"});
+      in.add_direct(o->def.name, value, has_value, "command line");
     } else if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
       const RegisteredOption* o = reg.find_short(a[1]);
       if (!o) {
@@ -307,21 +373,30 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         *err = "option -" + std::string(1, a[1]) + " takes no value (got \"" + a + "\")";
         return false;
       }
-      raw.push_back({o->def.name, value, has_value, "command line"});
-    } else if (is_ini_path(argv[i])) {
-      if (!expand_ini(a, &raw, 0, err)) return false;
+      in.add_direct(o->def.name, value, has_value, "command line");
+    } else if (!config_kind_of(a).empty()) {  // uwsgi app.ini / app.yaml / app.xml:section
+      if (!in.run_file("", a, 0, err)) return false;
     } else {
       *err = "unexpected argument \"" + a + "\" (options start with --)";
       return false;
     }
   }
+  in.finish();
+  bool strict = false;
+  for (auto& r : in.out)
+    if (r.name == "strict") parse_bool_value(r.has_value ? r.value : "true", &strict);
+  if (strict && !in.warnings.empty()) {
+    *err = in.warnings.front() + " (--strict)";
+    return false;
+  }
+  for (auto& w : in.warnings) store->warnings().push_back(w);
   // Every plugin the options need is loaded before any option is applied, as if it had been
   // named first in --plugins (on_set hooks run once, against the full registry).
   if (resolver)
-    for (auto& r : raw)
+    for (auto& r : in.out)
       if (!resolver->prepare(r.name, r.value, err)) return false;
-  for (auto& r : raw)
-    if (!apply(reg, r, store, err, resolver)) return false;
+  for (auto& r : in.out)
+    if (!apply(reg, r, store, strict, err, resolver)) return false;
   return true;
 }
 

@@ -1,6 +1,7 @@
 // Option registry (plugins extend it) and the parsed configuration, from argv, ini files and the
 // environment, with uWSGI's rules: repeated options append, later scalars win, flags take
-// true/false, ini placeholders %(name)s.
+// true/false (or a number), a number may carry a trailing comment. The config language itself
+// (placeholders, if-*, for, includes, yaml/json/xml) is config_lang.h.
 #pragma once
 
 #include <uwsgi/plugin.h>
@@ -39,9 +40,12 @@ class ConfigStore : public Config {
   std::vector<std::pair<std::string, std::string>> items() const override { return entries_; }
 
   void add(const std::string& name, const std::string& value) { entries_.emplace_back(name, value); }
+  // Lines start-up logs once the logger is set up (unused custom keys, unknown placeholders).
+  std::vector<std::string>& warnings() { return warnings_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;  // canonical names, in order
+  std::vector<std::string> warnings_;
 };
 
 // A raw (name, value) as written, before the registry knows every option.
@@ -50,9 +54,11 @@ struct RawOption {
   std::string value;
   bool has_value = false;  // "--name=value" or "--name value" vs a bare "--name"
   std::string origin;      // "command line", "app.ini:12", "environment" for messages
-  // An ini key that a later %(name) placeholder in the same file refers to: uWSGI lets ini files
-  // define such custom keys, so it is not an error when no option has that name.
-  bool placeholder = false;
+  // A key from a config file (not the command line): when no option has that name, uWSGI keeps
+  // it as a custom placeholder instead of failing (we warn unless a %(name) uses it; --strict
+  // makes it an error).
+  bool from_file = false;
+  bool placeholder = false;  // some %(name) referred to this key
 };
 
 // Pass 1: what --plugins / --plugin-dir / --ini say, before plugins register their options.
@@ -89,5 +95,13 @@ std::string closest_option(const std::string& name, const OptionRegistry& reg, c
 bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string* err);
 
 bool parse_bool_value(std::string_view v, bool* out);
+// A number as uWSGI configs write them: "1000", "1000 ; recycle", "true"/"yes"/"on" (1),
+// "false"/"no"/"off" (0). False for anything else.
+bool parse_number_value(std::string_view v, long long* out);
+
+// A long option on the command line that no option has as its exact name: the one option (or
+// alias) it is an unambiguous prefix of (getopt's rule: --process = --processes). Null when none;
+// *err is set when the prefix is ambiguous (naming the candidates).
+const RegisteredOption* find_option_by_prefix(const OptionRegistry& reg, std::string_view name, std::string* err);
 
 }  // namespace uwsgi

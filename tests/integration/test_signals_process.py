@@ -207,7 +207,7 @@ def test_port_65535_and_0_are_accepted(uwsgi_server, tmp_path):
 
 # ---- 16: a reload with a broken configuration keeps serving -----------------------------------
 
-@pytest.mark.parametrize('bad', ['frobnicate = 1', 'harakiri = -5', 'http-socket = 127.0.0.1:99999'])
+@pytest.mark.parametrize('bad', ['processes = many', 'harakiri = -5', 'http-socket = 127.0.0.1:99999'])
 def test_reload_with_a_broken_ini_keeps_serving(tmp_path, bad):
     port = free_port()
     ini = tmp_path / 'app.ini'
