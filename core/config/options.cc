@@ -1,6 +1,7 @@
 #include "config/options.h"
 
 #include "config/config_lang.h"
+#include "config/uwsgi_option_names.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -243,6 +244,10 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
                   std::string* err, OptionResolver* resolver = nullptr) {
   const RegisteredOption* o = reg.find(r.name);
   if (!o) {
+    if (is_uwsgi_option_name(r.name)) {  // not a custom key: an option this server lacks
+      *err = "\"" + r.name + "\" is a uWSGI option this server does not support yet (" + r.origin + ")";
+      return false;
+    }
     if (r.from_file && !strict) {  // uWSGI keeps it as a custom placeholder
       if (!r.placeholder) {
         std::string close = closest_option(r.name, reg, resolver ? resolver->other_names() : std::vector<std::string>{});
@@ -331,6 +336,10 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
       if (!o && resolver) {
         if (!resolver->prepare(name, value, err)) return false;
         o = reg.find(name);
+      }
+      if (!o && is_uwsgi_option_name(name)) {  // a whole uWSGI name is never a prefix of ours
+        *err = "uWSGI option --" + name + " is not supported by this server yet";
+        return false;
       }
       if (!o) o = find_option_by_prefix(reg, name, err);
       if (!o) {

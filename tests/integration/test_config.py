@@ -407,3 +407,22 @@ def test_ambiguous_option_prefix_names_the_candidates():
     rc, out = run_fail(['--re', '1', '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
     assert rc != 0
     assert 'ambiguous' in out and '--reuse-port' in out and '--reload-mercy' in out, out
+
+
+def test_a_uwsgi_option_this_server_lacks_is_an_error_not_a_placeholder(tmp_path):
+    # uWSGI keeps a file key that is no option as a placeholder; a real uWSGI option we do not
+    # have (here the Emperor) must not be silently "kept": the server would not do what the
+    # config says.
+    ini = tmp_path / 'emperor.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{free_port()}\nwsgi-file = {APP}\nemperor = /etc/uwsgi/vassals\n')
+    rc, out = run_fail(['--ini', ini])
+    assert rc != 0 and 'bound on' not in out, out
+    assert '"emperor" is a uWSGI option this server does not support yet' in out and f'{ini}:4' in out, out
+
+
+def test_a_whole_uwsgi_option_name_is_not_read_as_a_prefix():
+    # --http (uWSGI's router) is not --http-socket: the prefix rule applies only to names that
+    # are no uWSGI option of their own.
+    rc, out = run_fail(['--http', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
+    assert rc != 0
+    assert 'uWSGI option --http is not supported by this server yet' in out and 'ambiguous' not in out, out
