@@ -22,10 +22,13 @@ asan-tests:
 	@$(PY) uwsgiconfig.py --tests asan
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --gtest_brief=1
 
+# Integration tests run in TEST_JOBS processes (python3-pytest-xdist): most of their time is
+# waiting on servers, so 2 processes take about a quarter of the serial time on 2 cores.
+TEST_JOBS ?= 2
 integration-tests:
 	@$(PY) uwsgiconfig.py --build default
 	@$(PY) uwsgiconfig.py --build core
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) tests/integration
 
 # Each fuzz target for FUZZ_SECONDS (bounded, so CI stays short).
 FUZZ_SECONDS ?= 10
