@@ -14,7 +14,9 @@
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "log/log.h"
+#include "process/limits.h"
 #include "process/master.h"
+#include "process/recycle.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
       !get_bounded(cfg, "reload-mercy", 60, 0, 86400, &mercy, &err) ||
       !get_bounded(cfg, "harakiri", 0, 0, 86400 * 365, &harakiri, &err))
     return fail(err);
+  if (!check_recycle_options(cfg, &err)) return fail(err);
+  if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");
   setup.die_on_term = cfg.get_bool("die-on-term");

@@ -20,6 +20,8 @@
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
+#include "process/recycle.h"
+#include "process/touch_reload.h"
 
 namespace uwsgi {
 
@@ -92,6 +94,7 @@ struct WorkerSlot {
   bool harakiri_sent = false;
   bool spawned_once = false;
   bool failed_app = false;  // its last worker exited with kExitFailedApp (--lazy-apps)
+  const char* recycle_reason = nullptr;  // set when the master asked this worker to go
 };
 
 class Master {
@@ -105,6 +108,9 @@ class Master {
     }
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
+    harakiri_verbose_ = cfg.get_bool("harakiri-verbose");
+    recycle_ = read_recycle_settings(cfg);
+    touch_.configure(cfg);
     int ncores = scoreboard_cores(s_);
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
@@ -173,6 +179,18 @@ class Master {
         check_started_ms_ = now;    // said once
       }
       if (mode_ == kRunning) {
+        switch (touch_.poll(now)) {
+          case TouchAction::kReload:
+            if (check_pid_ == 0) start_config_check();  // as SIGHUP: a broken config cancels it
+            break;
+          case TouchAction::kWorkersReload: reload_workers(); break;
+          case TouchAction::kChainReload: start_chain_reload(); break;
+          case TouchAction::kNone: break;
+        }
+        step_chain_reload();
+        check_recycling(now);
+      }
+      if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
           if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
       } else {
@@ -233,9 +251,76 @@ class Master {
       scoreboard().read_uri(i, uri, sizeof uri);
       log_line("HARAKIRI! worker %d (pid %d) stuck for %llu s on request %s: killing it (SIGKILL)", i,
                (int)slots_[i].pid, (unsigned long long)((now - last) / 1000), uri[0] ? uri : "(unknown)");
+      if (harakiri_verbose_) log_stuck_process(slots_[i].pid);
       w.harakiri_count.fetch_add(1);
       slots_[i].harakiri_sent = true;
       kill(slots_[i].pid, SIGKILL);
+    }
+  }
+
+  // Ask one worker to finish its requests and go (the reaper respawns it at once).
+  void recycle(int id, const char* why, int sig = SIGHUP) {
+    if (slots_[id].pid <= 0 || slots_[id].recycle_reason) return;
+    slots_[id].recycle_reason = why;
+    kill(slots_[id].pid, sig);
+  }
+
+  // --touch-workers-reload: every worker at once, gracefully; the master and its config stay.
+  void reload_workers() {
+    log_line("reloading the workers gracefully");
+    for (int i = 1; i <= s_.processes; i++) recycle(i, "workers reload");
+  }
+
+  // --touch-chain-reload: one worker at a time; the next goes only once its replacement has
+  // loaded its app (so with --lazy-apps the others serve on while each one reloads).
+  void start_chain_reload() {
+    if (chain_next_ > 0) return;  // one chain at a time
+    log_line("chain reload: replacing %d worker(s) one at a time", s_.processes);
+    chain_next_ = 1;
+    chain_old_pid_ = 0;
+  }
+
+  void step_chain_reload() {
+    if (chain_next_ == 0) return;
+    if (chain_old_pid_ > 0) {
+      const WorkerSlot& w = slots_[chain_next_];
+      if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
+      if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      chain_old_pid_ = 0;
+      chain_next_++;
+    }
+    while (chain_next_ <= s_.processes && slots_[chain_next_].pid <= 0) chain_next_++;
+    if (chain_next_ > s_.processes) {
+      log_line("chain reload done");
+      chain_next_ = 0;
+      return;
+    }
+    chain_old_pid_ = slots_[chain_next_].pid;
+    log_line("chain reload: worker %d (pid %d)", chain_next_, (int)chain_old_pid_);
+    recycle(chain_next_, "chain reload");
+  }
+
+  // --max-worker-lifetime (graceful) and --evil-reload-on-rss (SIGKILL), checked once a second.
+  void check_recycling(uint64_t now) {
+    if (now < next_recycle_check_ms_) return;
+    next_recycle_check_ms_ = now + 1000;
+    for (int i = 1; i <= s_.processes; i++) {
+      WorkerSlot& w = slots_[i];
+      if (w.pid <= 0 || w.recycle_reason) continue;
+      if (recycle_.max_lifetime_ms > 0 &&
+          now - w.started_ms >= recycle_.max_lifetime_ms + (uint64_t)(i - 1) * recycle_.lifetime_delta_ms) {
+        log_line("worker %d (pid %d) reached --max-worker-lifetime: recycling", i, (int)w.pid);
+        recycle(i, "max-worker-lifetime");
+        continue;
+      }
+      if (recycle_.evil_rss_bytes > 0) {
+        ProcessMemory m;
+        if (read_process_memory(w.pid, &m) && m.rss_bytes > recycle_.evil_rss_bytes) {
+          log_line("worker %d (pid %d) rss %llu MB over --evil-reload-on-rss %llu MB: killing it", i, (int)w.pid,
+                   (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(recycle_.evil_rss_bytes >> 20));
+          recycle(i, "evil-reload-on-rss", SIGKILL);
+        }
+      }
     }
   }
 
@@ -277,6 +362,7 @@ class Master {
     slots_[id].spawned_once = true;
     slots_[id].pid = pid;
     slots_[id].harakiri_sent = false;
+    slots_[id].recycle_reason = nullptr;
     slots_[id].started_ms = now_ms();
     wb.pid.store(pid);
     wb.last_spawn.store((uint64_t)time(nullptr));
@@ -300,6 +386,8 @@ class Master {
         if (mode_ == kRunning) {
           if (slots_[i].harakiri_sent)
             log_line("worker %d (pid %d) killed by harakiri: respawning", i, (int)pid);
+          else if (slots_[i].recycle_reason)
+            log_line("worker %d (pid %d) recycled (%s): respawning", i, (int)pid, slots_[i].recycle_reason);
           else if (WIFSIGNALED(status))
             log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -311,8 +399,8 @@ class Master {
           uint64_t now = now_ms();
           // A worker that dies right after starting would otherwise fork in a tight loop (but a
           // harakiri or a --max-requests recycle is not a crash loop).
-          bool quick = now - slots_[i].started_ms < 1000 && !slots_[i].harakiri_sent &&
-                       !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+          bool quick = now - slots_[i].started_ms < recycle_.min_lifetime_ms && !slots_[i].harakiri_sent &&
+                       !slots_[i].recycle_reason && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
           slots_[i].respawn_at_ms = quick ? now + 1000 : now;
         }
       }
@@ -393,6 +481,12 @@ class Master {
   ProcessSetup& s_;
   std::vector<WorkerSlot> slots_;
   uint64_t harakiri_ms_ = 0;
+  bool harakiri_verbose_ = false;
+  RecycleSettings recycle_;
+  TouchWatcher touch_;
+  uint64_t next_recycle_check_ms_ = 0;
+  int chain_next_ = 0;      // the worker a chain reload is at (0: none running)
+  pid_t chain_old_pid_ = 0;  // that worker's pid when it was asked to go
   StatsServer stats_;
   StatsFacts facts_;
   Mode mode_ = kRunning;

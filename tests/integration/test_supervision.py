@@ -1,0 +1,171 @@
+"""Process supervision (issue 18): touch-reload / touch-workers-reload / touch-chain-reload,
+recycling (reload-on-rss, max-worker-lifetime), limits (max-fd, limit-as).
+
+Every server runs the real binary under a master (apps/supervise_app.py) and is stopped at teardown.
+"""
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import app_path, free_port, start_uwsgi
+
+APP = app_path('supervise_app.py')
+
+
+def get(srv, path, timeout=10):
+    status, _, body = srv.request('GET', path, timeout=timeout)
+    return status, body.decode()
+
+
+def workers(srv):
+    """The master's children (its workers), sorted."""
+    p = Path(f'/proc/{srv.proc.pid}/task/{srv.proc.pid}/children')
+    try:
+        return sorted(int(x) for x in p.read_text().split())
+    except OSError:
+        return []
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def in_flight(srv, path):
+    out = {}
+
+    def run():
+        try:
+            out['status'], out['body'] = get(srv, path, timeout=60)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            out['error'] = repr(e)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+def touch(path):
+    # A later mtime even on a coarse clock: the master compares it with the one it saw.
+    t = time.time() + 5
+    Path(path).touch()
+    os.utime(path, (t, t))
+
+
+def started(srv, n):
+    assert wait_for(lambda: len(workers(srv)) == n), srv.log()
+    return workers(srv)
+
+
+def test_touch_reload_replaces_workers_and_finishes_the_request_in_flight(uwsgi_server, tmp_path):
+    f = tmp_path / 'reload.txt'
+    f.write_text('')
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--touch-reload', str(f))
+    old = started(srv, 2)
+    master = srv.proc.pid
+    t, res = in_flight(srv, '/sleep?2')
+    time.sleep(0.5)
+    touch(f)
+    assert srv.wait_log('re-executing', timeout=20), srv.log()
+    t.join(timeout=30)
+    assert res.get('status') == 200 and res.get('body') == 'slept', (res, srv.log())
+    assert wait_for(lambda: len(workers(srv)) == 2 and not set(workers(srv)) & set(old), 15), srv.log()
+    assert srv.proc.pid == master and srv.proc.poll() is None
+    assert get(srv, '/')[0] == 200
+    assert 'touch-reload' in srv.log()
+
+
+def test_touch_reload_onto_a_broken_app_is_cancelled(uwsgi_server, tmp_path):
+    app = tmp_path / 'app.py'
+    app.write_text(open(APP).read())
+    srv = uwsgi_server('--wsgi-file', str(app), '--master', '--touch-reload', str(app))
+    old = started(srv, 1)
+    app.write_text('raise RuntimeError("broken on purpose")\n')
+    touch(app)
+    assert srv.wait_log('reload cancelled', timeout=20), srv.log()
+    assert 'broken on purpose' in srv.log()
+    assert workers(srv) == old and get(srv, '/')[0] == 200
+
+
+def test_touch_workers_reload_keeps_the_master(uwsgi_server, tmp_path):
+    f = tmp_path / 'w.txt'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--touch-workers-reload', str(f))
+    old = started(srv, 2)
+    f.write_text('')  # created: a touch too
+    touch(f)
+    assert wait_for(lambda: len(workers(srv)) == 2 and not set(workers(srv)) & set(old), 15), srv.log()
+    log = srv.log()
+    assert 'reloading the workers gracefully' in log and 're-executing' not in log, log
+    assert get(srv, '/')[0] == 200
+
+
+def test_touch_chain_reload_replaces_one_worker_at_a_time(uwsgi_server, tmp_path):
+    f = tmp_path / 'c.txt'
+    f.write_text('')
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--lazy-apps', '--processes', '2',
+                       '--touch-chain-reload', str(f))
+    old = started(srv, 2)
+    # Requests all along: the chain never leaves the server without a worker.
+    stop, failures = threading.Event(), []
+
+    def load():
+        while not stop.is_set():
+            try:
+                if get(srv, '/', timeout=10)[0] != 200:
+                    failures.append('status')
+            except Exception as e:  # noqa: BLE001
+                failures.append(repr(e))
+            time.sleep(0.02)
+    th = threading.Thread(target=load, daemon=True)
+    th.start()
+    touch(f)
+    try:
+        assert srv.wait_log('chain reload done', timeout=20), srv.log()
+    finally:
+        stop.set()
+        th.join(timeout=15)
+    log = srv.log()
+    assert log.index('chain reload: worker 1') < log.index('chain reload: worker 2'), log
+    assert not set(workers(srv)) & set(old), log
+    assert not failures, (failures, log)
+
+
+def test_reload_on_rss_recycles_a_leaking_worker(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--reload-on-rss', '100')
+    old = started(srv, 1)
+    assert get(srv, '/grow?150') == (200, 'grown')  # the request itself completes
+    assert wait_for(lambda: workers(srv) and workers(srv) != old, 10), srv.log()
+    log = srv.log()
+    assert 'over --reload-on-rss: recycling' in log and 'recycled' not in log.split('reload-on-rss')[0], log
+    assert get(srv, '/')[0] == 200
+
+
+def test_max_worker_lifetime_recycles(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--max-worker-lifetime', '2')
+    old = started(srv, 1)
+    assert wait_for(lambda: workers(srv) and workers(srv) != old, 10), srv.log()
+    assert 'reached --max-worker-lifetime' in srv.log()
+    assert get(srv, '/')[0] == 200
+
+
+def test_max_fd_and_limit_as_reach_the_workers(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--max-fd', '512', '--limit-as', '4096')
+    (w,) = started(srv, 1)
+    limits = Path(f'/proc/{w}/limits').read_text()
+    files = next(line for line in limits.splitlines() if line.startswith('Max open files')).split()
+    assert files[3:5] == ['512', '512'], limits
+    space = next(line for line in limits.splitlines() if line.startswith('Max address space')).split()
+    assert space[3] == str(4096 << 20), limits
+
+
+@pytest.mark.parametrize('opt', ['reload-on-rss', 'max-worker-lifetime', 'max-fd'])
+def test_bad_recycling_values_stop_start_up(tmp_path, opt):
+    with pytest.raises(RuntimeError) as e:
+        start_uwsgi(['--wsgi-file', APP, '--master', f'--{opt}', '-3'], log_dir=str(tmp_path), timeout=5)
+    assert opt in str(e.value)
