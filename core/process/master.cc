@@ -20,6 +20,7 @@
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
+#include "process/hooks.h"
 #include "process/recycle.h"
 #include "process/touch_reload.h"
 
@@ -37,12 +38,32 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
   return true;
 }
 
-static int run_worker(ProcessSetup& s, int id, bool forked) {
+// first: this worker's first spawn (not a respawn), for the accepting*-once hooks.
+static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
-  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return kExitFailedApp;
+  const Config& cfg = s.host->config();
+  std::string err;
+  if (s.lazy_apps) {
+    if (!run_hooks(cfg, "pre-app", &err)) {
+      log_line("%s", err.c_str());
+      return kExitFailedApp;
+    }
+    if (!load_apps(*s.host, *s.loader)) return kExitFailedApp;
+    if (!run_hooks(cfg, "post-app", &err)) {
+      log_line("%s", err.c_str());
+      return kExitFailedApp;
+    }
+  }
   if (scoreboard().ready()) scoreboard().worker(id).apps_loaded.store(1);
+  // Not fatal phases: a failure is logged and the worker serves.
+  run_hooks(cfg, "accepting", &err);
+  if (id == 1) run_hooks(cfg, "accepting1", &err);
+  if (first) {
+    run_hooks(cfg, "accepting-once", &err);
+    if (id == 1) run_hooks(cfg, "accepting1-once", &err);
+  }
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
   int rc = w.run();
   for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
@@ -131,6 +152,11 @@ class Master {
     sa.sa_flags = SA_RESTART;
     for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    std::string err;
+    if (!run_hooks(cfg, "master-start", &err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
@@ -339,6 +365,7 @@ class Master {
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
+    bool first = !slots_[id].spawned_once;
     pid_t pid = fork();
     if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
@@ -355,7 +382,7 @@ class Master {
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
-      _exit(run_worker(s_, id, true));
+      _exit(run_worker(s_, id, true, first));
     }
     sf.parent_after_fork(id);
     if (slots_[id].spawned_once) wb.respawn_count.fetch_add(1);
@@ -535,7 +562,7 @@ int run_processes(ProcessSetup& s) {
     if (scoreboard().create(1, scoreboard_cores(s))) scoreboard().worker(1).pid.store(getpid());
     if (!start_stats_thread(s)) return 1;
     worker_set_own_mercy(s.reload_mercy_s);
-    return run_worker(s, 1, false);
+    return run_worker(s, 1, false, true);
   }
   return Master(s).run();
 }

@@ -58,6 +58,16 @@ def touch(path):
     os.utime(path, (t, t))
 
 
+def fails_to_start(args, tmp_path):
+    """Start-up must stop (the socket may be bound before it does): (exit code, log)."""
+    srv = start_uwsgi(args, wait=False, log_dir=str(tmp_path))
+    try:
+        rc = srv.proc.wait(timeout=15)
+        return rc, srv.log()
+    finally:
+        srv.stop()
+
+
 def started(srv, n):
     assert wait_for(lambda: len(workers(srv)) == n), srv.log()
     return workers(srv)
@@ -166,6 +176,49 @@ def test_max_fd_and_limit_as_reach_the_workers(uwsgi_server):
 
 @pytest.mark.parametrize('opt', ['reload-on-rss', 'max-worker-lifetime', 'max-fd'])
 def test_bad_recycling_values_stop_start_up(tmp_path, opt):
-    with pytest.raises(RuntimeError) as e:
-        start_uwsgi(['--wsgi-file', APP, '--master', f'--{opt}', '-3'], log_dir=str(tmp_path), timeout=5)
-    assert opt in str(e.value)
+    rc, log = fails_to_start(['--wsgi-file', APP, '--master', f'--{opt}', '-3'], tmp_path)
+    assert rc != 0 and opt in log, log
+
+
+# ---- hooks ----------------------------------------------------------------------------------
+
+def test_hooks_run_at_their_phase_in_order(uwsgi_server, tmp_path):
+    out = tmp_path / 'order'
+    d = tmp_path / 'made'
+    args = ['--wsgi-file', APP, '--master', '--processes', '2']
+    for phase in ('asap', 'pre-jail', 'as-root', 'as-user', 'pre-app', 'post-app', 'master-start',
+                  'accepting1-once'):
+        args += [f'--hook-{phase}', f'exec:echo {phase} >> {out}']
+    args += ['--exec-asap', f'echo exec-asap >> {out}', '--hook-asap', f'mkdir:{d}',
+             '--hook-as-user', f'write:{tmp_path / "w"} written', '--hook-asap', 'putenv:SUP_X=1',
+             '--exec-pre-app', f'echo $SUP_X > {tmp_path / "env"}',
+             '--hook-accepting', f'exec:echo accepting >> {out}',
+             '--hook-as-user-atexit', f'exec:echo atexit >> {out}']
+    srv = uwsgi_server(*args)
+    started(srv, 2)
+    assert wait_for(lambda: out.exists() and out.read_text().count('accepting\n') == 2), srv.log()
+    lines = out.read_text().split()
+    assert lines[:8] == ['asap', 'exec-asap', 'pre-jail', 'as-root', 'as-user', 'pre-app', 'post-app',
+                         'master-start'], lines
+    assert sorted(lines[8:]) == ['accepting', 'accepting', 'accepting1-once'], lines
+    assert d.is_dir() and (tmp_path / 'w').read_text() == 'written'
+    assert (tmp_path / 'env').read_text().strip() == '1'
+    # A respawn runs accepting again, not accepting1-once.
+    (w1, _) = workers(srv)
+    os.kill(w1, 9)
+    assert wait_for(lambda: out.read_text().count('accepting\n') == 3), srv.log()
+    assert out.read_text().count('accepting1-once') == 1
+    srv.stop()
+    assert 'atexit' in out.read_text().split(), srv.log()
+
+
+@pytest.mark.parametrize('opt,value', [('hook-asap', 'exec:exit 3'), ('exec-pre-app', 'false'),
+                                       ('hook-master-start', 'exec:false'), ('hook-as-user', 'chdir:/nonexistent')])
+def test_a_failing_hook_stops_start_up_naming_it(tmp_path, opt, value):
+    rc, log = fails_to_start(['--wsgi-file', APP, '--master', f'--{opt}', value], tmp_path)
+    assert rc != 0 and f'--{opt} "{value}" failed' in log and 'spawned worker' not in log, log
+
+
+def test_an_unknown_hook_action_stops_start_up(tmp_path):
+    rc, log = fails_to_start(['--wsgi-file', APP, '--hook-asap', 'frobnicate:x'], tmp_path)
+    assert rc != 0 and 'unknown hook action "frobnicate"' in log and '--hook-asap' in log, log
