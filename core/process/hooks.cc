@@ -37,7 +37,23 @@ const Phase* find_phase(const char* name) {
 }
 
 const char* const kActions[] = {"exec", "mkdir", "chdir", "cd", "putenv", "unlink", "write", "writefifo",
-                                "print", "log", "chmod", "exit"};
+                                "print", "log", "chmod", "exit", "unix_signal"};
+
+std::map<int, std::string> g_unix_signals;
+
+// "N HANDLER": "" when valid (*sig, *handler set).
+std::string parse_unix_signal(const std::string& args, int* sig, std::string* handler) {
+  size_t sp = args.find(' ');
+  char* end = nullptr;
+  long n = strtol(args.c_str(), &end, 10);
+  if (sp == std::string::npos || end != args.c_str() + sp || n < 1 || n > 64)
+    return "wants SIGNAL HANDLER (a signal number 1..64)";
+  *sig = (int)n;
+  *handler = args.substr(sp + 1);
+  for (const char* h : {"gracefully_kill_them_all", "kill_them_all", "reload", "brutally_reload"})
+    if (*handler == h) return "";
+  return "unknown handler \"" + *handler + "\" (gracefully_kill_them_all, kill_them_all, reload, brutally_reload)";
+}
 
 bool split_action(const std::string& hook, std::string* action, std::string* args) {
   size_t colon = hook.find(':');
@@ -97,6 +113,12 @@ std::string run_action(const std::string& action, const std::string& args) {
     return setenv(args.substr(0, eq).c_str(), args.substr(eq + 1).c_str(), 1) == 0 ? "" : errno_text("setenv");
   }
   if (action == "unlink") return unlink(args.c_str()) == 0 || errno == ENOENT ? "" : errno_text("unlink");
+  if (action == "unix_signal") {
+    int sig;
+    std::string handler, why = parse_unix_signal(args, &sig, &handler);
+    if (why.empty()) g_unix_signals[sig] = handler;
+    return why;
+  }
   if (action == "exit") {
     log_line("hook: exit(%d)", atoi(args.c_str()));
     exit(args.empty() ? 0 : atoi(args.c_str()));
@@ -126,7 +148,7 @@ void register_hook_options(HostImpl& host) {
     OptionDef d;
     d.name = std::string("hook-") + p.name;
     d.arg = OptArg::Required;
-    d.help = std::string("run ACTION:ARGS (exec, mkdir, chdir, putenv, unlink, write, writefifo, print, chmod, exit) in the ") +
+    d.help = std::string("run ACTION:ARGS (exec, mkdir, chdir, putenv, unlink, write, writefifo, print, chmod, exit, unix_signal) in the ") +
              p.name + " phase (repeatable)";
     host.add_option(d);
     if (!p.has_exec) continue;
@@ -144,12 +166,20 @@ bool check_hooks(const Config& cfg, std::string* err) {
       std::string action, args;
       if (!split_action(h, &action, &args)) {
         *err = std::string("--hook-") + p.name + " " + h + ": unknown hook action \"" + action +
-               "\" (known: exec, mkdir, chdir, putenv, unlink, write, writefifo, print, log, chmod, exit)";
+               "\" (known: exec, mkdir, chdir, putenv, unlink, write, writefifo, print, log, chmod, exit, unix_signal)";
+        return false;
+      }
+      int sig;
+      std::string handler, why;
+      if (action == "unix_signal" && !(why = parse_unix_signal(args, &sig, &handler)).empty()) {
+        *err = std::string("--hook-") + p.name + " " + h + ": " + why;
         return false;
       }
     }
   return true;
 }
+
+const std::map<int, std::string>& unix_signal_actions() { return g_unix_signals; }
 
 bool run_hooks(const Config& cfg, const char* phase, std::string* err) {
   const Phase* p = find_phase(phase);

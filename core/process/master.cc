@@ -92,10 +92,13 @@ namespace {
 
 volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0, g_got_usr1 = 0, g_got_usr2 = 0;
 int g_master_pipe[2] = {-1, -1};
+// unix_signal hooks: signals whose master action a hook replaced, and those that came.
+volatile sig_atomic_t g_hooked[65] = {}, g_hooked_got[65] = {};
 
 void master_signal(int sig) {
   int saved = errno;
-  if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
+  if (sig > 0 && sig < 65 && g_hooked[sig]) g_hooked_got[sig] = 1;
+  else if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
   else if (sig == SIGHUP) g_got_hup = 1;
   else if (sig == SIGTERM) g_got_term = 1;
   else if (sig == SIGUSR1) g_got_usr1 = 1;
@@ -157,6 +160,11 @@ class Master {
       log_line("%s", err.c_str());
       return 1;
     }
+    for (auto& [sig, handler] : unix_signal_actions()) {
+      g_hooked[sig] = 1;
+      sigaction(sig, &sa, nullptr);
+      log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
+    }
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
@@ -191,6 +199,20 @@ class Master {
         g_got_term = 0;
         if (s_.die_on_term) g_got_int = 1;
         else g_got_hup = 1;  // uWSGI: SIGTERM reloads unless --die-on-term
+      }
+      for (auto& [sig, handler] : unix_signal_actions()) {
+        if (!g_hooked_got[sig]) continue;
+        g_hooked_got[sig] = 0;
+        if (handler == "reload" || handler == "brutally_reload") {
+          g_got_hup = 1;
+        } else if (mode_ != kShutdown) {
+          begin(kShutdown, SIGINT);  // gracefully: the workers finish their requests (--reload-mercy)
+          if (handler == "kill_them_all") {
+            for (auto& w : slots_)
+              if (w.pid > 0) kill(w.pid, SIGKILL);
+            killed_ = true;
+          }
+        }
       }
       if (g_got_int && mode_ != kShutdown) begin(kShutdown, SIGINT);
       if (g_got_hup && mode_ == kRunning) {

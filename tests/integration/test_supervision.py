@@ -222,3 +222,23 @@ def test_a_failing_hook_stops_start_up_naming_it(tmp_path, opt, value):
 def test_an_unknown_hook_action_stops_start_up(tmp_path):
     rc, log = fails_to_start(['--wsgi-file', APP, '--hook-asap', 'frobnicate:x'], tmp_path)
     assert rc != 0 and 'unknown hook action "frobnicate"' in log and '--hook-asap' in log, log
+
+
+def test_docker_hook_line_makes_sigterm_a_graceful_stop(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--hook-master-start',
+                       'unix_signal:15 gracefully_kill_them_all')
+    started(srv, 1)
+    t, res = in_flight(srv, '/sleep?1.5')
+    time.sleep(0.5)
+    os.kill(srv.proc.pid, 15)
+    t.join(timeout=30)
+    assert res.get('status') == 200 and res.get('body') == 'slept', (res, srv.log())
+    assert srv.proc.wait(timeout=15) == 0, srv.log()
+    log = srv.log()
+    assert 'goodbye' in log and 're-executing' not in log, log
+
+
+def test_a_bad_unix_signal_hook_stops_start_up(tmp_path):
+    rc, log = fails_to_start(['--wsgi-file', APP, '--master', '--hook-master-start',
+                              'unix_signal:15 gracefully_kill_them'], tmp_path)
+    assert rc != 0 and 'unknown handler "gracefully_kill_them"' in log and '--hook-master-start' in log, log
