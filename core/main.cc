@@ -17,6 +17,7 @@
 #include "process/hooks.h"
 #include "process/limits.h"
 #include "process/master.h"
+#include "process/procname.h"
 #include "process/recycle.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   setup.die_on_term = cfg.get_bool("die-on-term");
   setup.reload_mercy_s = (int)mercy;
   for (int i = 0; i < argc; i++) setup.argv.push_back(argv[i]);
+  if (!check_only) procname_init(cfg, argc, argv);  // argv was copied: its area may hold a title now
 
   ServeSettings& ss = setup.settings;
   // Range checks before the casts: a negative value would wrap to a huge size_t / int.

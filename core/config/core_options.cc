@@ -93,6 +93,12 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("harakiri-verbose", 0, N, "harakiri also logs the stuck worker's system call and wait channel"));
   host.add_option(opt("max-fd", 0, R, "set the open files limit (RLIMIT_NOFILE)", {}, true));
   host.add_option(opt("limit-as", 0, R, "limit each process's address space to this many MB (RLIMIT_AS)", {}, true));
+  host.add_option(opt("auto-procname", 0, N, "name the processes \"uWSGI master\", \"uWSGI worker N\" (shown by ps)"));
+  host.add_option(opt("procname", 0, R, "name every process so (then --procname-prefix/-append apply)"));
+  host.add_option(opt("procname-master", 0, R, "name the master so"));
+  host.add_option(opt("procname-prefix", 0, R, "prefix for the process names"));
+  host.add_option(opt("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
+  host.add_option(opt("procname-append", 0, R, "append this to the process names"));
   host.add_option(opt("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
 }
 

@@ -21,6 +21,7 @@
 #include "process/stats.h"
 #include "process/status_report.h"
 #include "process/hooks.h"
+#include "process/procname.h"
 #include "process/recycle.h"
 #include "process/touch_reload.h"
 
@@ -41,6 +42,7 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
 // first: this worker's first spawn (not a respawn), for the accepting*-once hooks.
 static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
+  set_procname(s.host->config(), id);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
   const Config& cfg = s.host->config();
@@ -155,6 +157,7 @@ class Master {
     sa.sa_flags = SA_RESTART;
     for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    set_procname(cfg, 0);
     std::string err;
     if (!run_hooks(cfg, "master-start", &err)) {
       log_line("%s", err.c_str());

@@ -242,3 +242,48 @@ def test_a_bad_unix_signal_hook_stops_start_up(tmp_path):
     rc, log = fails_to_start(['--wsgi-file', APP, '--master', '--hook-master-start',
                               'unix_signal:15 gracefully_kill_them'], tmp_path)
     assert rc != 0 and 'unknown handler "gracefully_kill_them"' in log and '--hook-master-start' in log, log
+
+
+# ---- process names, orphans -----------------------------------------------------------------
+
+def cmdline(pid):
+    return Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0')[0].decode()
+
+
+def comm(pid):
+    return Path(f'/proc/{pid}/comm').read_text().strip()
+
+
+def test_auto_procname_names_master_and_workers(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--auto-procname',
+                       '--procname-prefix-spaced', 'shop', '--procname-append', ' [x]')
+    w = started(srv, 2)
+    assert wait_for(lambda: cmdline(srv.proc.pid) == 'shop uWSGI master [x]'), cmdline(srv.proc.pid)
+    assert sorted(cmdline(p) for p in w) == ['shop uWSGI worker 1 [x]', 'shop uWSGI worker 2 [x]']
+    assert comm(srv.proc.pid) == 'shop uWSGI mast'  # PR_SET_NAME keeps 15 bytes
+    assert get(srv, '/')[0] == 200
+
+
+def test_procname_master_and_prefix_survive_a_reload(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--procname-master', 'boss', '--procname', 'app',
+                       '--procname-prefix', 'x-')
+    (w,) = started(srv, 1)
+    assert wait_for(lambda: cmdline(srv.proc.pid) == 'x-boss') and cmdline(w) == 'x-app'
+    os.kill(srv.proc.pid, 1)
+    assert srv.wait_log('re-executing', timeout=20), srv.log()
+    assert wait_for(lambda: len(workers(srv)) == 1 and workers(srv) != [w], 15), srv.log()
+    assert wait_for(lambda: cmdline(srv.proc.pid) == 'x-boss'), cmdline(srv.proc.pid)
+    assert cmdline(workers(srv)[0]) == 'x-app' and get(srv, '/')[0] == 200
+
+
+def test_workers_leave_when_the_master_is_killed(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--no-orphans')
+    w = started(srv, 2)
+    os.kill(srv.proc.pid, 9)
+
+    def running(pid):
+        try:
+            return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+        except OSError:
+            return False
+    assert wait_for(lambda: not any(running(p) for p in w), 10), srv.log()
