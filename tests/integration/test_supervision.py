@@ -287,3 +287,25 @@ def test_workers_leave_when_the_master_is_killed(uwsgi_server):
         except OSError:
             return False
     assert wait_for(lambda: not any(running(p) for p in w), 10), srv.log()
+
+
+def test_evil_reload_on_rss_kills_from_the_master(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--evil-reload-on-rss', '100')
+    old = started(srv, 1)
+    get(srv, '/grow?150')
+    assert wait_for(lambda: workers(srv) and workers(srv) != old, 10), srv.log()
+    log = srv.log()
+    assert 'over --evil-reload-on-rss 100 MB: killing it' in log and 'recycled (evil-reload-on-rss)' in log, log
+    assert get(srv, '/')[0] == 200
+
+
+def test_harakiri_verbose_logs_the_stuck_system_call(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--harakiri', '1', '--harakiri-verbose')
+    started(srv, 1)
+    try:
+        get(srv, '/sleep?4', timeout=10)
+    except Exception:  # noqa: BLE001 - the worker is killed under the request
+        pass
+    assert srv.wait_log('syscall:', timeout=10), srv.log()
+    log = srv.log()
+    assert 'HARAKIRI! worker 1' in log and 'wchan:' in log, log
