@@ -259,7 +259,9 @@ def test_auto_procname_names_master_and_workers(uwsgi_server):
                        '--procname-prefix-spaced', 'shop', '--procname-append', ' [x]')
     w = started(srv, 2)
     assert wait_for(lambda: cmdline(srv.proc.pid) == 'shop uWSGI master [x]'), cmdline(srv.proc.pid)
-    assert sorted(cmdline(p) for p in w) == ['shop uWSGI worker 1 [x]', 'shop uWSGI worker 2 [x]']
+    # A worker names itself right after fork (until then it has the master's name).
+    assert wait_for(lambda: sorted(cmdline(p) for p in w) == ['shop uWSGI worker 1 [x]', 'shop uWSGI worker 2 [x]']), \
+        [cmdline(p) for p in w]
     assert comm(srv.proc.pid) == 'shop uWSGI mast'  # PR_SET_NAME keeps 15 bytes
     assert get(srv, '/')[0] == 200
 
@@ -268,12 +270,12 @@ def test_procname_master_and_prefix_survive_a_reload(uwsgi_server):
     srv = uwsgi_server('--wsgi-file', APP, '--master', '--procname-master', 'boss', '--procname', 'app',
                        '--procname-prefix', 'x-')
     (w,) = started(srv, 1)
-    assert wait_for(lambda: cmdline(srv.proc.pid) == 'x-boss') and cmdline(w) == 'x-app'
+    assert wait_for(lambda: cmdline(srv.proc.pid) == 'x-boss' and cmdline(w) == 'x-app')
     os.kill(srv.proc.pid, 1)
     assert srv.wait_log('re-executing', timeout=20), srv.log()
     assert wait_for(lambda: len(workers(srv)) == 1 and workers(srv) != [w], 15), srv.log()
     assert wait_for(lambda: cmdline(srv.proc.pid) == 'x-boss'), cmdline(srv.proc.pid)
-    assert cmdline(workers(srv)[0]) == 'x-app' and get(srv, '/')[0] == 200
+    assert wait_for(lambda: cmdline(workers(srv)[0]) == 'x-app') and get(srv, '/')[0] == 200
 
 
 def test_workers_leave_when_the_master_is_killed(uwsgi_server):
