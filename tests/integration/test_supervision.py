@@ -196,7 +196,8 @@ def test_hooks_run_at_their_phase_in_order(uwsgi_server, tmp_path):
              '--hook-as-user-atexit', f'exec:echo atexit >> {out}']
     srv = uwsgi_server(*args)
     started(srv, 2)
-    assert wait_for(lambda: out.exists() and out.read_text().count('accepting\n') == 2), srv.log()
+    assert wait_for(lambda: out.exists() and out.read_text().count('accepting\n') == 2
+                    and 'accepting1-once' in out.read_text()), srv.log()
     lines = out.read_text().split()
     assert lines[:8] == ['asap', 'exec-asap', 'pre-jail', 'as-root', 'as-user', 'pre-app', 'post-app',
                          'master-start'], lines
