@@ -121,6 +121,8 @@ struct WorkerSlot {
   bool spawned_once = false;
   bool failed_app = false;  // its last worker exited with kExitFailedApp (--lazy-apps)
   const char* recycle_reason = nullptr;  // set when the master asked this worker to go
+  uint64_t recycle_ms = 0;               // when it was asked
+  bool mercy_killed = false;             // ... and it outlived --reload-mercy
 };
 
 class Master {
@@ -313,6 +315,7 @@ class Master {
   void recycle(int id, const char* why, int sig = SIGHUP) {
     if (slots_[id].pid <= 0 || slots_[id].recycle_reason) return;
     slots_[id].recycle_reason = why;
+    slots_[id].recycle_ms = now_ms();
     kill(slots_[id].pid, sig);
   }
 
@@ -357,7 +360,18 @@ class Master {
     next_recycle_check_ms_ = now + 1000;
     for (int i = 1; i <= s_.processes; i++) {
       WorkerSlot& w = slots_[i];
-      if (w.pid <= 0 || w.recycle_reason) continue;
+      if (w.pid <= 0) continue;
+      if (w.recycle_reason) {
+        // As on reload: a recycled worker gets --reload-mercy to finish its requests.
+        if (now >= w.recycle_ms && now - w.recycle_ms >= (uint64_t)s_.reload_mercy_s * 1000 && !w.mercy_killed) {
+          log_line("worker %d (pid %d) still running %d s after it was asked to go (%s): killing it", i, (int)w.pid,
+                   s_.reload_mercy_s, w.recycle_reason);
+          report_in_flight(i, "killing ");
+          w.mercy_killed = true;
+          kill(w.pid, SIGKILL);
+        }
+        continue;
+      }
       if (recycle_.max_lifetime_ms > 0 &&
           now - w.started_ms >= recycle_.max_lifetime_ms + (uint64_t)(i - 1) * recycle_.lifetime_delta_ms) {
         log_line("worker %d (pid %d) reached --max-worker-lifetime: recycling", i, (int)w.pid);
@@ -415,6 +429,7 @@ class Master {
     slots_[id].pid = pid;
     slots_[id].harakiri_sent = false;
     slots_[id].recycle_reason = nullptr;
+    slots_[id].mercy_killed = false;
     slots_[id].started_ms = now_ms();
     wb.pid.store(pid);
     wb.last_spawn.store((uint64_t)time(nullptr));

@@ -315,3 +315,14 @@ def test_harakiri_verbose_logs_the_stuck_system_call(uwsgi_server):
     assert srv.wait_log('syscall:', timeout=10), srv.log()
     log = srv.log()
     assert 'HARAKIRI! worker 1' in log and 'wchan:' in log, log
+
+
+def test_a_recycled_worker_gets_the_reload_mercy_then_is_killed(uwsgi_server):
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--max-worker-lifetime', '1', '--reload-mercy', '1')
+    old = started(srv, 1)
+    try:
+        get(srv, '/sleep?30', timeout=15)
+    except Exception:  # noqa: BLE001 - killed under the request
+        pass
+    assert srv.wait_log('after it was asked to go (max-worker-lifetime): killing it', timeout=10), srv.log()
+    assert wait_for(lambda: workers(srv) and workers(srv) != old, 10), srv.log()
