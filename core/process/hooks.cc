@@ -148,8 +148,8 @@ void register_hook_options(HostImpl& host) {
     OptionDef d;
     d.name = std::string("hook-") + p.name;
     d.arg = OptArg::Required;
-    d.help = std::string("run ACTION:ARGS (exec, mkdir, chdir, putenv, unlink, write, writefifo, print, chmod, exit, unix_signal) in the ") +
-             p.name + " phase (repeatable)";
+    d.help = std::string("run ACTION:ARGS (exec, mkdir, chdir, putenv, unlink, write, writefifo, print, chmod, ") +
+             "exit, unix_signal) in the " + p.name + " phase (repeatable)";
     host.add_option(d);
     if (!p.has_exec) continue;
     OptionDef e;
