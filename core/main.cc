@@ -14,7 +14,11 @@
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "log/log.h"
+#include "process/hooks.h"
+#include "process/limits.h"
 #include "process/master.h"
+#include "process/procname.h"
+#include "process/recycle.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -37,6 +41,7 @@ int main(int argc, char** argv) {
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   HostImpl host;
   register_core_options(host);
+  register_hook_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -89,6 +94,10 @@ int main(int argc, char** argv) {
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
     setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
   }
+  if (!check_hooks(cfg, &err)) return fail(err);
+  // Hooks run in a real start (and again after a reload's re-exec), never in the reload's dry run.
+  auto hooks = [&](const char* phase) { return check_only || run_hooks(cfg, phase, &err); };
+  if (!hooks("asap")) return fail(err);
   if (cfg.has("chdir") && chdir(cfg.get("chdir").c_str()) != 0)
     return fail("cannot chdir to " + cfg.get("chdir") + ": " + strerror(errno));
 
@@ -109,11 +118,14 @@ int main(int argc, char** argv) {
       !get_bounded(cfg, "reload-mercy", 60, 0, 86400, &mercy, &err) ||
       !get_bounded(cfg, "harakiri", 0, 0, 86400 * 365, &harakiri, &err))
     return fail(err);
+  if (!check_recycle_options(cfg, &err)) return fail(err);
+  if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");
   setup.die_on_term = cfg.get_bool("die-on-term");
   setup.reload_mercy_s = (int)mercy;
   for (int i = 0; i < argc; i++) setup.argv.push_back(argv[i]);
+  if (!check_only) procname_init(cfg, argc, argv);  // argv was copied: its area may hold a title now
 
   ServeSettings& ss = setup.settings;
   // Range checks before the casts: a negative value would wrap to a huge size_t / int.
@@ -155,7 +167,11 @@ int main(int argc, char** argv) {
   if (!bind_all("socket", sock.socket_protocol) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
   unsetenv("UWSGI_INHERITED_SOCKETS");
   setup.listeners = &listeners;
+  // No jails here: their phases run in uWSGI's order where a jail would be set up.
+  for (const char* phase : {"pre-jail", "post-jail", "in-jail", "as-root"})
+    if (!hooks(phase)) return fail(err);
   if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
+  if (!hooks("as-user")) return fail(err);
 
   std::string pidfile = cfg.get("pidfile");
   if (!pidfile.empty()) {
@@ -165,9 +181,14 @@ int main(int argc, char** argv) {
     fclose(f);
   }
 
-  if (!setup.lazy_apps && !load_apps(host, loader)) return kExitFailedApp;
+  if (!setup.lazy_apps) {
+    if (!hooks("pre-app")) return fail(err);
+    if (!load_apps(host, loader)) return kExitFailedApp;
+    if (!hooks("post-app")) return fail(err);
+  }
 
   int rc = run_processes(setup);
+  hooks("as-user-atexit");  // not fatal: logged
 
   if (cfg.get_bool("vacuum")) {
     for (auto& l : listeners)

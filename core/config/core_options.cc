@@ -82,6 +82,29 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
   host.add_option(opt("daemonize", 'd', R, "run in the background, logging to this file"));
   host.add_option(opt("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
+  // Supervision (docs/operations.md): reload triggers, recycling, limits.
+  host.add_option(opt("touch-reload", 0, R, "gracefully reload the whole server when this file's mtime changes (repeatable)"));
+  host.add_option(opt("touch-workers-reload", 0, R, "gracefully reload all workers when this file's mtime changes"));
+  host.add_option(opt("touch-chain-reload", 0, R,
+                      "replace the workers one at a time (each once the previous one's replacement is ready) when this file's mtime changes"));
+  host.add_option(opt("reload-on-rss", 0, R, "recycle a worker whose resident memory is over this many MB after a request", {}, true));
+  host.add_option(opt("reload-on-as", 0, R, "recycle a worker whose address space is over this many MB after a request", {}, true));
+  host.add_option(opt("evil-reload-on-rss", 0, R, "the master kills (SIGKILL) a worker whose resident memory is over this many MB", {}, true));
+  host.add_option(opt("max-worker-lifetime", 0, R, "gracefully recycle a worker after this many seconds", {}, true));
+  host.add_option(opt("max-worker-lifetime-delta", 0, R,
+                      "worker N's --max-worker-lifetime is (N-1) x this many seconds longer, so they do not all go at once", {}, true));
+  host.add_option(opt("min-worker-lifetime", 0, R,
+                      "a worker that dies younger than this many seconds is respawned after a 1 s back-off (default 1)", {}, true));
+  host.add_option(opt("harakiri-verbose", 0, N, "harakiri also logs the stuck worker's system call and wait channel"));
+  host.add_option(opt("max-fd", 0, R, "set the open files limit (RLIMIT_NOFILE)", {}, true));
+  host.add_option(opt("limit-as", 0, R, "limit each process's address space to this many MB (RLIMIT_AS)", {}, true));
+  host.add_option(opt("auto-procname", 0, N, "name the processes \"uWSGI master\", \"uWSGI worker N\" (shown by ps)"));
+  host.add_option(opt("procname", 0, R, "name every process so (then --procname-prefix/-append apply)"));
+  host.add_option(opt("procname-master", 0, R, "name the master so"));
+  host.add_option(opt("procname-prefix", 0, R, "prefix for the process names"));
+  host.add_option(opt("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
+  host.add_option(opt("procname-append", 0, R, "append this to the process names"));
+  host.add_option(opt("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -20,6 +20,10 @@
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
+#include "process/hooks.h"
+#include "process/procname.h"
+#include "process/recycle.h"
+#include "process/touch_reload.h"
 
 namespace uwsgi {
 
@@ -35,12 +39,33 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
   return true;
 }
 
-static int run_worker(ProcessSetup& s, int id, bool forked) {
+// first: this worker's first spawn (not a respawn), for the accepting*-once hooks.
+static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
+  set_procname(s.host->config(), id);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
-  if (s.lazy_apps && !load_apps(*s.host, *s.loader)) return kExitFailedApp;
+  const Config& cfg = s.host->config();
+  std::string err;
+  if (s.lazy_apps) {
+    if (!run_hooks(cfg, "pre-app", &err)) {
+      log_line("%s", err.c_str());
+      return kExitFailedApp;
+    }
+    if (!load_apps(*s.host, *s.loader)) return kExitFailedApp;
+    if (!run_hooks(cfg, "post-app", &err)) {
+      log_line("%s", err.c_str());
+      return kExitFailedApp;
+    }
+  }
   if (scoreboard().ready()) scoreboard().worker(id).apps_loaded.store(1);
+  // Not fatal phases: a failure is logged and the worker serves.
+  run_hooks(cfg, "accepting", &err);
+  if (id == 1) run_hooks(cfg, "accepting1", &err);
+  if (first) {
+    run_hooks(cfg, "accepting-once", &err);
+    if (id == 1) run_hooks(cfg, "accepting1-once", &err);
+  }
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
   int rc = w.run();
   for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
@@ -69,10 +94,13 @@ namespace {
 
 volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0, g_got_usr1 = 0, g_got_usr2 = 0;
 int g_master_pipe[2] = {-1, -1};
+// unix_signal hooks: signals whose master action a hook replaced, and those that came.
+volatile sig_atomic_t g_hooked[65] = {}, g_hooked_got[65] = {};
 
 void master_signal(int sig) {
   int saved = errno;
-  if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
+  if (sig > 0 && sig < 65 && g_hooked[sig]) g_hooked_got[sig] = 1;
+  else if (sig == SIGINT || sig == SIGQUIT) g_got_int = 1;
   else if (sig == SIGHUP) g_got_hup = 1;
   else if (sig == SIGTERM) g_got_term = 1;
   else if (sig == SIGUSR1) g_got_usr1 = 1;
@@ -92,6 +120,9 @@ struct WorkerSlot {
   bool harakiri_sent = false;
   bool spawned_once = false;
   bool failed_app = false;  // its last worker exited with kExitFailedApp (--lazy-apps)
+  const char* recycle_reason = nullptr;  // set when the master asked this worker to go
+  uint64_t recycle_ms = 0;               // when it was asked
+  bool mercy_killed = false;             // ... and it outlived --reload-mercy
 };
 
 class Master {
@@ -105,6 +136,9 @@ class Master {
     }
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
+    harakiri_verbose_ = cfg.get_bool("harakiri-verbose");
+    recycle_ = read_recycle_settings(cfg);
+    touch_.configure(cfg);
     int ncores = scoreboard_cores(s_);
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
@@ -125,6 +159,17 @@ class Master {
     sa.sa_flags = SA_RESTART;
     for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    set_procname(cfg, 0);
+    std::string err;
+    if (!run_hooks(cfg, "master-start", &err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
+    for (auto& [sig, handler] : unix_signal_actions()) {
+      g_hooked[sig] = 1;
+      sigaction(sig, &sa, nullptr);
+      log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
+    }
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
@@ -160,6 +205,20 @@ class Master {
         if (s_.die_on_term) g_got_int = 1;
         else g_got_hup = 1;  // uWSGI: SIGTERM reloads unless --die-on-term
       }
+      for (auto& [sig, handler] : unix_signal_actions()) {
+        if (!g_hooked_got[sig]) continue;
+        g_hooked_got[sig] = 0;
+        if (handler == "reload" || handler == "brutally_reload") {
+          g_got_hup = 1;
+        } else if (mode_ != kShutdown) {
+          begin(kShutdown, SIGINT);  // gracefully: the workers finish their requests (--reload-mercy)
+          if (handler == "kill_them_all") {
+            for (auto& w : slots_)
+              if (w.pid > 0) kill(w.pid, SIGKILL);
+            killed_ = true;
+          }
+        }
+      }
       if (g_got_int && mode_ != kShutdown) begin(kShutdown, SIGINT);
       if (g_got_hup && mode_ == kRunning) {
         g_got_hup = 0;
@@ -171,6 +230,18 @@ class Master {
         log_line("reload check: no answer after %d s: stopping it", (int)(kConfigCheckMaxMs / 1000));
         kill(check_pid_, SIGKILL);  // reaped (as a failed check) by reap()
         check_started_ms_ = now;    // said once
+      }
+      if (mode_ == kRunning) {
+        switch (touch_.poll(now)) {
+          case TouchAction::kReload:
+            if (check_pid_ == 0) start_config_check();  // as SIGHUP: a broken config cancels it
+            break;
+          case TouchAction::kWorkersReload: reload_workers(); break;
+          case TouchAction::kChainReload: start_chain_reload(); break;
+          case TouchAction::kNone: break;
+        }
+        step_chain_reload();
+        check_recycling(now);
       }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
@@ -233,9 +304,88 @@ class Master {
       scoreboard().read_uri(i, uri, sizeof uri);
       log_line("HARAKIRI! worker %d (pid %d) stuck for %llu s on request %s: killing it (SIGKILL)", i,
                (int)slots_[i].pid, (unsigned long long)((now - last) / 1000), uri[0] ? uri : "(unknown)");
+      if (harakiri_verbose_) log_stuck_process(slots_[i].pid);
       w.harakiri_count.fetch_add(1);
       slots_[i].harakiri_sent = true;
       kill(slots_[i].pid, SIGKILL);
+    }
+  }
+
+  // Ask one worker to finish its requests and go (the reaper respawns it at once).
+  void recycle(int id, const char* why, int sig = SIGHUP) {
+    if (slots_[id].pid <= 0 || slots_[id].recycle_reason) return;
+    slots_[id].recycle_reason = why;
+    slots_[id].recycle_ms = now_ms();
+    kill(slots_[id].pid, sig);
+  }
+
+  // --touch-workers-reload: every worker at once, gracefully; the master and its config stay.
+  void reload_workers() {
+    log_line("reloading the workers gracefully");
+    for (int i = 1; i <= s_.processes; i++) recycle(i, "workers reload");
+  }
+
+  // --touch-chain-reload: one worker at a time; the next goes only once its replacement has
+  // loaded its app (so with --lazy-apps the others serve on while each one reloads).
+  void start_chain_reload() {
+    if (chain_next_ > 0) return;  // one chain at a time
+    log_line("chain reload: replacing %d worker(s) one at a time", s_.processes);
+    chain_next_ = 1;
+    chain_old_pid_ = 0;
+  }
+
+  void step_chain_reload() {
+    if (chain_next_ == 0) return;
+    if (chain_old_pid_ > 0) {
+      const WorkerSlot& w = slots_[chain_next_];
+      if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
+      if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      chain_old_pid_ = 0;
+      chain_next_++;
+    }
+    while (chain_next_ <= s_.processes && slots_[chain_next_].pid <= 0) chain_next_++;
+    if (chain_next_ > s_.processes) {
+      log_line("chain reload done");
+      chain_next_ = 0;
+      return;
+    }
+    chain_old_pid_ = slots_[chain_next_].pid;
+    log_line("chain reload: worker %d (pid %d)", chain_next_, (int)chain_old_pid_);
+    recycle(chain_next_, "chain reload");
+  }
+
+  // --max-worker-lifetime (graceful) and --evil-reload-on-rss (SIGKILL), checked once a second.
+  void check_recycling(uint64_t now) {
+    if (now < next_recycle_check_ms_) return;
+    next_recycle_check_ms_ = now + 1000;
+    for (int i = 1; i <= s_.processes; i++) {
+      WorkerSlot& w = slots_[i];
+      if (w.pid <= 0) continue;
+      if (w.recycle_reason) {
+        // As on reload: a recycled worker gets --reload-mercy to finish its requests.
+        if (now >= w.recycle_ms && now - w.recycle_ms >= (uint64_t)s_.reload_mercy_s * 1000 && !w.mercy_killed) {
+          log_line("worker %d (pid %d) still running %d s after it was asked to go (%s): killing it", i, (int)w.pid,
+                   s_.reload_mercy_s, w.recycle_reason);
+          report_in_flight(i, "killing ");
+          w.mercy_killed = true;
+          kill(w.pid, SIGKILL);
+        }
+        continue;
+      }
+      if (recycle_.max_lifetime_ms > 0 &&
+          now - w.started_ms >= recycle_.max_lifetime_ms + (uint64_t)(i - 1) * recycle_.lifetime_delta_ms) {
+        log_line("worker %d (pid %d) reached --max-worker-lifetime: recycling", i, (int)w.pid);
+        recycle(i, "max-worker-lifetime");
+        continue;
+      }
+      if (recycle_.evil_rss_bytes > 0) {
+        ProcessMemory m;
+        if (read_process_memory(w.pid, &m) && m.rss_bytes > recycle_.evil_rss_bytes) {
+          log_line("worker %d (pid %d) rss %llu MB over --evil-reload-on-rss %llu MB: killing it", i, (int)w.pid,
+                   (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(recycle_.evil_rss_bytes >> 20));
+          recycle(i, "evil-reload-on-rss", SIGKILL);
+        }
+      }
     }
   }
 
@@ -254,6 +404,7 @@ class Master {
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
+    bool first = !slots_[id].spawned_once;
     pid_t pid = fork();
     if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
@@ -270,13 +421,15 @@ class Master {
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
-      _exit(run_worker(s_, id, true));
+      _exit(run_worker(s_, id, true, first));
     }
     sf.parent_after_fork(id);
     if (slots_[id].spawned_once) wb.respawn_count.fetch_add(1);
     slots_[id].spawned_once = true;
     slots_[id].pid = pid;
     slots_[id].harakiri_sent = false;
+    slots_[id].recycle_reason = nullptr;
+    slots_[id].mercy_killed = false;
     slots_[id].started_ms = now_ms();
     wb.pid.store(pid);
     wb.last_spawn.store((uint64_t)time(nullptr));
@@ -300,6 +453,8 @@ class Master {
         if (mode_ == kRunning) {
           if (slots_[i].harakiri_sent)
             log_line("worker %d (pid %d) killed by harakiri: respawning", i, (int)pid);
+          else if (slots_[i].recycle_reason)
+            log_line("worker %d (pid %d) recycled (%s): respawning", i, (int)pid, slots_[i].recycle_reason);
           else if (WIFSIGNALED(status))
             log_line("worker %d (pid %d) died, killed by signal %d (%s): respawning", i, (int)pid,
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -311,8 +466,8 @@ class Master {
           uint64_t now = now_ms();
           // A worker that dies right after starting would otherwise fork in a tight loop (but a
           // harakiri or a --max-requests recycle is not a crash loop).
-          bool quick = now - slots_[i].started_ms < 1000 && !slots_[i].harakiri_sent &&
-                       !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+          bool quick = now - slots_[i].started_ms < recycle_.min_lifetime_ms && !slots_[i].harakiri_sent &&
+                       !slots_[i].recycle_reason && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
           slots_[i].respawn_at_ms = quick ? now + 1000 : now;
         }
       }
@@ -393,6 +548,12 @@ class Master {
   ProcessSetup& s_;
   std::vector<WorkerSlot> slots_;
   uint64_t harakiri_ms_ = 0;
+  bool harakiri_verbose_ = false;
+  RecycleSettings recycle_;
+  TouchWatcher touch_;
+  uint64_t next_recycle_check_ms_ = 0;
+  int chain_next_ = 0;      // the worker a chain reload is at (0: none running)
+  pid_t chain_old_pid_ = 0;  // that worker's pid when it was asked to go
   StatsServer stats_;
   StatsFacts facts_;
   Mode mode_ = kRunning;
@@ -441,7 +602,7 @@ int run_processes(ProcessSetup& s) {
     if (scoreboard().create(1, scoreboard_cores(s))) scoreboard().worker(1).pid.store(getpid());
     if (!start_stats_thread(s)) return 1;
     worker_set_own_mercy(s.reload_mercy_s);
-    return run_worker(s, 1, false);
+    return run_worker(s, 1, false, true);
   }
   return Master(s).run();
 }

@@ -19,6 +19,7 @@
 #include "process/scoreboard.h"
 #include "process/signal_framework.h"
 #include "process/status_report.h"
+#include "process/recycle.h"
 
 namespace uwsgi {
 
@@ -158,6 +159,7 @@ WorkerImpl::WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& list
     by_fd_[l.fd] = &l;
   }
   max_requests_ = host.config().get_int("max-requests", 0);
+  recycle_ = read_recycle_settings(host.config());
   counters_.observer = this;
 }
 
@@ -188,12 +190,22 @@ void WorkerImpl::request_end(int core_id, uint64_t duration_us, bool exception) 
   Scoreboard& sb = scoreboard();
   sb.request_end(id_, core_id, duration_us, exception);
   if (sb.ready()) sb.worker(id_).tx.store(counters_.bytes_out);
+  memory_check_due_ = recycle_.rss_bytes || recycle_.as_bytes;  // by tick(), once the response is out
 }
 
 void WorkerImpl::tick() {
   if (max_requests_ > 0 && counters_.requests >= (uint64_t)max_requests_ && !g_stop) {
     log_line("worker %d reached --max-requests %lld: recycling", id_, max_requests_);
     on_stop_signal(0);
+  }
+  // --reload-on-rss / --reload-on-as: once after each request (tick() also runs between them).
+  if (!g_stop && memory_check_due_.exchange(false)) {
+    ProcessMemory m;
+    if (const char* why = memory_recycle_reason(recycle_, &m)) {
+      log_line("worker %d (rss %llu MB, address space %llu MB) over --%s: recycling", id_,
+               (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(m.as_bytes >> 20), why);
+      on_stop_signal(0);
+    }
   }
 }
 

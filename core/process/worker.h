@@ -3,6 +3,7 @@
 
 #include <uwsgi/plugin.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "net/connection.h"
 #include "host.h"
 #include "net/listener.h"
+#include "process/recycle.h"
 
 namespace uwsgi {
 
@@ -62,6 +64,8 @@ class WorkerImpl final : public Worker, private RequestObserver {
     return stopping();
   };
   long long max_requests_ = 0;
+  RecycleSettings recycle_;
+  std::atomic<bool> memory_check_due_{false};  // a request ended (any thread) since the last --reload-on-rss check
   int signal_ep_ = -1;  // epoll fd over the stop pipe and the master's signal channel
 };
 
