@@ -180,17 +180,26 @@ static void split_list(const std::string& v, std::vector<std::string>* out) {
   }
 }
 
+// UWSGI_HTTP_SOCKET=... -> "http-socket"; returns the '=' (the value follows it), or nullptr
+// for any other environment entry.
+static const char* env_option_name(const char* entry, std::string* name) {
+  if (strncmp(entry, "UWSGI_", 6) != 0) return nullptr;
+  const char* eq = strchr(entry, '=');
+  if (!eq) return nullptr;
+  name->assign(entry + 6, (size_t)(eq - (entry + 6)));
+  for (auto& c : *name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
+  return eq;
+}
+
 // The options that name a config file (and the file's kind; "" = by extension).
 static bool is_config_option(const std::string& name, std::string* kind) { return is_include_key(name, kind); }
 
 bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
   ConfigInterpreter in(nullptr);
   for (char** e = environ; e && *e; e++) {
-    if (strncmp(*e, "UWSGI_", 6) != 0) continue;
-    const char* eq = strchr(*e, '=');
+    std::string name;
+    const char* eq = env_option_name(*e, &name);
     if (!eq) continue;
-    std::string name(*e + 6, (size_t)(eq - (*e + 6)));
-    for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
     if (name == "plugins" || name == "plugin-dir") in.add_direct(name, eq + 1, true, "environment");
     std::string kind;
     if (is_config_option(name, &kind) && !in.run_file(kind, eq + 1, 0, err)) return false;
@@ -305,11 +314,9 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
   // Environment first, so the command line wins for scalars. Unknown UWSGI_* names are ignored:
   // build variables such as UWSGI_PROFILE share the prefix.
   for (char** e = environ; e && *e; e++) {
-    if (strncmp(*e, "UWSGI_", 6) != 0) continue;
-    const char* eq = strchr(*e, '=');
+    std::string name;
+    const char* eq = env_option_name(*e, &name);
     if (!eq) continue;
-    std::string name(*e + 6, (size_t)(eq - (*e + 6)));
-    for (auto& c : name) c = (c == '_') ? '-' : (char)tolower((unsigned char)c);
     if (name == "plugins" || name == "plugin-dir") continue;
     if (!reg.find(name) && resolver && !resolver->prepare(name, eq + 1, err)) return false;
     if (!reg.find(name)) continue;

@@ -154,6 +154,14 @@ class SyncLoop final : public LoopEngine {
     (void)r;
   }
 
+  // The signal channel is EPOLLONESHOT (one thread handles a wake-up): armed again once handled.
+  void rearm_oneshot(int fd, uint64_t data) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = data;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+  }
+
   // Thread `slot` serves connections until the worker stops; its requests run as core `slot`.
   int serve_loop(Worker& w, int slot) {
     epoll_event evs[64];
@@ -181,10 +189,7 @@ class SyncLoop final : public LoopEngine {
         if (kind == kStop) break;  // ended_ is set
         if (kind == kSignal) {
           w.handle_signal_fd();
-          epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLONESHOT;
-          ev.data.u64 = evs[i].data.u64;
-          epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+          rearm_oneshot(fd, evs[i].data.u64);
         } else if (kind == kListen) {
           // Under load more connections are already queued: one thread alone takes a few
           // before epoll_wait again (bounded, so parked clients and signals are not starved).
@@ -240,10 +245,7 @@ class SyncLoop final : public LoopEngine {
         uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
         if (kind == kSignal) {
           w.handle_signal_fd();
-          epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLONESHOT;
-          ev.data.u64 = evs[i].data.u64;
-          epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+          rearm_oneshot(fd, evs[i].data.u64);
         } else if (kind >= kFirstParkTag) {
           int lfd = unpark(fd, kind);
           if (lfd >= 0) serve(w, fd, lfd, 0);

@@ -92,34 +92,31 @@ void Scoreboard::request_end(int worker_id, int core_id, uint64_t duration_us, b
   c.busy.store(0);
 }
 
-void Scoreboard::read_uri(int worker_id, char* out, size_t n) {
+// A consistent copy of a seqlock-guarded URI (odd sequence: a writer is in the middle), or "".
+template <class Board>
+static void read_seq_uri(const Board& board, size_t max, char* out, size_t n) {
   out[0] = 0;
-  if (!base_ || n == 0) return;
-  WorkerBoard& w = worker(worker_id);
   for (int tries = 0; tries < 3; tries++) {
-    uint32_t a = w.uri_seq.load(std::memory_order_acquire);
+    uint32_t a = board.uri_seq.load(std::memory_order_acquire);
     if (a & 1) continue;
-    size_t m = n < kUriMax ? n : kUriMax;
-    memcpy(out, w.uri, m);
+    size_t m = n < max ? n : max;
+    memcpy(out, board.uri, m);
     out[m - 1] = 0;
-    if (w.uri_seq.load(std::memory_order_acquire) == a) return;
+    if (board.uri_seq.load(std::memory_order_acquire) == a) return;
   }
   out[0] = 0;
 }
 
+void Scoreboard::read_uri(int worker_id, char* out, size_t n) {
+  if (n == 0) return;
+  out[0] = 0;
+  if (base_) read_seq_uri(worker(worker_id), kUriMax, out, n);
+}
+
 void Scoreboard::read_core_uri(int worker_id, int core_id, char* out, size_t n) {
+  if (n == 0) return;
   out[0] = 0;
-  if (!base_ || n == 0) return;
-  CoreBoard& c = core(worker_id, core_id);
-  for (int tries = 0; tries < 3; tries++) {
-    uint32_t a = c.uri_seq.load(std::memory_order_acquire);
-    if (a & 1) continue;
-    size_t m = n < kCoreUriMax ? n : kCoreUriMax;
-    memcpy(out, c.uri, m);
-    out[m - 1] = 0;
-    if (c.uri_seq.load(std::memory_order_acquire) == a) return;
-  }
-  out[0] = 0;
+  if (base_) read_seq_uri(core(worker_id, core_id), kCoreUriMax, out, n);
 }
 
 }  // namespace uwsgi

@@ -7,22 +7,18 @@ import subprocess
 import time
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
-from helpers_core import http_get
+from helpers_core import HttpReader, connect, exchange, http_get, request_bytes
 
 
 def _unix_http_get(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(path)
-    s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    data = b''
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return data
+    s.sendall(request_bytes(headers={'Connection': 'close'}))
+    try:
+        return HttpReader(s).read_response()
+    finally:
+        s.close()
 
 
 def test_http11_socket_serves_http_with_keepalive(uwsgi_server):
@@ -30,30 +26,18 @@ def test_http11_socket_serves_http_with_keepalive(uwsgi_server):
     srv = uwsgi_server('--http11-socket', f'127.0.0.1:{port}', '--wsgi-file', app_path('app.py'),
                        http=False, port=port)
     assert http_get(srv.port, '/')[0] == 200
-    s = socket.create_connection(('127.0.0.1', port), timeout=10)
-    for _ in range(2):  # two requests on one connection: keep-alive
-        s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-        head = b''
-        while b'\r\n\r\n' not in head:
-            head += s.recv(4096)
-        assert head.startswith(b'HTTP/1.1 200'), head
-        hdrs = head.split(b'\r\n\r\n')[0].lower()
-        length = int(hdrs.split(b'content-length: ')[1].split(b'\r\n')[0])
-        body = head.split(b'\r\n\r\n', 1)[1]
-        while len(body) < length:
-            body += s.recv(4096)
-    s.close()
+    with connect(port) as s:  # two requests on one connection: keep-alive
+        reader = HttpReader(s)
+        for _ in range(2):
+            s.sendall(request_bytes())
+            assert reader.read_response().status == 200
 
 
 def test_protocol_http_makes_socket_speak_http(uwsgi_server):
     port = free_port()
     srv = uwsgi_server('--socket', f'127.0.0.1:{port}', '--protocol', 'http', '--wsgi-file', app_path('app.py'),
                        http=False, port=port)
-    s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
-    s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    data = s.recv(65536)
-    s.close()
-    assert data.startswith(b'HTTP/1.1 200'), data
+    assert exchange(srv.port, request_bytes(headers={'Connection': 'close'})).status == 200
 
 
 def test_chown_socket_and_umask_apply_to_unix_sockets(uwsgi_server, tmp_path):
@@ -71,7 +55,7 @@ def test_chown_socket_and_umask_apply_to_unix_sockets(uwsgi_server, tmp_path):
     assert st.st_gid == grp.getgrnam('nogroup').gr_gid
     # umask 027 takes group write and all of "other" from the socket file's 0777.
     assert stat.S_IMODE(st.st_mode) & 0o027 == 0, oct(st.st_mode)
-    assert _unix_http_get(str(sock)).startswith(b'HTTP/1.1 200')
+    assert _unix_http_get(str(sock)).status == 200
 
 
 def _start_fails(*args):

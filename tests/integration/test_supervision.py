@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import app_path, free_port, start_uwsgi
+from test_signals_process import in_flight
 
 APP = app_path('supervise_app.py')
 
@@ -36,19 +37,6 @@ def wait_for(cond, timeout=10.0):
             return True
         time.sleep(0.1)
     return cond()
-
-
-def in_flight(srv, path):
-    out = {}
-
-    def run():
-        try:
-            out['status'], out['body'] = get(srv, path, timeout=60)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            out['error'] = repr(e)
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
 
 
 def touch(path):
