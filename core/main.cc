@@ -14,6 +14,7 @@
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "log/log.h"
+#include "log/request_log.h"
 #include "process/master.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
 
+  if (!apply_log_date(cfg, &err)) return fail(err);
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
   long long socket_timeout = cfg.get_int("socket-timeout", 30);
   if (socket_timeout < 1 || socket_timeout > 86400) return fail("--socket-timeout must be between 1 and 86400 seconds");
   ss.socket_timeout_ms = (int)socket_timeout * 1000;
-  ss.log_requests = !cfg.get_bool("disable-logging");
+  if (!read_request_log_config(cfg, &ss.log, &err)) return fail(err);
+  ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
 
   // Sockets: taken over from a reloading master, or bound now.

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 
+#include "log/request_log.h"
+
 namespace uwsgi {
 
 static OptionDef opt(const char* name, char short_name, OptArg arg, const char* help,
@@ -77,6 +79,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
   host.add_option(opt("daemonize", 'd', R, "run in the background, logging to this file"));
   host.add_option(opt("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
+  register_log_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -33,7 +33,8 @@ static std::string absolute(const std::string& path) {
 }
 
 static bool expand(const std::string& in, const std::map<std::string, std::string>& seen,
-                   const std::string& path, std::string* out, std::set<std::string>* used, std::string* err) {
+                   const std::string& path, std::string* out, std::set<std::string>* used, std::string* err,
+                   bool keep_unknown = false) {
   std::string abs = absolute(path);
   size_t slash = abs.rfind('/');
   std::string dir = abs.substr(0, slash + 1);
@@ -54,6 +55,11 @@ static bool expand(const std::string& in, const std::map<std::string, std::strin
         }
         std::string key = in.substr(i + 2, close - i - 2);
         auto it = seen.find(key);
+        if (it == seen.end() && keep_unknown) {  // a log variable such as %(addr): the log format's
+          out->append(in, i, close - i + 1);
+          i = close;
+          continue;
+        }
         if (it == seen.end()) {
           *err = "placeholder %(" + key + ") refers to an option not set earlier in the file";
           return false;
@@ -135,7 +141,10 @@ bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string*
       return false;
     }
     std::string value;
-    if (!expand(raw, seen, path, &value, &used, err)) {
+    // Request log formats use the same %(name) syntax for their variables (uWSGI too leaves the
+    // names no earlier key defines alone there).
+    bool log_format = key == "log-format" || key == "logformat";
+    if (!expand(raw, seen, path, &value, &used, err, log_format)) {
       *err = path + ":" + std::to_string(lineno) + ": " + *err;
       return false;
     }
