@@ -14,6 +14,7 @@
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "log/log.h"
+#include "log/log_rotation.h"
 #include "log/request_log.h"
 #include "process/master.h"
 #include "config/options.h"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
+  if (!read_log_rotation(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
   for (auto& e : cfg.all("env")) {

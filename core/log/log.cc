@@ -1,5 +1,7 @@
 #include "log/log.h"
 
+#include "log/log_rotation.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@ void log_request_line(std::string& line) {
   line.push_back('\n');
   ssize_t r = write(g_log_fd, line.data(), line.size());
   (void)r;
+  if (g_log_rotation) rotate_log_if_full(g_log_fd);
 }
 
 void log_vline(const char* fmt, va_list ap) {
@@ -52,6 +55,7 @@ void log_vline(const char* fmt, va_list ap) {
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
   ssize_t r = write(g_log_fd, buf, n);
   (void)r;
+  if (g_log_rotation) rotate_log_if_full(g_log_fd);
 }
 
 void log_line(const char* fmt, ...) {

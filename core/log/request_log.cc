@@ -33,6 +33,9 @@ void register_log_options(HostImpl& host) {
                           {}, true));
   host.add_option(log_opt("log-big", R, "log responses bigger than this many bytes even with --disable-logging",
                           {}, true));
+  host.add_option(log_opt("log-maxsize", R, "rotate the --logto file when it reaches this many bytes", {}, true));
+  host.add_option(log_opt("log-backupname", R, "name the rotated log file gets (default: its name plus the unix time)"));
+  host.add_option(log_opt("log-reopen", N, "accepted for compatibility: a reload always reopens the --logto file"));
   host.add_option(log_opt("log-zero", N, "log responses with an empty body even with --disable-logging"));
 }
 

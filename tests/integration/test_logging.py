@@ -1,6 +1,7 @@
 """Request logging: --log-format variables, --log-date, --log-x-forwarded-for, --memory-report,
 and the --disable-logging exceptions (--log-4xx, --log-5xx, --log-slow, --log-big, --log-zero)."""
 import os
+import signal
 import re
 import time
 
@@ -185,3 +186,78 @@ def test_disable_logging_alone_logs_nothing(uwsgi_server):
     srv.request('GET', '/status/500')
     time.sleep(0.3)
     assert 'generated' not in srv.log()
+
+
+def test_log_maxsize_rotation(uwsgi_server, tmp_path):
+    tmp_path = tmp_path / 'logs'  # apart from the fixture's output file
+    tmp_path.mkdir()
+    log = tmp_path / 'app.log'
+    srv = uwsgi_server('--wsgi-file', APP, '--logto', str(log), '--log-maxsize', '2000', '--processes', '2')
+    for i in range(80):
+        srv.request('GET', f'/r{i}')
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        text = ''.join(p.read_text() for p in tmp_path.glob('app.log*'))
+        if text.count('generated') == 80:
+            break
+        time.sleep(0.05)
+    backups = sorted(p for p in tmp_path.glob('app.log.*'))
+    assert len(backups) >= 3
+    # Each backup was renamed once full; a line or two of the other process may follow the rename.
+    for b in backups:
+        assert 2000 <= b.stat().st_size < 2000 + 2 * 300
+    # Nothing lost, nothing twice.
+    uris = re.findall(r' GET (/r\d+) ', text)
+    assert sorted(uris) == sorted(f'/r{i}' for i in range(80))
+
+
+def test_log_backupname(uwsgi_server, tmp_path):
+    tmp_path = tmp_path / 'logs'
+    tmp_path.mkdir()
+    log, backup = tmp_path / 'app.log', tmp_path / 'old.log'
+    srv = uwsgi_server('--wsgi-file', APP, '--logto', str(log), '--log-maxsize', '1000',
+                       '--log-backupname', str(backup))
+    for i in range(30):
+        srv.request('GET', f'/b{i}')
+    assert srv.wait_log('/b29') or wait_lines_in(log, '/b29')
+    assert backup.exists() and backup.stat().st_size >= 1000
+    assert sorted(tmp_path.iterdir()) == sorted([log, backup])
+
+
+def wait_lines_in(path, text, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_log_maxsize_needs_a_log_file(tmp_path):
+    srv = start_uwsgi(['--wsgi-file', APP, '--log-maxsize', '1000'], wait=False, log_dir=str(tmp_path))
+    try:
+        assert srv.proc.wait(timeout=10) != 0
+        assert '--log-maxsize needs a log file' in srv.log()
+    finally:
+        srv.stop()
+
+
+def test_log_reopen_on_reload(uwsgi_server, tmp_path):
+    log, moved = tmp_path / 'app.log', tmp_path / 'app.log.moved'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--logto', str(log), '--log-reopen')
+    srv.request('GET', '/before')
+    assert wait_lines_in(log, '/before')
+    log.rename(moved)  # as logrotate does
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (log.exists() and 'WSGI app 0' in log.read_text()):
+        time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            srv.request('GET', '/after', timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    assert wait_lines_in(log, '/after')
+    assert '/after' not in moved.read_text()
