@@ -16,6 +16,8 @@
 #include "log/log.h"
 #include "process/hooks.h"
 #include "process/limits.h"
+#include "log/log_rotation.h"
+#include "log/request_log.h"
 #include "process/master.h"
 #include "process/procname.h"
 #include "process/recycle.h"
@@ -83,10 +85,12 @@ int main(int argc, char** argv) {
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
 
+  if (!apply_log_date(cfg, &err)) return fail(err);
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   for (auto& w : host.store().warnings()) log_line("uwsgi: %s", w.c_str());
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
+  if (!read_log_rotation(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
   for (auto& e : cfg.all("env")) {
@@ -136,7 +140,8 @@ int main(int argc, char** argv) {
   long long socket_timeout = cfg.get_int("socket-timeout", 30);
   if (socket_timeout < 1 || socket_timeout > 86400) return fail("--socket-timeout must be between 1 and 86400 seconds");
   ss.socket_timeout_ms = (int)socket_timeout * 1000;
-  ss.log_requests = !cfg.get_bool("disable-logging");
+  if (!read_request_log_config(cfg, &ss.log, &err)) return fail(err);
+  ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
 
   // Sockets: taken over from a reloading master, or bound now.

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 
+#include "log/request_log.h"
+
 namespace uwsgi {
 
 static OptionDef opt(const char* name, char short_name, OptArg arg, const char* help,
@@ -105,6 +107,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
   host.add_option(opt("procname-append", 0, R, "append this to the process names"));
   host.add_option(opt("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
+  register_log_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

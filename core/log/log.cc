@@ -1,9 +1,13 @@
 #include "log/log.h"
 
+#include "log/log_rotation.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 
 namespace uwsgi {
 
@@ -20,14 +24,38 @@ bool log_to_file(const char* path) {
   return true;
 }
 
+static std::string g_date_format;  // empty: no --log-date
+
+void set_log_date_format(const std::string& fmt) { g_date_format = fmt; }
+
+// "DATE - " into buf (at most cap bytes); returns its length.
+static int date_prefix(char* buf, size_t cap) {
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  size_t n = strftime(buf, cap - 3, g_date_format.c_str(), &tm);
+  memcpy(buf + n, " - ", 3);
+  return (int)n + 3;
+}
+
+void log_request_line(std::string& line) {
+  line.push_back('\n');
+  ssize_t r = write(g_log_fd, line.data(), line.size());
+  (void)r;
+  if (g_log_rotation) rotate_log_if_full(g_log_fd);
+}
+
 void log_vline(const char* fmt, va_list ap) {
   char buf[8192];
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  int p = g_date_format.empty() ? 0 : date_prefix(buf, 256);
+  int n = vsnprintf(buf + p, sizeof buf - 1 - p, fmt, ap);
   if (n < 0) return;
+  n += p;
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
   ssize_t r = write(g_log_fd, buf, n);
   (void)r;
+  if (g_log_rotation) rotate_log_if_full(g_log_fd);
 }
 
 void log_line(const char* fmt, ...) {

@@ -1,6 +1,7 @@
 // Logging: one write() per line, so lines from many processes never interleave.
 #pragma once
 #include <cstdarg>
+#include <string>
 
 namespace uwsgi {
 
@@ -9,5 +10,9 @@ void log_vline(const char* fmt, va_list ap);
 // Redirect the log to a file (--logto / --daemonize); returns false with errno set.
 bool log_to_file(const char* path);
 int log_fd();
+// --log-date: the server's own lines start with "DATE - " (strftime format).
+void set_log_date_format(const std::string& fmt);
+// A request log line, written as is (one write, a newline added): uWSGI puts no date on these.
+void log_request_line(std::string& line);
 
 }  // namespace uwsgi

@@ -147,6 +147,8 @@ void Connection::reset_request() {
   declared_length_ = -1;
   body_written_ = 0;
   status_code_ = 0;
+  head_bytes_ = 0;
+  header_count_ = 0;
   error_.clear();
 }
 
@@ -610,6 +612,7 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
       return false;
     }
   status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  header_count_ = (int)headers.size();
   out_.clear();
   out_.append(listener_->proto == Protocol::kHttp ? "HTTP/1.1 " : "HTTP/1.1 ");
   out_.append(status.data(), status.size());
@@ -675,6 +678,7 @@ bool Connection::flush_headers(const char* framing_header, const void* body, siz
   if (framing_header) out_.append(framing_header);
   out_.append("\r\n");
   headers_flushed_ = true;
+  head_bytes_ = (long long)out_.size();
   char chunk_head[32];
   iovec v[4];
   int c = 0;
@@ -807,16 +811,74 @@ bool Connection::finish_response() {
   return true;
 }
 
+static std::string_view find_request_var(const void* ctx, std::string_view name) {
+  return static_cast<const RequestHead*>(ctx)->find(name);
+}
+
 void Connection::log_request() {
+  const RequestLogConfig& lc = settings_.log;
+  uint64_t end = now_us();
+  uint64_t us = end - start_us_;
+  if (!lc.wants(status_code_, us / 1000, body_written_)) return;
+  std::string_view addr = remote_addr_;
+  if (lc.x_forwarded_for) {
+    std::string_view xff = head_.find("HTTP_X_FORWARDED_FOR");
+    if (!xff.empty()) addr = xff;
+  }
+  std::string line;
+  if (lc.format) {
+    RequestLogData d;
+    d.find_var = find_request_var;
+    d.ctx = &head_;
+    d.addr = addr;
+    d.proto = head_.find("SERVER_PROTOCOL");
+    if (d.proto.empty()) d.proto = head_.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+    d.status = status_code_;
+    d.body_bytes = body_written_;
+    d.head_bytes = head_bytes_;
+    d.headers = header_count_;
+    timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    d.end_us = (uint64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+    d.start_us = d.end_us - us;
+    d.pid = (int)getpid();
+    d.wid = host_.worker_id();
+    d.core = core_id_;
+    d.vars = head_.vars.size();
+    for (auto& kv : head_.vars) d.pktsize += 4 + kv.first.size() + kv.second.size();
+    d.modifier1 = head_.modifier1;
+    d.modifier2 = head_.modifier2;
+    d.content_length = head_.chunked ? 0 : head_.content_length;
+    d.ioerr = failed_ ? 1 : 0;
+    line.reserve(256);
+    lc.format->render(d, &line);
+    log_request_line(line);
+    return;
+  }
+  if (lc.memory_report) {
+    long long rss, vsz;
+    process_memory(&rss, &vsz);
+    char b[160];
+    int n = snprintf(b, sizeof b, "{address space usage: %lld bytes/%lldMB} {rss usage: %lld bytes/%lldMB} ", vsz,
+                     vsz / (1024 * 1024), rss, rss / (1024 * 1024));
+    line.assign(b, n);
+  }
   std::string_view method = head_.find("REQUEST_METHOD");
   std::string_view uri = head_.find("REQUEST_URI");
   if (uri.empty()) uri = head_.find("PATH_INFO");
-  uint64_t ms = (now_us() - start_us_) / 1000;
-  log_line("[pid: %d|core: %d] %s {%zu vars} %.*s %.*s => generated %lld bytes in %llu msecs (%s %d)%s",
-           (int)getpid(), core_id_, remote_addr_.empty() ? "-" : remote_addr_.c_str(), head_.vars.size(),
-           (int)method.size(), method.data(), (int)uri.size(), uri.data(), body_written_,
-           (unsigned long long)ms, head_.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", status_code_,
-           failed_ ? (" [" + error_ + "]").c_str() : (exception_ ? " [exception]" : ""));
+  char b[512];
+  int n = snprintf(b, sizeof b, "[pid: %d|core: %d] %.*s {%zu vars} ", (int)getpid(), core_id_,
+                   addr.empty() ? 1 : (int)addr.size(), addr.empty() ? "-" : addr.data(), head_.vars.size());
+  line.append(b, std::min(n, (int)sizeof b - 1));
+  line.append(method.data(), method.size());
+  line.push_back(' ');
+  line.append(uri.data(), uri.size());
+  n = snprintf(b, sizeof b, " => generated %lld bytes in %llu msecs (%s %d)%s", body_written_,
+               (unsigned long long)(us / 1000), head_.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", status_code_,
+               exception_ && !failed_ ? " [exception]" : "");
+  line.append(b, std::min(n, (int)sizeof b - 1));
+  if (failed_) line.append(" [" + error_ + "]");
+  log_request_line(line);
 }
 
 }  // namespace uwsgi

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "log/request_log.h"
 #include "net/listener.h"
 #include "net/request_head.h"
 
@@ -25,7 +26,8 @@ class HostImpl;
 struct ServeSettings {
   size_t buffer_size = 4096;       // --buffer-size: the largest request head / uwsgi packet
   int socket_timeout_ms = 30000;   // --socket-timeout: one read or write waiting longer fails
-  bool log_requests = true;        // off with --disable-logging
+  bool log_requests = true;        // off with --disable-logging (unless a --log-4xx... may log)
+  RequestLogConfig log;            // which requests get a line, and its format
   long long limit_post = 0;        // --limit-post: 0 = no limit
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
 };
@@ -158,6 +160,8 @@ class Connection final : public Request {
   long long declared_length_ = -1;
   long long body_written_ = 0;
   int status_code_ = 0;
+  long long head_bytes_ = 0;  // the response head as sent (%(hsize))
+  int header_count_ = 0;      // response headers the app gave (%(headers))
   uint64_t start_us_ = 0;
   std::string error_;
 };

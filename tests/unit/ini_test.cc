@@ -365,3 +365,13 @@ TEST_F(IniTest, PositionalIniPath) {
 }
 
 }  // namespace
+
+// log-format values use %(name) for log variables: names no earlier key defines stay as written.
+TEST_F(IniTest, LogFormatKeepsLogVariables) {
+  ASSERT_TRUE(read(write("a.ini", "[uwsgi]\ntag = web\nlog-format = %(tag) %(addr) [%(ltime)]\n"
+                                  "logformat = %(status)\n")))
+      << err;
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].value, "web %(addr) [%(ltime)]");
+  EXPECT_EQ(out[2].value, "%(status)");
+}

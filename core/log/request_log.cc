@@ -1,0 +1,80 @@
+#include "log/request_log.h"
+
+#include "config/values.h"
+#include "log/log.h"
+
+namespace uwsgi {
+
+static OptionDef log_opt(const char* name, OptArg arg, const char* help, std::vector<std::string> aliases = {},
+                         bool numeric = false) {
+  OptionDef d;
+  d.name = name;
+  d.arg = arg;
+  d.help = help;
+  d.aliases = std::move(aliases);
+  d.numeric = numeric;
+  return d;
+}
+
+void register_log_options(HostImpl& host) {
+  const OptArg R = OptArg::Required, N = OptArg::None;
+  host.add_option(log_opt("log-format", R, "request log line format with %(var) variables (docs/logging.md)",
+                          {"logformat"}));
+  host.add_option(log_opt("logformat-strftime", N, "%(ftime) in the log format follows --log-date's strftime format",
+                          {"log-format-strftime"}));
+  host.add_option(log_opt("log-date", OptArg::Optional,
+                          "prefix the server's log lines with the date (optionally a strftime format)",
+                          {"logdate"}));
+  host.add_option(log_opt("log-x-forwarded-for", N, "%(addr) and the default line show the X-Forwarded-For value"));
+  host.add_option(log_opt("memory-report", N, "RSS and address space size in each request log line"));
+  host.add_option(log_opt("log-4xx", N, "log requests answered 4xx even with --disable-logging"));
+  host.add_option(log_opt("log-5xx", N, "log requests answered 5xx even with --disable-logging"));
+  host.add_option(log_opt("log-slow", R, "log requests slower than this many milliseconds even with --disable-logging",
+                          {}, true));
+  host.add_option(log_opt("log-big", R, "log responses bigger than this many bytes even with --disable-logging",
+                          {}, true));
+  host.add_option(log_opt("log-maxsize", R, "rotate the --logto file when it reaches this many bytes", {}, true));
+  host.add_option(log_opt("log-backupname", R, "name the rotated log file gets (default: its name plus the unix time)"));
+  host.add_option(log_opt("log-reopen", N, "accepted for compatibility: a reload always reopens the --logto file"));
+  host.add_option(log_opt("log-zero", N, "log responses with an empty body even with --disable-logging"));
+}
+
+// The flag spellings of an optional-argument option: anything else is a value.
+static bool is_flag_value(const std::string& v) {
+  return v.empty() || v == "1" || v == "true" || v == "yes" || v == "on" || v == "True";
+}
+
+static std::string log_date_format(const Config& cfg) {
+  std::string v = cfg.get("log-date");
+  return is_flag_value(v) ? "%a %b %e %H:%M:%S %Y" : v;  // uWSGI's default: ctime's shape
+}
+
+bool apply_log_date(const Config& cfg, std::string* err) {
+  (void)err;
+  if (cfg.has("log-date")) set_log_date_format(log_date_format(cfg));
+  return true;
+}
+
+bool read_request_log_config(const Config& cfg, RequestLogConfig* out, std::string* err) {
+  out->all = !cfg.get_bool("disable-logging");
+  out->log_4xx = cfg.get_bool("log-4xx");
+  out->log_5xx = cfg.get_bool("log-5xx");
+  out->log_zero = cfg.get_bool("log-zero");
+  if (!get_bounded(cfg, "log-slow", 0, 0, 86400LL * 1000, &out->slow_ms, err) ||
+      !get_bounded(cfg, "log-big", 0, 0, 1LL << 50, &out->big_bytes, err))
+    return false;
+  out->x_forwarded_for = cfg.get_bool("log-x-forwarded-for");
+  out->memory_report = cfg.get_bool("memory-report");
+  if (cfg.has("log-format")) {
+    auto f = std::make_shared<LogFormat>();
+    if (!f->compile(cfg.get("log-format"), err)) {
+      *err = "--log-format: " + *err;
+      return false;
+    }
+    if (cfg.get_bool("logformat-strftime")) f->set_ftime_format(log_date_format(cfg));
+    out->format = std::move(f);
+  }
+  return true;
+}
+
+}  // namespace uwsgi
