@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "config/core_options.h"
+#include "config/router_options.h"
 #include "config/values.h"
 #include "host.h"
 #include "loop/io_epoll.h"
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   if (!read_log_rotation(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
+  if (!check_only) warn_router_tuning_options(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");

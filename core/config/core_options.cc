@@ -1,5 +1,6 @@
 // The core's own options (uWSGI names), and --help, grouped by the plugin that owns each option.
 #include "config/core_options.h"
+#include "config/router_options.h"
 
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("procname-append", 0, R, "append this to the process names"));
   host.add_option(opt("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
+  register_router_tuning_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

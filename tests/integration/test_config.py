@@ -426,3 +426,15 @@ def test_a_whole_uwsgi_option_name_is_not_read_as_a_prefix():
     rc, out = run_fail(['--http', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
     assert rc != 0
     assert 'uWSGI option --http is not supported by this server yet' in out and 'ambiguous' not in out, out
+
+
+def test_router_tuning_options_without_a_router_warn_and_change_nothing(tmp_path, uwsgi_server):
+    # As in uWSGI, http-timeout & co. do nothing unless the HTTP router runs (and --http itself is
+    # refused above): a config that only carries them starts, and says they have no effect.
+    port = free_port()
+    ini = tmp_path / 'tuning.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {APP}\nhttp-timeout = 3600\n')
+    srv = uwsgi_server('--ini', ini, '--http-raw-body', port=port, http=False)
+    assert get(port, '/t').status == 200
+    log = Path(srv.log_path).read_text()
+    assert '--http-timeout has no effect' in log and '--http-raw-body has no effect' in log, log
