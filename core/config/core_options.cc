@@ -45,7 +45,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(opt("protocol", 0, R, "protocol of the --socket sockets: uwsgi (default) or http", {"socket-protocol"}));
   host.add_option(opt("listen", 'l', R, "listen queue size (default 100)", {}, true));
   host.add_option(opt("buffer-size", 'b', R, "largest request head / uwsgi packet in bytes (default 4096)", {}, true));
-  host.add_option(opt("socket-timeout", 'z', R, "seconds a socket read or write may wait (default 30)", {}, true));
+  host.add_option(opt("socket-timeout", 'z', R, "seconds a socket read or write may wait, an idle keep-alive connection is kept, and a whole request head may take to arrive (default 30)", {}, true));
   host.add_option(opt("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
   host.add_option(opt("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
   host.add_option(opt("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));

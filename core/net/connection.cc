@@ -147,6 +147,7 @@ void Connection::reset_request() {
   declared_length_ = -1;
   body_written_ = 0;
   status_code_ = 0;
+  answered_error_ = false;
   head_bytes_ = 0;
   header_count_ = 0;
   error_.clear();
@@ -424,6 +425,7 @@ void Connection::reject_chunked_body(int status, const char* reason, const std::
   if (!headers_flushed_) {
     send_error(status, reason, why);
     status_code_ = status;
+    answered_error_ = true;
   } else {
     log_line("client %s: %s after the response started: closing the connection", remote_addr_.c_str(),
              why.c_str());
@@ -611,7 +613,9 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
       error_ = "invalid status (contains a line break)";
       return false;
     }
-  status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  // After a 4xx sent for the body (413, 400), the app's own answer to the failed read goes
+  // nowhere: the log keeps the status the client got.
+  if (!answered_error_) status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
   header_count_ = (int)headers.size();
   out_.clear();
   out_.append(listener_->proto == Protocol::kHttp ? "HTTP/1.1 " : "HTTP/1.1 ");

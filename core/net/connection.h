@@ -156,6 +156,7 @@ class Connection final : public Request {
   bool keep_alive_ = false;
   bool aborted_ = false;   // the response cannot be completed: close after it
   bool failed_ = false;    // a socket error or timeout
+  bool answered_error_ = false;  // a 4xx for the request body went out (the log keeps its status)
   bool exception_ = false;
   long long declared_length_ = -1;
   long long body_written_ = 0;
