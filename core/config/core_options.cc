@@ -14,100 +14,110 @@
 
 namespace uwsgi {
 
-static OptionDef opt(const char* name, char short_name, OptArg arg, const char* help,
-                     std::vector<std::string> aliases = {}, bool numeric = false) {
-  OptionDef d;
-  d.name = name;
-  d.short_name = short_name;
-  d.arg = arg;
-  d.help = help;
-  d.aliases = std::move(aliases);
-  d.numeric = numeric;
-  return d;
-}
-
 void register_core_options(HostImpl& host) {
   const OptArg R = OptArg::Required, N = OptArg::None;
-  host.add_option(opt("ini", 0, R, "load options from an ini file (FILE or FILE:section; :section = this file)"));
-  host.add_option(opt("yaml", 0, R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
-  host.add_option(opt("json", 0, R, "load options from a json file (FILE or FILE:section)", {"js"}));
-  host.add_option(opt("xml", 0, R, "load options from an xml file (FILE or FILE:id)"));
-  host.add_option(opt("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
-  host.add_option(opt("set-placeholder", 0, R, "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
-  host.add_option(opt("plugins", 0, R, "load plugins (comma separated names or paths)", {"plugin"}));
-  host.add_option(opt("plugin-dir", 0, R, "also look for plugins in this directory", {"plugins-dir"}));
-  host.add_option(opt("help", 'h', N, "show this help"));
-  host.add_option(opt("version", 0, N, "print the version"));
-  host.add_option(opt("socket", 's', R, "bind a uwsgi-protocol socket (host:port, :port or a unix path)",
+  host.add_option(make_option("ini", 0, R,
+                              "load options from an ini file (FILE or FILE:section; :section = this file)"));
+  host.add_option(make_option("yaml", 0, R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
+  host.add_option(make_option("json", 0, R, "load options from a json file (FILE or FILE:section)", {"js"}));
+  host.add_option(make_option("xml", 0, R, "load options from an xml file (FILE or FILE:id)"));
+  host.add_option(make_option("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
+  host.add_option(make_option("set-placeholder", 0, R,
+                              "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
+  host.add_option(make_option("plugins", 0, R, "load plugins (comma separated names or paths)", {"plugin"}));
+  host.add_option(make_option("plugin-dir", 0, R, "also look for plugins in this directory", {"plugins-dir"}));
+  host.add_option(make_option("help", 'h', N, "show this help"));
+  host.add_option(make_option("version", 0, N, "print the version"));
+  host.add_option(make_option("socket", 's', R, "bind a uwsgi-protocol socket (host:port, :port or a unix path)",
                       {"uwsgi-socket"}));
-  host.add_option(opt("http-socket", 0, R, "bind an HTTP/1.1 socket (host:port, :port or a unix path); keep-alive included",
+  host.add_option(make_option("http-socket", 0, R,
+                              "bind an HTTP/1.1 socket (host:port, :port or a unix path); keep-alive included",
                       {"http11-socket"}));
-  host.add_option(opt("protocol", 0, R, "protocol of the --socket sockets: uwsgi (default) or http", {"socket-protocol"}));
-  host.add_option(opt("listen", 'l', R, "listen queue size (default 100)", {}, true));
-  host.add_option(opt("buffer-size", 'b', R, "largest request head / uwsgi packet in bytes (default 4096)", {}, true));
-  host.add_option(opt("socket-timeout", 'z', R, "seconds a socket read or write may wait, an idle keep-alive connection is kept, and a whole request head may take to arrive (default 30)", {}, true));
-  host.add_option(opt("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
-  host.add_option(opt("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
-  host.add_option(opt("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
-  host.add_option(opt("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
-  host.add_option(opt("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
-  host.add_option(opt("chdir", 0, R, "chdir to this directory before loading apps"));
-  host.add_option(opt("pidfile", 0, R, "write the master's pid to this file"));
-  host.add_option(opt("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
-  host.add_option(opt("disable-logging", 'L', N, "no per-request log lines"));
-  host.add_option(opt("logto", 0, R, "log to this file"));
-  host.add_option(opt("env", 0, R, "set an environment variable (NAME=VALUE)"));
-  host.add_option(opt("master", 'M', N, "run a master process that supervises the workers"));
-  host.add_option(opt("processes", 'p', R, "number of worker processes", {"workers"}, true));
-  host.add_option(opt("threads", 0, R, "threads per worker, each serving one request at a time (sync mode)", {}, true));
-  host.add_option(opt("die-on-term", 0, N, "SIGTERM shuts down instead of reloading"));
-  host.add_option(opt("reload-mercy", 0, R, "seconds workers get to finish on reload/shutdown (default 60)",
+  host.add_option(make_option("protocol", 0, R,
+                              "protocol of the --socket sockets: uwsgi (default) or http", {"socket-protocol"}));
+  host.add_option(make_option("listen", 'l', R, "listen queue size (default 100)", {}, true));
+  host.add_option(make_option("buffer-size", 'b', R,
+                              "largest request head / uwsgi packet in bytes (default 4096)", {}, true));
+  host.add_option(make_option("socket-timeout", 'z', R,
+                              "seconds a socket read or write may wait, an idle keep-alive connection is kept, and a whole request head may take to arrive (default 30)", {}, true));
+  host.add_option(make_option("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
+  host.add_option(make_option("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
+  host.add_option(make_option("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
+  host.add_option(make_option("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
+  host.add_option(make_option("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
+  host.add_option(make_option("chdir", 0, R, "chdir to this directory before loading apps"));
+  host.add_option(make_option("pidfile", 0, R, "write the master's pid to this file"));
+  host.add_option(make_option("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
+  host.add_option(make_option("disable-logging", 'L', N, "no per-request log lines"));
+  host.add_option(make_option("logto", 0, R, "log to this file"));
+  host.add_option(make_option("env", 0, R, "set an environment variable (NAME=VALUE)"));
+  host.add_option(make_option("master", 'M', N, "run a master process that supervises the workers"));
+  host.add_option(make_option("processes", 'p', R, "number of worker processes", {"workers"}, true));
+  host.add_option(make_option("threads", 0, R,
+                              "threads per worker, each serving one request at a time (sync mode)", {}, true));
+  host.add_option(make_option("die-on-term", 0, N, "SIGTERM shuts down instead of reloading"));
+  host.add_option(make_option("reload-mercy", 0, R, "seconds workers get to finish on reload/shutdown (default 60)",
                       {"worker-reload-mercy"}, true));
-  host.add_option(opt("lazy-apps", 0, N, "load apps in each worker instead of the master"));
-  host.add_option(opt("lazy", 0, N, "same as --lazy-apps"));
-  host.add_option(opt("max-requests", 'R', R, "recycle a worker after this many requests", {}, true));
-  host.add_option(opt("async", 0, R, "async cores per worker (needs a suspend engine)", {}, true));
-  host.add_option(opt("suspend-engine", 0, R, "suspend/resume engine for async cores (ugreen, fcontext, greenlet)"));
-  host.add_option(opt("io-engine", 0, R, "I/O engine for async cores (epoll, libev, libuv)"));
-  host.add_option(opt("loop-engine", 0, R, "loop engine running each worker (sync, async, gevent)"));
-  host.add_option(opt("http-keepalive", 0, OptArg::Optional, "accepted for compatibility: keep-alive is always on"));
-  host.add_option(opt("strict", 0, N, "config keys that are no option, and unknown %(placeholders), are errors instead of warnings"));
-  host.add_option(opt("help-markdown", 0, N, "print this option reference as markdown (docs/options.md)"));
-  host.add_option(opt("build-plugin", 0, R, "build the plugin in DIR against this server (NAME_plugin.so in the cwd) and exit"));
+  host.add_option(make_option("lazy-apps", 0, N, "load apps in each worker instead of the master"));
+  host.add_option(make_option("lazy", 0, N, "same as --lazy-apps"));
+  host.add_option(make_option("max-requests", 'R', R, "recycle a worker after this many requests", {}, true));
+  host.add_option(make_option("async", 0, R, "async cores per worker (needs a suspend engine)", {}, true));
+  host.add_option(make_option("suspend-engine", 0, R,
+                              "suspend/resume engine for async cores (ugreen, fcontext, greenlet)"));
+  host.add_option(make_option("io-engine", 0, R, "I/O engine for async cores (epoll, libev, libuv)"));
+  host.add_option(make_option("loop-engine", 0, R, "loop engine running each worker (sync, async, gevent)"));
+  host.add_option(make_option("http-keepalive", 0, OptArg::Optional,
+                              "accepted for compatibility: keep-alive is always on"));
+  host.add_option(make_option("strict", 0, N,
+                              "config keys that are no option, and unknown %(placeholders), are errors instead of warnings"));
+  host.add_option(make_option("help-markdown", 0, N, "print this option reference as markdown (docs/options.md)"));
+  host.add_option(make_option("build-plugin", 0, R,
+                              "build the plugin in DIR against this server (NAME_plugin.so in the cwd) and exit"));
   // Operations (docs/operations.md).
-  host.add_option(opt("harakiri", 't', R, "kill (and respawn) a worker stuck on one request for this many seconds",
+  host.add_option(make_option("harakiri", 't', R,
+                              "kill (and respawn) a worker stuck on one request for this many seconds",
                       {}, true));
-  host.add_option(opt("stats", 0, R, "serve stats JSON on this address (host:port or unix path)", {"stats-server"}));
-  host.add_option(opt("stats-http", 0, N, "prefix the stats JSON with an HTTP response head"));
-  host.add_option(opt("thunder-lock", 0, N,
+  host.add_option(make_option("stats", 0, R,
+                              "serve stats JSON on this address (host:port or unix path)", {"stats-server"}));
+  host.add_option(make_option("stats-http", 0, N, "prefix the stats JSON with an HTTP response head"));
+  host.add_option(make_option("thunder-lock", 0, N,
                       "accepted for compatibility: accepts are already serialized (EPOLLEXCLUSIVE)"));
-  host.add_option(opt("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
-  host.add_option(opt("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
-  host.add_option(opt("daemonize", 'd', R, "run in the background, logging to this file"));
-  host.add_option(opt("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
+  host.add_option(make_option("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
+  host.add_option(make_option("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
+  host.add_option(make_option("daemonize", 'd', R, "run in the background, logging to this file"));
+  host.add_option(make_option("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
   // Supervision (docs/operations.md): reload triggers, recycling, limits.
-  host.add_option(opt("touch-reload", 0, R, "gracefully reload the whole server when this file's mtime changes (repeatable)"));
-  host.add_option(opt("touch-workers-reload", 0, R, "gracefully reload all workers when this file's mtime changes"));
-  host.add_option(opt("touch-chain-reload", 0, R,
+  host.add_option(make_option("touch-reload", 0, R,
+                              "gracefully reload the whole server when this file's mtime changes (repeatable)"));
+  host.add_option(make_option("touch-workers-reload", 0, R,
+                              "gracefully reload all workers when this file's mtime changes"));
+  host.add_option(make_option("touch-chain-reload", 0, R,
                       "replace the workers one at a time (each once the previous one's replacement is ready) when this file's mtime changes"));
-  host.add_option(opt("reload-on-rss", 0, R, "recycle a worker whose resident memory is over this many MB after a request", {}, true));
-  host.add_option(opt("reload-on-as", 0, R, "recycle a worker whose address space is over this many MB after a request", {}, true));
-  host.add_option(opt("evil-reload-on-rss", 0, R, "the master kills (SIGKILL) a worker whose resident memory is over this many MB", {}, true));
-  host.add_option(opt("max-worker-lifetime", 0, R, "gracefully recycle a worker after this many seconds", {}, true));
-  host.add_option(opt("max-worker-lifetime-delta", 0, R,
+  host.add_option(make_option("reload-on-rss", 0, R,
+                              "recycle a worker whose resident memory is over this many MB after a request", {}, true));
+  host.add_option(make_option("reload-on-as", 0, R,
+                              "recycle a worker whose address space is over this many MB after a request", {}, true));
+  host.add_option(make_option("evil-reload-on-rss", 0, R,
+                              "the master kills (SIGKILL) a worker whose resident memory is over this many MB", {}, true));
+  host.add_option(make_option("max-worker-lifetime", 0, R,
+                              "gracefully recycle a worker after this many seconds", {}, true));
+  host.add_option(make_option("max-worker-lifetime-delta", 0, R,
                       "worker N's --max-worker-lifetime is (N-1) x this many seconds longer, so they do not all go at once", {}, true));
-  host.add_option(opt("min-worker-lifetime", 0, R,
+  host.add_option(make_option("min-worker-lifetime", 0, R,
                       "a worker that dies younger than this many seconds is respawned after a 1 s back-off (default 1)", {}, true));
-  host.add_option(opt("harakiri-verbose", 0, N, "harakiri also logs the stuck worker's system call and wait channel"));
-  host.add_option(opt("max-fd", 0, R, "set the open files limit (RLIMIT_NOFILE)", {}, true));
-  host.add_option(opt("limit-as", 0, R, "limit each process's address space to this many MB (RLIMIT_AS)", {}, true));
-  host.add_option(opt("auto-procname", 0, N, "name the processes \"uWSGI master\", \"uWSGI worker N\" (shown by ps)"));
-  host.add_option(opt("procname", 0, R, "name every process so (then --procname-prefix/-append apply)"));
-  host.add_option(opt("procname-master", 0, R, "name the master so"));
-  host.add_option(opt("procname-prefix", 0, R, "prefix for the process names"));
-  host.add_option(opt("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
-  host.add_option(opt("procname-append", 0, R, "append this to the process names"));
-  host.add_option(opt("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
+  host.add_option(make_option("harakiri-verbose", 0, N,
+                              "harakiri also logs the stuck worker's system call and wait channel"));
+  host.add_option(make_option("max-fd", 0, R, "set the open files limit (RLIMIT_NOFILE)", {}, true));
+  host.add_option(make_option("limit-as", 0, R,
+                              "limit each process's address space to this many MB (RLIMIT_AS)", {}, true));
+  host.add_option(make_option("auto-procname", 0, N,
+                              "name the processes \"uWSGI master\", \"uWSGI worker N\" (shown by ps)"));
+  host.add_option(make_option("procname", 0, R, "name every process so (then --procname-prefix/-append apply)"));
+  host.add_option(make_option("procname-master", 0, R, "name the master so"));
+  host.add_option(make_option("procname-prefix", 0, R, "prefix for the process names"));
+  host.add_option(make_option("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
+  host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
+  host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
   register_router_tuning_options(host);
 }

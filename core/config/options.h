@@ -94,6 +94,19 @@ std::string closest_option(const std::string& name, const OptionRegistry& reg, c
 // Ini file → raw options (section defaults to "uwsgi"; "file.ini:section" picks another).
 bool read_ini(const std::string& spec, std::vector<RawOption>* out, std::string* err);
 
+// An OptionDef in one call, for the core's option tables (core_options.cc, request_log.cc, ...).
+inline OptionDef make_option(const char* name, char short_name, OptArg arg, const char* help,
+                             std::vector<std::string> aliases = {}, bool numeric = false) {
+  OptionDef d;
+  d.name = name;
+  d.short_name = short_name;
+  d.arg = arg;
+  d.help = help;
+  d.aliases = std::move(aliases);
+  d.numeric = numeric;
+  return d;
+}
+
 bool parse_bool_value(std::string_view v, bool* out);
 // A number as uWSGI configs write them: "1000", "1000 ; recycle", "true"/"yes"/"on" (1),
 // "false"/"no"/"off" (0). False for anything else.

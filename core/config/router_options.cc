@@ -14,14 +14,10 @@ static const char* const kRouterTuning[] = {
 };
 
 void register_router_tuning_options(HostImpl& host) {
-  for (const char* name : kRouterTuning) {
-    OptionDef d;
-    d.name = name;
-    d.arg = OptArg::Optional;
-    d.help = "HTTP router tuning: no effect without --http, which this server does not have yet (as in uWSGI, "
-             "where it does nothing unless a router runs)";
-    host.add_option(std::move(d));
-  }
+  for (const char* name : kRouterTuning)
+    host.add_option(make_option(name, 0, OptArg::Optional,
+                                "HTTP router tuning: no effect without --http, which this server does not have yet "
+                                "(as in uWSGI, where it does nothing unless a router runs)"));
 }
 
 void warn_router_tuning_options(const Config& cfg) {

@@ -5,38 +5,33 @@
 
 namespace uwsgi {
 
-static OptionDef log_opt(const char* name, OptArg arg, const char* help, std::vector<std::string> aliases = {},
-                         bool numeric = false) {
-  OptionDef d;
-  d.name = name;
-  d.arg = arg;
-  d.help = help;
-  d.aliases = std::move(aliases);
-  d.numeric = numeric;
-  return d;
-}
-
 void register_log_options(HostImpl& host) {
   const OptArg R = OptArg::Required, N = OptArg::None;
-  host.add_option(log_opt("log-format", R, "request log line format with %(var) variables (docs/logging.md)",
+  host.add_option(make_option("log-format", 0, R, "request log line format with %(var) variables (docs/logging.md)",
                           {"logformat"}));
-  host.add_option(log_opt("logformat-strftime", N, "%(ftime) in the log format follows --log-date's strftime format",
+  host.add_option(make_option("logformat-strftime", 0, N,
+                              "%(ftime) in the log format follows --log-date's strftime format",
                           {"log-format-strftime"}));
-  host.add_option(log_opt("log-date", OptArg::Optional,
+  host.add_option(make_option("log-date", 0, OptArg::Optional,
                           "prefix the server's log lines with the date (optionally a strftime format)",
                           {"logdate"}));
-  host.add_option(log_opt("log-x-forwarded-for", N, "%(addr) and the default line show the X-Forwarded-For value"));
-  host.add_option(log_opt("memory-report", N, "RSS and address space size in each request log line"));
-  host.add_option(log_opt("log-4xx", N, "log requests answered 4xx even with --disable-logging"));
-  host.add_option(log_opt("log-5xx", N, "log requests answered 5xx even with --disable-logging"));
-  host.add_option(log_opt("log-slow", R, "log requests slower than this many milliseconds even with --disable-logging",
+  host.add_option(make_option("log-x-forwarded-for", 0, N,
+                              "%(addr) and the default line show the X-Forwarded-For value"));
+  host.add_option(make_option("memory-report", 0, N, "RSS and address space size in each request log line"));
+  host.add_option(make_option("log-4xx", 0, N, "log requests answered 4xx even with --disable-logging"));
+  host.add_option(make_option("log-5xx", 0, N, "log requests answered 5xx even with --disable-logging"));
+  host.add_option(make_option("log-slow", 0, R,
+                              "log requests slower than this many milliseconds even with --disable-logging",
                           {}, true));
-  host.add_option(log_opt("log-big", R, "log responses bigger than this many bytes even with --disable-logging",
+  host.add_option(make_option("log-big", 0, R, "log responses bigger than this many bytes even with --disable-logging",
                           {}, true));
-  host.add_option(log_opt("log-maxsize", R, "rotate the --logto file when it reaches this many bytes", {}, true));
-  host.add_option(log_opt("log-backupname", R, "name the rotated log file gets (default: its name plus the unix time)"));
-  host.add_option(log_opt("log-reopen", N, "accepted for compatibility: a reload always reopens the --logto file"));
-  host.add_option(log_opt("log-zero", N, "log responses with an empty body even with --disable-logging"));
+  host.add_option(make_option("log-maxsize", 0, R,
+                              "rotate the --logto file when it reaches this many bytes", {}, true));
+  host.add_option(make_option("log-backupname", 0, R,
+                              "name the rotated log file gets (default: its name plus the unix time)"));
+  host.add_option(make_option("log-reopen", 0, N,
+                              "accepted for compatibility: a reload always reopens the --logto file"));
+  host.add_option(make_option("log-zero", 0, N, "log responses with an empty body even with --disable-logging"));
 }
 
 // The flag spellings of an optional-argument option: anything else is a value.
