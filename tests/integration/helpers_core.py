@@ -132,6 +132,16 @@ class HttpReader:
         return True
 
 
+def new_log(srv, offset, text, timeout=5.0):
+    """The server log past offset, once text appears in it (or timeout seconds pass)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        part = srv.log()[offset:]
+        if text in part or time.monotonic() > deadline:
+            return part
+        time.sleep(0.05)
+
+
 def request_bytes(method='GET', path='/', headers=None, body=b'', version='HTTP/1.1'):
     lines = [f'{method} {path} {version}', 'Host: localhost']
     for k, v in (headers or {}).items():

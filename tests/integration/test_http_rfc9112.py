@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import app_path
-from helpers_core import (HttpReader, assert_serving, connect, exchange, request_bytes, send_and_collect,
+from helpers_core import (HttpReader, new_log, assert_serving, connect, exchange, request_bytes, send_and_collect,
                           cgi_vars, uwsgi_packet)
 
 MODES = {
@@ -26,15 +26,6 @@ MODES = {
 @pytest.fixture(params=sorted(MODES))
 def mode_args(request):
     return MODES[request.param]
-
-
-def wait_log(srv, offset, text, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        part = srv.log()[offset:]
-        if text in part or time.monotonic() > deadline:
-            return part
-        time.sleep(0.05)
 
 
 def status_of(out):
@@ -149,10 +140,10 @@ def test_limit_post_applies_to_chunked_bodies(uwsgi_server, mode_args):
     assert status_of(out) == 413, out
     assert b'200 OK' not in out
     assert closed
-    assert 'limit-post' in wait_log(srv, offset, 'limit-post')
+    assert 'limit-post' in new_log(srv, offset, 'limit-post')
     # The request log line says what the client got (the app's 500 after its failed read goes nowhere).
     # (The first request's 200 line may land after `offset`: wait for the 413 line itself.)
-    log = wait_log(srv, offset, '(HTTP/1.1 413)')
+    log = new_log(srv, offset, '(HTTP/1.1 413)')
     assert '(HTTP/1.1 413)' in log and '(HTTP/1.1 500)' not in log, log
     assert_serving(srv.port)
 
@@ -204,7 +195,7 @@ def test_oversized_uwsgi_packet_gets_431_not_a_reset(uwsgi_server, mode_args):
     out, closed = send_and_collect(port, uwsgi_packet(pairs))
     assert status_of(out) == 431, out
     assert closed
-    assert 'exceeds' in wait_log(srv, offset, 'exceeds')
+    assert 'exceeds' in new_log(srv, offset, 'exceeds')
     with connect(port) as s:  # still serving
         s.sendall(uwsgi_packet(cgi_vars('GET', '/alive')))
         assert HttpReader(s).read_response().status == 200
@@ -221,5 +212,5 @@ def test_limit_post_after_the_response_started_closes_the_connection(uwsgi_serve
     assert status_of(out) == 200 and b'started;' in out
     assert b'read ' not in out and not out.endswith(b'0\r\n\r\n')  # not a complete response
     assert closed
-    assert 'after the response started' in wait_log(srv, offset, 'after the response started')
+    assert 'after the response started' in new_log(srv, offset, 'after the response started')
     assert_serving(srv.port, '/')

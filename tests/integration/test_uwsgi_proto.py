@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import app_path, free_port, start_uwsgi
-from helpers_core import (HttpReader, connect, exchange, request_bytes, send_and_collect, start_nginx,
+from helpers_core import (HttpReader, new_log, connect, exchange, request_bytes, send_and_collect, start_nginx,
                           cgi_vars, uwsgi_packet)
 
 
@@ -26,15 +26,6 @@ def uwsgi_request(port, pairs, body=b'', modifier1=0):
     with connect(port) as s:
         s.sendall(uwsgi_packet(pairs, modifier1) + body)
         return HttpReader(s).read_response()
-
-
-def new_log(srv, offset, text, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        part = srv.log()[offset:]
-        if text in part or time.monotonic() > deadline:
-            return part
-        time.sleep(0.05)
 
 
 def assert_uwsgi_serving(port):
