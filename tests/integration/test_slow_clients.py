@@ -80,6 +80,21 @@ def reset_close(sock):
 
 # ---- the head deadline ---------------------------------------------------------------------------
 
+def trickle_until_closed(c, limit_s=6):
+    """Send LONG_HEAD a byte every 0.5 s; True once the server closes, False after limit_s."""
+    t0 = time.monotonic()
+    for b in LONG_HEAD:
+        try:
+            c.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        if closed_by_server(c, 0.5):
+            return True
+        if time.monotonic() - t0 > limit_s:
+            return False
+    return False
+
+
 @pytest.mark.parametrize('mode', [SYNC, THREADS, UGREEN, GEVENT])
 def test_a_trickled_head_is_closed_at_socket_timeout(uwsgi_server, mode):
     # One byte every 0.5 s keeps an idle timeout from ever firing; the head deadline does not
@@ -87,18 +102,7 @@ def test_a_trickled_head_is_closed_at_socket_timeout(uwsgi_server, mode):
     srv = uwsgi_server('--wsgi-file', APP, '--socket-timeout', '2', *mode)
     with connect(srv.port) as c:
         t0 = time.monotonic()
-        closed = False
-        for b in LONG_HEAD:
-            try:
-                c.sendall(bytes([b]))
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-                break
-            if closed_by_server(c, 0.5):
-                closed = True
-                break
-            if time.monotonic() - t0 > 6:
-                break
+        closed = trickle_until_closed(c)
         elapsed = time.monotonic() - t0
     assert closed, 'a head trickled at 2 bytes/s was still open 6 s after accept (--socket-timeout 2)'
     assert 1.5 < elapsed < 4.5, elapsed
@@ -113,19 +117,7 @@ def test_keep_alive_next_head_has_the_deadline_too(uwsgi_server, mode):
         c.sendall(request_bytes('GET', '/first'))
         c.settimeout(5)
         assert c.recv(4096).startswith(b'HTTP/1.1 200')
-        t0 = time.monotonic()
-        closed = False
-        for b in LONG_HEAD:
-            try:
-                c.sendall(bytes([b]))
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-                break
-            if closed_by_server(c, 0.5):
-                closed = True
-                break
-            if time.monotonic() - t0 > 6:
-                break
+        closed = trickle_until_closed(c)
     assert closed, 'the next head of a keep-alive connection, trickled, was not bounded by --socket-timeout'
 
 
