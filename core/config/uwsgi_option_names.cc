@@ -198,7 +198,7 @@ static const char* const kUwsgiOptionNames[] = {
   "upload-progress", "usage", "use-abort", "uwsgi-socket", "vacuum", "vassal-cap", "vassal-set",
   "vassal-sos", "vassal-sos-backlog", "vassals-cap", "vassals-include", "vassals-include-before",
   "vassals-inherit", "vassals-inherit-before", "vassals-set", "vassals-start-hook", "vassals-stop-hook",
-  "venv", "version", "vhost", "vhost-host", "virtualenv", "wait-for-dir", "wait-for-file", "wait-for-fs",
+  "venv", "version", "virtualenv", "wait-for-dir", "wait-for-file", "wait-for-fs",
   "wait-for-fs-timeout", "wait-for-iface", "wait-for-iface-timeout", "wait-for-interface",
   "wait-for-interface-timeout", "wait-for-mountpoint", "wait-for-socket", "wait-for-socket-timeout",
   "wait-iface", "wait-iface-timeout", "wait-interface", "wait-interface-timeout", "web3",

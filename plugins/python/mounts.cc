@@ -4,6 +4,9 @@
 // --module stays the app at "" and is the default one; without it the first mount is. A request
 // that matches no mountpoint goes to the default app, or gets 404 with --no-default-app.
 // Every app shares the process's one interpreter.
+// --vhost / --vhost-host (uWSGI's virtual hosting): a mountpoint may name a host, "HOST|/path"
+// or "HOST|" (uWSGI's key form) or plain "HOST"; a request is matched by SERVER_NAME
+// (--vhost-host: HTTP_HOST) joined to its script name the same way.
 #include <sys/stat.h>
 
 #include <cstring>
@@ -19,7 +22,7 @@ struct Mount {
   PyObject* app = nullptr; // nullptr when it failed to load
 };
 std::vector<Mount> mounts;
-bool manage_script_name = false, no_default_app = false;
+bool manage_script_name = false, no_default_app = false, vhost = false, vhost_host = false;
 
 // "/app/" and "/app" are the same mountpoint; "/" is the root, "".
 std::string normalize(std::string_view mp) {
@@ -34,10 +37,7 @@ bool add_mount(std::string_view v, std::string* err) {
     return false;
   }
   std::string_view mp = v.substr(0, eq);
-  if (!mp.empty() && mp[0] != '/') {
-    *err = "mountpoint \"" + std::string(mp) + "\" must start with / (host-name mountpoints are not supported)";
-    return false;
-  }
+  // Host mountpoints are checked in mounts_configure(), once --vhost is known.
   Mount m;
   m.mountpoint = normalize(mp);
   m.spec = std::string(v.substr(eq + 1));
@@ -100,11 +100,22 @@ void register_mount_options(Host& host) {
   add_py_option(host, "manage-script-name", OptArg::None,
                 "pick the app by the longest mountpoint prefixing PATH_INFO and move that prefix to SCRIPT_NAME");
   add_py_option(host, "no-default-app", OptArg::None, "404 for a request that matches no mountpoint, instead of the default app");
+  add_py_option(host, "vhost", OptArg::None,
+                "virtual hosting: mountpoints may name a host (HOST|/path, HOST| or HOST), matched against SERVER_NAME");
+  add_py_option(host, "vhost-host", OptArg::None, "virtual hosting as --vhost, matched against HTTP_HOST instead of SERVER_NAME");
 }
 
-void mounts_configure(const Config& c) {
+bool mounts_configure(const Config& c, std::string* err) {
   manage_script_name = c.get_bool("manage-script-name");
   no_default_app = c.get_bool("no-default-app");
+  vhost_host = c.get_bool("vhost-host");
+  vhost = c.get_bool("vhost") || vhost_host;
+  for (auto& m : mounts)
+    if (!m.mountpoint.empty() && m.mountpoint[0] != '/' && !vhost) {
+      *err = "--mount: mountpoint \"" + m.mountpoint + "\" must start with / (a host name needs --vhost)";
+      return false;
+    }
+  return true;
 }
 
 bool have_mounts() { return !mounts.empty(); }
@@ -134,13 +145,52 @@ bool load_mounts(std::string* err) {
   return true;
 }
 
+// --vhost: "HOST|/path" split into its host and path parts; a plain "/path" has no host.
+std::pair<std::string_view, std::string_view> split_vhost(const std::string& mp) {
+  if (!vhost || mp.empty() || mp[0] == '/') return {"", mp};
+  size_t bar = mp.find('|');
+  if (bar == std::string::npos) return {mp, ""};
+  std::string_view path = std::string_view(mp).substr(bar + 1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return {std::string_view(mp).substr(0, bar), path};
+}
+
 PyObject* select_app(Request& req, PyObject* env, const char** status) {
   *status = nullptr;
   const Mount* best = nullptr;
+  std::string_view host = vhost ? req.find_var(vhost_host ? "HTTP_HOST" : "SERVER_NAME") : std::string_view();
+  if (vhost) {
+    // A host mount wins over a path-only one; within a host, the longest path (with
+    // manage-script-name, prefixing PATH_INFO) or the one equal to SCRIPT_NAME.
+    std::string_view path = req.find_var("PATH_INFO");
+    std::string script = normalize(req.find_var("SCRIPT_NAME"));
+    size_t best_len = 0;
+    for (auto& m : mounts) {
+      auto [mh, mpath] = split_vhost(m.mountpoint);
+      if (mh.empty() || mh != host) continue;
+      bool match = manage_script_name
+                       ? path.substr(0, mpath.size()) == mpath && (path.size() == mpath.size() || path[mpath.size()] == '/')
+                       : mpath == script;
+      if (match && (!best || mpath.size() > best_len)) {
+        best = &m;
+        best_len = mpath.size();
+      }
+    }
+    if (best) {
+      if (manage_script_name && best_len) {
+        auto mpath = split_vhost(best->mountpoint).second;
+        if (!set_str(env, "SCRIPT_NAME", mpath) || !set_str(env, "PATH_INFO", path.substr(mpath.size())))
+          return nullptr;
+      }
+      if (!best->app) *status = "500 Internal Server Error";
+      return best->app;
+    }
+  }
   if (manage_script_name) {
     std::string_view path = req.find_var("PATH_INFO");
     for (auto& m : mounts) {
       const std::string& mp = m.mountpoint;
+      if (!mp.empty() && mp[0] != '/') continue;  // a --vhost host mount
       // Whole path segments only: /app matches /app and /app/x, not /application.
       if (path.substr(0, mp.size()) == mp && (path.size() == mp.size() || path[mp.size()] == '/') &&
           (!best || mp.size() > best->mountpoint.size()))

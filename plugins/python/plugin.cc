@@ -71,7 +71,7 @@ class PythonPlugin : public Plugin {
     g.need_app_explicit = c.has("need-app") && c.get_bool("need-app");
     g.numproc = (int)c.get_int("processes", c.get_int("workers", 1));
     if (g.callable.empty()) g.callable = "application";
-    mounts_configure(c);
+    if (!mounts_configure(c, err)) return false;
     write_opts_configure(c);
     return init_interpreter(err);
   }

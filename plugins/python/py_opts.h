@@ -15,7 +15,7 @@ void add_py_option(Host& host, const char* name, OptArg arg, const char* help,
 
 // mounts.cc: --mount MOUNTPOINT=APP, --manage-script-name, --no-default-app.
 void register_mount_options(Host& host);
-void mounts_configure(const Config& c);
+bool mounts_configure(const Config& c, std::string* err);  // false: a host mountpoint without --vhost
 bool have_mounts();
 // Loads every --mount app; false with *err when one failed and --need-app is set.
 bool load_mounts(std::string* err);

@@ -216,6 +216,27 @@ def test_root_mount_keeps_the_whole_path(uwsgi_server):
     assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '', '/x/y')
 
 
+def test_vhost_mounts_pick_the_app_by_host(uwsgi_server):
+    # uWSGI's --vhost-host key is "HOST|SCRIPT_NAME"; a plain HOST mountpoint is accepted too.
+    srv = uwsgi_server('--wsgi-file', app_path('mod_app.py'), '--vhost-host', '--manage-script-name',
+                       '--mount', 'a.example=pyopts_app:other', '--mount', 'b.example|/sub=pyopts_app:other')
+    got = get_json(srv, '/x', headers={'Host': 'a.example'})
+    assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '', '/x')
+    got = get_json(srv, '/sub/y', headers={'Host': 'b.example'})
+    assert (got['app'], got['SCRIPT_NAME'], got['PATH_INFO']) == ('other', '/sub', '/y')
+    # Another path on b.example, or an unknown host: the default app.
+    assert srv.request('GET', '/other', headers={'Host': 'b.example'})[2] == b'mod_app.application'
+    assert srv.request('GET', '/x', headers={'Host': 'c.example'})[2] == b'mod_app.application'
+
+
+def test_host_mountpoint_without_vhost_is_an_error():
+    cmd = [str(uwsgi_binary())] + base_args() + ['--http-socket', f'127.0.0.1:{free_port()}',
+                                                 '--wsgi-file', app_path('mod_app.py'), '--mount', 'a.example=x']
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0
+    assert 'a.example' in p.stdout + p.stderr and '--vhost' in p.stdout + p.stderr
+
+
 def test_broken_mount_stops_startup_with_need_app():
     # need-app is on by default: a mount that cannot be imported stops start-up (status 22).
     cmd = [str(uwsgi_binary())] + base_args() + ['--http-socket', f'127.0.0.1:{free_port()}',
