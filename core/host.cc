@@ -3,6 +3,7 @@
 #include <cstdarg>
 
 #include "log/log.h"
+#include "shared/shared_state.h"
 #include "version.h"
 
 namespace uwsgi {
@@ -20,6 +21,9 @@ void HostImpl::add_option(OptionDef def) {
 }
 
 const char* HostImpl::version() const { return UWSGI_COMPAT_VERSION; }
+
+Locks& HostImpl::locks() { return shared_locks(); }
+Caches& HostImpl::caches() { return shared_caches(); }
 
 void HostImpl::request_stop() {
   if (stop_cb_) stop_cb_();

@@ -29,6 +29,8 @@ class HostImpl : public Host {
   const char* version() const override;
   void request_stop() override;
   Signals& signals() override;
+  Locks& locks() override;
+  Caches& caches() override;
 
   // Core-side access.
   OptionRegistry& registry() { return registry_; }

@@ -26,6 +26,7 @@
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
 #include "process/process_opts.h"
+#include "shared/shared_state.h"
 #include "version.h"
 
 using namespace uwsgi;
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   HostImpl host;
   register_core_options(host);
   register_hook_options(host);
+  register_shared_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -106,6 +108,8 @@ int main(int argc, char** argv) {
   if (!hooks("asap")) return fail(err);
   if (cfg.has("chdir") && chdir(cfg.get("chdir").c_str()) != 0)
     return fail("cannot chdir to " + cfg.get("chdir") + ": " + strerror(errno));
+  // Locks and caches exist before any app loads or any process forks.
+  if (!setup_shared_state(cfg, check_only, &err)) return fail(err);
 
   for (auto& p : loader.plugins()) {
     host.set_registering_group(p.name);

@@ -269,6 +269,55 @@ class Signals {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Shared state across the master and every worker (uWSGI's --locks and --cache2): mapped by the
+// core before apps load and before any fork, so every process sees the same memory. Added after
+// ABI 1 shipped: new classes and new virtuals at the end of Host only.
+// ---------------------------------------------------------------------------------------------
+class Locks {
+ public:
+  virtual ~Locks() = default;
+  // Lock numbers are 0..count()-1; lock 0 always exists (uWSGI's user lock, --locks N adds N).
+  virtual int count() const = 0;
+  // Blocks the calling thread (and so, under --async or --gevent, the whole worker, as in uWSGI)
+  // until lock n is held. A holder that dies releases its lock. False (*err) for a bad n.
+  virtual bool lock(int n, std::string* err) = 0;
+  virtual bool unlock(int n, std::string* err) = 0;
+  virtual bool is_locked(int n) const = 0;
+};
+
+// One cache (--cache2 name=NAME,items=N,blocksize=BYTES,...). Keys are at most keysize bytes,
+// values at most blocksize bytes; expires is in seconds from now (0: never). Every call is atomic
+// across processes.
+class Cache {
+ public:
+  virtual ~Cache() = default;
+  virtual const std::string& name() const = 0;
+  virtual bool get(std::string_view key, std::string* value) = 0;  // false: absent or expired
+  virtual bool exists(std::string_view key) = 0;
+  // overwrite=false is uWSGI's cache_set (fails when the key exists), true its cache_update.
+  // False (*err) when the key exists (set), the value is too big, or the cache is full and
+  // purge_lru is off.
+  virtual bool set(std::string_view key, std::string_view value, uint64_t expires_s, bool overwrite,
+                   std::string* err) = 0;
+  virtual bool del(std::string_view key) = 0;
+  virtual void clear() = 0;
+  // cache_inc/dec/mul/div: the value is a 64-bit integer (8 bytes, host order; absent = 0).
+  // op is '+', '-', '*' or '/'. False (*err) for a value that is not 8 bytes or a division by 0.
+  virtual bool update_number(std::string_view key, char op, int64_t arg, uint64_t expires_s, int64_t* result,
+                             std::string* err) = 0;
+  virtual std::vector<std::string> keys() = 0;
+  virtual uint64_t max_items() const = 0;
+  virtual uint64_t block_size() const = 0;  // bytes
+};
+
+class Caches {
+ public:
+  virtual ~Caches() = default;
+  // "" is the first cache configured; nullptr when there is no such cache.
+  virtual Cache* find(std::string_view name) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Plugins
 // ---------------------------------------------------------------------------------------------
 template <class T>
@@ -313,6 +362,9 @@ class Host {
   // The uWSGI signal framework (added at the end of the table: see Signals above). Not pure, so
   // hosts written before it (test doubles) still compile: the default refuses everything.
   virtual Signals& signals();
+  // Shared locks and caches (see Locks/Caches above); the defaults offer none.
+  virtual Locks& locks();
+  virtual Caches& caches();
 };
 
 // What a Host without a signal framework offers: nothing, with a reason.
@@ -335,6 +387,35 @@ class NoSignals final : public Signals {
 
 inline Signals& Host::signals() {
   static NoSignals none;
+  return none;
+}
+
+class NoLocks final : public Locks {
+ public:
+  int count() const override { return 0; }
+  bool lock(int, std::string* err) override { return no(err); }
+  bool unlock(int, std::string* err) override { return no(err); }
+  bool is_locked(int) const override { return false; }
+
+ private:
+  static bool no(std::string* err) {
+    *err = "this host has no shared locks";
+    return false;
+  }
+};
+
+class NoCaches final : public Caches {
+ public:
+  Cache* find(std::string_view) override { return nullptr; }
+};
+
+inline Locks& Host::locks() {
+  static NoLocks none;
+  return none;
+}
+
+inline Caches& Host::caches() {
+  static NoCaches none;
   return none;
 }
 

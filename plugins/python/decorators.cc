@@ -6,7 +6,7 @@ namespace uwsgi::py {
 namespace {
 
 const char kSource[] = R"PY(
-"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork (built into the server)."""
+"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @lock (built into the server)."""
 import uwsgi
 
 postfork_chain = []
@@ -91,6 +91,17 @@ class filemon(object):
         uwsgi.register_signal(self.num, self.target, f)
         uwsgi.add_file_monitor(self.num, self.fsobj)
         return f
+
+
+def lock(f):
+    """Run the function holding uwsgi lock 0 (across every worker)."""
+    def _lock(*args, **kwargs):
+        uwsgi.lock()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            uwsgi.unlock()
+    return _lock
 )PY";
 
 }  // namespace

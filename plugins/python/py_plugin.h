@@ -104,6 +104,8 @@ CurrentRequest* thread_request();
 bool suspend_core(CoreContext* core);
 // signals.cc: the signal framework's functions in the uwsgi module; uwsgi.post_fork_hook.
 bool add_signal_functions(PyObject* module);
+// shared_api.cc: uwsgi.lock/unlock/is_locked and uwsgi.cache_* over Host::locks()/caches().
+bool add_shared_functions(PyObject* module);
 void run_post_fork_hook();
 // decorators.cc: the built-in uwsgidecorators module (an inittab entry).
 PyObject* init_decorators_module();
