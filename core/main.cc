@@ -25,6 +25,7 @@
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
+#include "process/cron.h"
 #include "process/process_opts.h"
 #include "shared/shared_state.h"
 #include "version.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   register_core_options(host);
   register_hook_options(host);
   register_shared_options(host);
+  register_cron_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
     return fail("cannot chdir to " + cfg.get("chdir") + ": " + strerror(errno));
   // Locks and caches exist before any app loads or any process forks.
   if (!setup_shared_state(cfg, check_only, &err)) return fail(err);
+  if (!configure_cron(cfg, &err)) return fail(err);
 
   for (auto& p : loader.plugins()) {
     host.set_registering_group(p.name);

@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "process/process_opts.h"
 #include "process/scoreboard.h"
+#include "process/cron.h"
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
@@ -242,6 +243,7 @@ class Master {
         }
         step_chain_reload();
         check_recycling(now);
+        cron_tick([&sf](int num) { sf.route(num); });
       }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
@@ -250,6 +252,7 @@ class Master {
         if (alive() == 0) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
+            cron_stop_all();
             log_line("goodbye to uWSGI (all workers stopped)");
             return exit_code_;
           }
@@ -445,6 +448,7 @@ class Master {
         config_check_done(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         continue;
       }
+      if (cron_reaped(pid, status)) continue;
       for (int i = 1; i <= s_.processes; i++) {
         if (slots_[i].pid != pid) continue;
         slots_[i].pid = 0;

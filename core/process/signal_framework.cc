@@ -12,6 +12,7 @@
 
 #include "host.h"
 #include "log/log.h"
+#include "process/cron.h"
 #include "process/scoreboard.h"
 
 namespace uwsgi {
@@ -102,6 +103,23 @@ bool SignalFramework::add_timer(int num, double seconds, int iterations, std::st
     return false;
   }
   master_add_timer(num, ms, iterations);
+  return true;
+}
+
+bool SignalFramework::add_cron(int num, int minute, int hour, int day, int month, int weekday, std::string* err) {
+  if (num < 0 || num > 255) {
+    *err = "add_cron wants a signal number (0-255)";
+    return false;
+  }
+  CronFields f{minute, hour, day, month, weekday};
+  char line[96];
+  snprintf(line, sizeof line, "C %d %d %d %d %d %d", num, minute, hour, day, month, weekday);
+  if (worker_chan_ >= 0) return send_to_master(line, err);
+  if (host_worker_id_() > 0) {
+    *err = "cron needs a master process (--master)";
+    return false;
+  }
+  cron_add_signal(num, f);
   return true;
 }
 
@@ -212,6 +230,11 @@ void SignalFramework::read_worker_messages(int id) {
       int num = 0, iters = 0;
       unsigned long long ms = 0;
       if (sscanf(buf + 2, "%d %llu %d", &num, &ms, &iters) == 3) master_add_timer(num, ms, iters);
+    } else if (buf[0] == 'C') {
+      int num;
+      CronFields f;
+      if (sscanf(buf + 2, "%d %d %d %d %d %d", &num, &f.minute, &f.hour, &f.day, &f.month, &f.weekday) == 6)
+        cron_add_signal(num, f);
     } else if (buf[0] == 'F') {
       char* sp = strchr(buf + 2, ' ');
       if (sp && !master_add_monitor(atoi(buf + 2), sp + 1, &err))

@@ -2,7 +2,7 @@
 // and the channels (one SOCK_SEQPACKET socketpair per worker) the master routes signals over.
 //
 // Wire format (one datagram each): worker -> master "S num" (raise), "T num ms iterations"
-// (timer), "F num path" (file monitor); master -> worker "S num" (deliver).
+// (timer), "F num path" (file monitor), "C num min hour day month weekday" (cron); master -> worker "S num" (deliver).
 #pragma once
 
 #include <uwsgi/plugin.h>
@@ -26,6 +26,7 @@ class SignalFramework final : public Signals {
   bool add_file_monitor(int num, const std::string& path, std::string* err) override;
   int wait(int num, std::string* err) override;
   int received() const override { return last_received_; }
+  bool add_cron(int num, int minute, int hour, int day, int month, int weekday, std::string* err) override;
 
   // ---- master side ----
   void set_has_master(bool m) { has_master_ = m; }

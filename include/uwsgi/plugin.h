@@ -266,6 +266,15 @@ class Signals {
   // any); returns its number, or -1 with *err. A signal taken by wait() does not run its handler.
   virtual int wait(int num, std::string* err) = 0;
   virtual int received() const = 0;  // the last signal this worker received, -1 if none
+  // Raise num at each minute whose local time matches (uWSGI's add_cron; needs --master).
+  // Each field: -1 any, -N every N (value % N == 0), else the value: minute 0-59, hour 0-23,
+  // day 1-31, month 1-12, weekday 0-6 (0 = Sunday). Added after ABI 1 shipped, as the last virtual
+  // of Signals (which the core implements): older plugins never call it.
+  virtual bool add_cron(int num, int minute, int hour, int day, int month, int weekday, std::string* err) {
+    (void)num, (void)minute, (void)hour, (void)day, (void)month, (void)weekday;
+    *err = "this host has no cron";
+    return false;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------

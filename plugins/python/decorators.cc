@@ -6,7 +6,7 @@ namespace uwsgi::py {
 namespace {
 
 const char kSource[] = R"PY(
-"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @lock (built into the server)."""
+"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @cron, @lock (built into the server)."""
 import uwsgi
 
 postfork_chain = []
@@ -90,6 +90,21 @@ class filemon(object):
     def __call__(self, f):
         uwsgi.register_signal(self.num, self.target, f)
         uwsgi.add_file_monitor(self.num, self.fsobj)
+        return f
+
+
+class cron(object):
+    """@cron(minute, hour, day, month, dayweek, target='', signum=None): run the function at
+    matching minutes (-1 any, -N every N; needs --master)."""
+
+    def __init__(self, minute, hour, day, month, dayweek, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.when = (minute, hour, day, month, dayweek)
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_cron(self.num, *self.when)
         return f
 
 

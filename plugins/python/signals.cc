@@ -111,6 +111,18 @@ PyObject* m_add_file_monitor(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+// add_cron(num, minute, hour, day, month, weekday): raise num at each matching minute (-1 any,
+// -N every N; needs --master). OSError when refused.
+PyObject* m_add_cron(PyObject*, PyObject* args) {
+  int num, mi, h, d, mo, w;
+  if (!PyArg_ParseTuple(args, "iiiiii:add_cron", &num, &mi, &h, &d, &mo, &w)) return nullptr;
+  Signals* s = signals_or_error();
+  if (!s) return nullptr;
+  std::string err;
+  if (!s->add_cron(num, mi, h, d, mo, w, &err)) return fail(err);
+  Py_RETURN_TRUE;
+}
+
 PyObject* m_signal_wait(PyObject*, PyObject* args) {
   int num = -1;
   if (!PyArg_ParseTuple(args, "|i:signal_wait", &num)) return nullptr;
@@ -145,6 +157,8 @@ PyMethodDef signal_methods[] = {
     {"add_timer", m_add_timer, METH_VARARGS, "add_timer(num, secs): raise num every secs"},
     {"add_rb_timer", m_add_rb_timer, METH_VARARGS, "add_rb_timer(num, secs, iterations=0)"},
     {"add_file_monitor", m_add_file_monitor, METH_VARARGS, "add_file_monitor(num, path)"},
+    {"add_cron", m_add_cron, METH_VARARGS,
+     "add_cron(num, minute, hour, day, month, weekday): raise num at matching minutes (-1 any, -N every N)"},
     {"signal_wait", m_signal_wait, METH_VARARGS, "signal_wait([num]): block until a signal arrives"},
     {"signal_received", m_signal_received, METH_NOARGS, "the last signal this worker received"},
     {"signal_registered", m_signal_registered, METH_O, "signal_registered(num) -> bool"},
