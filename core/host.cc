@@ -3,6 +3,7 @@
 #include <cstdarg>
 
 #include "log/log.h"
+#include "process/mules.h"
 #include "shared/shared_state.h"
 #include "version.h"
 
@@ -24,6 +25,7 @@ const char* HostImpl::version() const { return UWSGI_COMPAT_VERSION; }
 
 Locks& HostImpl::locks() { return shared_locks(); }
 Caches& HostImpl::caches() { return shared_caches(); }
+Mules& HostImpl::mules() { return shared_mules(); }
 
 void HostImpl::request_stop() {
   if (stop_cb_) stop_cb_();

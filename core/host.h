@@ -31,6 +31,7 @@ class HostImpl : public Host {
   Signals& signals() override;
   Locks& locks() override;
   Caches& caches() override;
+  Mules& mules() override;
 
   // Core-side access.
   OptionRegistry& registry() { return registry_; }

@@ -26,6 +26,7 @@
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
 #include "process/cron.h"
+#include "process/mules.h"
 #include "process/process_opts.h"
 #include "shared/shared_state.h"
 #include "version.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   register_hook_options(host);
   register_shared_options(host);
   register_cron_options(host);
+  register_mule_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
   // Locks and caches exist before any app loads or any process forks.
   if (!setup_shared_state(cfg, check_only, &err)) return fail(err);
   if (!configure_cron(cfg, &err)) return fail(err);
+  if (!configure_mules(cfg, check_only, &err)) return fail(err);
 
   for (auto& p : loader.plugins()) {
     host.set_registering_group(p.name);

@@ -18,6 +18,7 @@
 #include "process/process_opts.h"
 #include "process/scoreboard.h"
 #include "process/cron.h"
+#include "process/mules.h"
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
@@ -174,6 +175,7 @@ class Master {
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
+    mules_spawn_all();
     for (;;) {
       // The wake-up pipe, each worker's signal channel, inotify, the stats socket.
       std::vector<pollfd> pfds;
@@ -244,12 +246,13 @@ class Master {
         step_chain_reload();
         check_recycling(now);
         cron_tick([&sf](int num) { sf.route(num); });
+        mules_tick(now);
       }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
           if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
       } else {
-        if (alive() == 0) {
+        if (alive() == 0 && mules_alive() == 0) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             cron_stop_all();
@@ -265,6 +268,7 @@ class Master {
           report_in_flight(0, "killing ");
           for (auto& w : slots_)
             if (w.pid > 0) kill(w.pid, SIGKILL);
+          mules_signal_all(SIGKILL);
           killed_ = true;
         }
       }
@@ -285,6 +289,7 @@ class Master {
       log_line("(in-flight requests get up to %d s: --reload-mercy)", s_.reload_mercy_s);
     for (auto& w : slots_)
       if (w.pid > 0) kill(w.pid, sig);
+    mules_signal_all(SIGTERM);  // a mule has no requests to finish: SIGTERM ends it
   }
 
   int alive() const {
@@ -449,6 +454,7 @@ class Master {
         continue;
       }
       if (cron_reaped(pid, status)) continue;
+      if (mules_reaped(pid, status, mode_ == kRunning)) continue;
       for (int i = 1; i <= s_.processes; i++) {
         if (slots_[i].pid != pid) continue;
         slots_[i].pid = 0;

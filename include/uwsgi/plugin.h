@@ -326,6 +326,28 @@ class Caches {
   virtual Cache* find(std::string_view name) = 0;
 };
 
+// Mules (uWSGI's --mule, --mules N, --farm NAME:1,2): extra processes the master forks after the
+// apps are loaded and respawns when they die. Workers send them messages (datagrams of at most
+// --mule-msg-size bytes); a mule's code comes from the language plugin's runner.
+class Mules {
+ public:
+  virtual ~Mules() = default;
+  virtual int count() const = 0;
+  virtual int current() const = 0;  // this process's mule id (1-based), 0 when not a mule
+  // mule_id 0: the shared queue, taken by whichever mule reads first. Never blocks: false (*err)
+  // when the mule's queue is full, the message too big, or there is no such mule.
+  virtual bool send(int mule_id, std::string_view msg, std::string* err) = 0;
+  virtual bool send_farm(std::string_view farm, std::string_view msg, std::string* err) = 0;
+  // In a mule: wait up to timeout_ms (-1 forever) for a message from the queues in `from` (a
+  // mask of kFromMule, kFromShared, kFromFarms). 1 got one, 0 timeout, -1 error (*err).
+  enum From : int { kFromMule = 1, kFromShared = 2, kFromFarms = 4 };
+  virtual int get_msg(std::string* out, int timeout_ms, int from, std::string* err) = 0;
+  virtual bool in_farm(std::string_view farm) const = 0;
+  // The language plugin's entry for a mule process: runner(mule_id, arg) returns its exit code.
+  // arg is the --mule value ("" for a plain mule, or a script).
+  virtual void set_runner(std::function<int(int, const std::string&)> runner) = 0;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Plugins
 // ---------------------------------------------------------------------------------------------
@@ -374,6 +396,7 @@ class Host {
   // Shared locks and caches (see Locks/Caches above); the defaults offer none.
   virtual Locks& locks();
   virtual Caches& caches();
+  virtual Mules& mules();
 };
 
 // What a Host without a signal framework offers: nothing, with a reason.
@@ -417,6 +440,28 @@ class NoCaches final : public Caches {
  public:
   Cache* find(std::string_view) override { return nullptr; }
 };
+
+class NoMules final : public Mules {
+ public:
+  int count() const override { return 0; }
+  int current() const override { return 0; }
+  bool send(int, std::string_view, std::string* err) override { return no(err); }
+  bool send_farm(std::string_view, std::string_view, std::string* err) override { return no(err); }
+  int get_msg(std::string*, int, int, std::string* err) override { return no(err) ? 0 : -1; }
+  bool in_farm(std::string_view) const override { return false; }
+  void set_runner(std::function<int(int, const std::string&)>) override {}
+
+ private:
+  static bool no(std::string* err) {
+    *err = "this host has no mules";
+    return false;
+  }
+};
+
+inline Mules& Host::mules() {
+  static NoMules none;
+  return none;
+}
 
 inline Locks& Host::locks() {
   static NoLocks none;

@@ -6,7 +6,9 @@ namespace uwsgi::py {
 namespace {
 
 const char kSource[] = R"PY(
-"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @cron, @lock (built into the server)."""
+"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @cron, @mulefunc, @mule, @farm, @lock (built into the server)."""
+import pickle
+
 import uwsgi
 
 postfork_chain = []
@@ -105,6 +107,83 @@ class cron(object):
     def __call__(self, f):
         uwsgi.register_signal(self.num, self.target, f)
         uwsgi.add_cron(self.num, *self.when)
+        return f
+
+
+mule_functions = {}
+
+
+def mule_msg_dispatcher(message):
+    """uwsgi.mule_msg_hook in mules: run the @mulefunc function a worker asked for."""
+    msg = pickle.loads(message)
+    if msg.get('service') == 'uwsgi_mulefunc':
+        return mule_functions[msg['func']](*msg['args'], **msg['kwargs'])
+
+
+uwsgi.mule_msg_hook = mule_msg_dispatcher
+
+
+class mulefunc(object):
+    """@mulefunc or @mulefunc(target): calling the function from a worker runs it in a mule
+    (target: a mule id, 0 = any mule, or a farm name)."""
+
+    def __init__(self, f):
+        if callable(f):
+            self.fname = f.__name__
+            self.target = 0
+            mule_functions[f.__name__] = f
+        else:
+            self.target = f
+            self.fname = None
+
+    def real_call(self, *args, **kwargs):
+        uwsgi.mule_msg(pickle.dumps({'service': 'uwsgi_mulefunc', 'func': self.fname, 'args': args,
+                                     'kwargs': kwargs}), self.target)
+
+    def __call__(self, *args, **kwargs):
+        if not self.fname:
+            self.fname = args[0].__name__
+            mule_functions[self.fname] = args[0]
+            return self.real_call
+        return self.real_call(*args, **kwargs)
+
+
+class mule_brain(object):
+    def __init__(self, num, f):
+        self.num = num
+        self.f = f
+
+    def __call__(self):
+        if uwsgi.mule_id() == self.num:
+            while True:
+                self.f()
+
+
+class mule(object):
+    """@mule(N): the function is mule N's code, called again each time it returns."""
+
+    def __init__(self, num):
+        self.num = num
+
+    def __call__(self, f):
+        postfork_chain.append(mule_brain(self.num, f))
+        return f
+
+
+class farm(object):
+    """@farm(name): the mules of farm `name` spend their life calling the function with each
+    message sent to the farm (uwsgi.farm_msg)."""
+
+    def __init__(self, name=None, **kwargs):
+        self.name = name
+
+    def __call__(self, f):
+        def farm_loop():
+            if uwsgi.mule_id() == 0 or not uwsgi.in_farm(self.name):
+                return
+            while True:
+                f(uwsgi.farm_get_msg())
+        postfork_chain.append(farm_loop)
         return f
 
 

@@ -61,6 +61,12 @@ class PythonPlugin : public Plugin {
     register_py_options(host);  // py_opts.cc: mounts, post-buffering, autoreload, write errors
     host.add_app_handler(0, wsgi_handler());
     host.add_switch_hooks(switch_hooks());
+    // A mule: the worker's after-fork steps (its worker id is 0), then its script or messages.
+    host.mules().set_runner([this, &host](int id, const std::string& arg) {
+      if (!g.initialized) return 1;
+      on_post_fork(host, 0);
+      return run_mule(id, arg);
+    });
   }
 
   bool on_config(Host& host, std::string* err) override {

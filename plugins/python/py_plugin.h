@@ -106,6 +106,9 @@ bool suspend_core(CoreContext* core);
 bool add_signal_functions(PyObject* module);
 // shared_api.cc: uwsgi.lock/unlock/is_locked and uwsgi.cache_* over Host::locks()/caches().
 bool add_shared_functions(PyObject* module);
+// mules.cc: uwsgi.mule_* / farm_* functions; a mule process's main (its script, or messages).
+bool add_mule_functions(PyObject* module);
+int run_mule(int id, const std::string& arg);
 void run_post_fork_hook();
 // decorators.cc: the built-in uwsgidecorators module (an inittab entry).
 PyObject* init_decorators_module();

@@ -1,0 +1,295 @@
+#include "process/mules.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "config/options.h"
+#include "config/values.h"
+#include "log/log.h"
+
+namespace uwsgi {
+namespace {
+
+uint64_t mono_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct Queue {
+  int reader = -1, writer = -1;
+};
+
+bool make_queue(Queue* q, size_t msg_size, std::string* err) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    *err = std::string("mules: socketpair: ") + strerror(errno);
+    return false;
+  }
+  // Room for several messages of the largest size in each queue.
+  int buf = (int)(msg_size * 8 > 262144 ? msg_size * 8 : 262144);
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  q->reader = sv[0];
+  q->writer = sv[1];
+  return true;
+}
+
+struct MuleSlot {
+  std::string arg;  // --mule value: "" or a script
+  Queue q;
+  pid_t pid = 0;
+  uint64_t started_ms = 0, respawn_at_ms = 0;
+};
+
+struct Farm {
+  std::string name;
+  std::vector<int> ids;
+  Queue q;
+};
+
+class MuleTable final : public Mules {
+ public:
+  std::vector<MuleSlot> slots;  // index = id - 1
+  std::vector<Farm> farms;
+  Queue shared;
+  size_t msg_size = 65536;
+  int me = 0;
+  std::function<int(int, const std::string&)> runner;
+
+  int count() const override { return (int)slots.size(); }
+  int current() const override { return me; }
+
+  bool send_to(int fd, std::string_view msg, const std::string& what, std::string* err) {
+    if (msg.size() > msg_size) {
+      *err = "message of " + std::to_string(msg.size()) + " bytes is larger than --mule-msg-size (" +
+             std::to_string(msg_size) + ")";
+      return false;
+    }
+    for (;;) {
+      ssize_t n = ::send(fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) return true;
+      if (errno == EINTR) continue;
+      *err = errno == EAGAIN ? what + "'s queue is full" : what + ": " + strerror(errno);
+      return false;
+    }
+  }
+
+  bool send(int id, std::string_view msg, std::string* err) override {
+    if (slots.empty()) {
+      *err = "no mules are configured (--mules N)";
+      return false;
+    }
+    if (id == 0) return send_to(shared.writer, msg, "the mules' shared queue", err);
+    if (id < 0 || id > (int)slots.size()) {
+      *err = "mule " + std::to_string(id) + " does not exist (1.." + std::to_string(slots.size()) + ")";
+      return false;
+    }
+    return send_to(slots[id - 1].q.writer, msg, "mule " + std::to_string(id), err);
+  }
+
+  bool send_farm(std::string_view name, std::string_view msg, std::string* err) override {
+    for (auto& f : farms)
+      if (f.name == name) return send_to(f.q.writer, msg, "farm " + f.name, err);
+    *err = "farm " + std::string(name) + " does not exist (--farm NAME:ID,...)";
+    return false;
+  }
+
+  int get_msg(std::string* out, int timeout_ms, int from, std::string* err) override {
+    if (me == 0) {
+      *err = "mule_get_msg() is only for mules (uwsgi.mule_id() is 0 here)";
+      return -1;
+    }
+    std::vector<pollfd> fds;
+    if (from & kFromMule) fds.push_back({slots[me - 1].q.reader, POLLIN, 0});
+    if (from & kFromShared) fds.push_back({shared.reader, POLLIN, 0});
+    if (from & kFromFarms)
+      for (auto& f : farms)
+        if (in_farm(f.name)) fds.push_back({f.q.reader, POLLIN, 0});
+    uint64_t deadline = timeout_ms < 0 ? 0 : mono_ms() + (uint64_t)timeout_ms;
+    out->resize(msg_size);
+    for (;;) {
+      int wait = -1;
+      if (timeout_ms >= 0) {
+        uint64_t now = mono_ms();
+        wait = now >= deadline ? 0 : (int)(deadline - now);
+      }
+      int r = poll(fds.data(), fds.size(), wait);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        *err = std::string("mule_get_msg: poll: ") + strerror(errno);
+        return -1;
+      }
+      if (r == 0) return 0;
+      for (auto& p : fds) {
+        if (!(p.revents & POLLIN)) continue;
+        ssize_t n = recv(p.fd, out->data(), out->size(), MSG_DONTWAIT);
+        if (n >= 0) {
+          out->resize((size_t)n);
+          return 1;
+        }
+        // EAGAIN: another mule of the shared queue or the farm took it first.
+      }
+    }
+  }
+
+  bool in_farm(std::string_view name) const override {
+    for (auto& f : farms)
+      if (f.name == name)
+        for (int id : f.ids)
+          if (id == me) return true;
+    return false;
+  }
+
+  void set_runner(std::function<int(int, const std::string&)> r) override { runner = std::move(r); }
+};
+
+MuleTable g_mules;
+
+void spawn(int id) {
+  MuleSlot& m = g_mules.slots[id - 1];
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    log_line("fork() for mule %d failed: %s", id, strerror(errno));
+    m.respawn_at_ms = mono_ms() + 1000;
+    return;
+  }
+  if (pid == 0) {
+    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) signal(s, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    g_mules.me = id;
+    if (!g_mules.runner) {
+      log_line("mule %d: no language plugin runs mules (load the python plugin)", id);
+      _exit(1);
+    }
+    _exit(g_mules.runner(id, m.arg));
+  }
+  m.pid = pid;
+  m.started_ms = mono_ms();
+  log_line("spawned uWSGI mule %d (pid: %d)", id, (int)pid);
+}
+
+}  // namespace
+
+void register_mule_options(HostImpl& host) {
+  host.add_option(make_option("mule", 0, OptArg::Optional,
+                              "add a mule: a process the master runs beside the workers (a script to run, or none: "
+                              "it serves uwsgi.mule_msg() messages)"));
+  host.add_option(make_option("mules", 0, OptArg::Required, "add N plain mules", {}, true));
+  host.add_option(make_option("farm", 0, OptArg::Required, "a farm of mules: NAME:ID,ID,... (messages to the farm go to one of them)"));
+  host.add_option(make_option("mule-msg-size", 0, OptArg::Required, "largest mule message, bytes (default 65536)", {}, true));
+}
+
+bool configure_mules(const Config& cfg, bool check_only, std::string* err) {
+  MuleTable& t = g_mules;
+  long long n, size;
+  if (!get_bounded(cfg, "mules", 0, 0, 1024, &n, err) || !get_bounded(cfg, "mule-msg-size", 65536, 1, 16 << 20, &size, err))
+    return false;
+  std::vector<std::string> args;
+  for (auto& v : cfg.all("mule")) args.push_back(v == "1" || v == "true" ? "" : v);
+  for (long long i = 0; i < n; i++) args.push_back("");
+  std::vector<Farm> farms;
+  for (auto& v : cfg.all("farm")) {
+    size_t colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
+      *err = "--farm wants NAME:ID,ID,... (mule ids), not \"" + v + "\"";
+      return false;
+    }
+    Farm f;
+    f.name = v.substr(0, colon);
+    std::string ids = v.substr(colon + 1);
+    size_t i = 0;
+    while (i <= ids.size()) {
+      size_t comma = ids.find(',', i);
+      if (comma == std::string::npos) comma = ids.size();
+      std::string w = ids.substr(i, comma - i);
+      long long id;
+      if (!parse_number_value(w, &id) || id < 1 || id > (long long)args.size()) {
+        *err = "--farm " + v + ": \"" + w + "\" is not a mule id (1.." + std::to_string(args.size()) + ")";
+        return false;
+      }
+      f.ids.push_back((int)id);
+      i = comma + 1;
+    }
+    farms.push_back(std::move(f));
+  }
+  if (!args.empty() && !cfg.get_bool("master")) {
+    *err = "mules need --master (the master spawns and watches them)";
+    return false;
+  }
+  if (check_only || args.empty()) return true;
+  t.msg_size = (size_t)size;
+  if (!make_queue(&t.shared, t.msg_size, err)) return false;
+  for (auto& a : args) {
+    MuleSlot m;
+    m.arg = a;
+    if (!make_queue(&m.q, t.msg_size, err)) return false;
+    t.slots.push_back(std::move(m));
+  }
+  for (auto& f : farms) {
+    if (!make_queue(&f.q, t.msg_size, err)) return false;
+    t.farms.push_back(std::move(f));
+  }
+  return true;
+}
+
+Mules& shared_mules() { return g_mules; }
+
+void mules_spawn_all() {
+  for (int i = 1; i <= (int)g_mules.slots.size(); i++)
+    if (g_mules.slots[i - 1].pid == 0) spawn(i);
+}
+
+void mules_tick(uint64_t now) {
+  (void)now;
+  uint64_t t = mono_ms();
+  for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
+    MuleSlot& m = g_mules.slots[i - 1];
+    if (m.pid == 0 && t >= m.respawn_at_ms) spawn(i);
+  }
+}
+
+bool mules_reaped(pid_t pid, int status, bool respawn) {
+  for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
+    MuleSlot& m = g_mules.slots[i - 1];
+    if (m.pid != pid) continue;
+    m.pid = 0;
+    if (respawn) {
+      if (WIFSIGNALED(status))
+        log_line("mule %d (pid %d) killed by signal %d: respawning", i, (int)pid, WTERMSIG(status));
+      else
+        log_line("mule %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
+      uint64_t t = mono_ms();
+      m.respawn_at_ms = t - m.started_ms < 1000 ? t + 1000 : t;  // never a tight fork loop
+    }
+    return true;
+  }
+  return false;
+}
+
+void mules_signal_all(int sig) {
+  for (auto& m : g_mules.slots)
+    if (m.pid > 0) kill(m.pid, sig);
+}
+
+int mules_alive() {
+  int n = 0;
+  for (auto& m : g_mules.slots)
+    if (m.pid > 0) n++;
+  return n;
+}
+
+}  // namespace uwsgi

@@ -1,0 +1,27 @@
+// uWSGI's mules: --mule [SCRIPT] (each one more mule), --mules N, --farm NAME:ID,ID.., message
+// queues (one datagram socket pair per mule, one shared by all, one per farm) made before any
+// fork. The master spawns the mules once the apps are loaded, respawns one that dies (a mule
+// that dies within a second of starting waits a second first), and stops them with the workers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "host.h"
+
+namespace uwsgi {
+
+void register_mule_options(HostImpl& host);
+// At start-up, before any fork: parse the options, make the queues. check_only: parse only.
+bool configure_mules(const Config& cfg, bool check_only, std::string* err);
+Mules& shared_mules();
+
+// Master side.
+void mules_spawn_all();
+void mules_tick(uint64_t now_ms);          // respawn the dead ones when due
+bool mules_reaped(pid_t pid, int status, bool respawn);  // true when pid was a mule
+void mules_signal_all(int sig);
+int mules_alive();
+
+}  // namespace uwsgi
