@@ -8,7 +8,6 @@
 #include <cstring>
 
 #include "config/core_options.h"
-#include "config/router_options.h"
 #include "config/values.h"
 #include "host.h"
 #include "loop/io_epoll.h"
@@ -22,6 +21,7 @@
 #include "process/master.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "router/router.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   if (!read_log_rotation(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
-  if (!check_only) warn_router_tuning_options(cfg);
+  if (!check_only) warn_router_options(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
@@ -150,11 +150,16 @@ int main(int argc, char** argv) {
   std::vector<Listener> listeners;
   SocketSettings sock;
   if (!read_socket_settings(cfg, &sock, &err)) return fail(err);
-  for (const char* opt : {"socket", "http-socket", "stats"})
+  for (const char* opt : {"socket", "http-socket", "stats", "http"})
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
-  if (cfg.all("socket").empty() && cfg.all("http-socket").empty())
-    return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
+  const bool router = cfg.has("http");
+  if (cfg.all("socket").empty() && cfg.all("http-socket").empty() && !router)
+    return fail("no socket to listen on: add --http ADDR, --http-socket ADDR or --socket ADDR");
+  if (router) {
+    RouterSettings probe;  // the values are checked before anything is bound
+    if (!read_router_settings(cfg, {}, &probe, &err)) return fail(err);
+  }
   if (check_only) {
     // The app is part of what must start: a reload onto an app that no longer imports would
     // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
@@ -172,6 +177,33 @@ int main(int argc, char** argv) {
     return true;
   };
   if (!bind_all("socket", sock.socket_protocol) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
+  // --http: the router's public sockets, and the workers' own uwsgi socket when none was given
+  // (on loopback, a free port; kept across reloads like the others).
+  std::vector<Listener> router_listeners;
+  RouterSettings router_settings;
+  if (router) {
+    for (auto& spec : cfg.all("http")) {
+      Listener l;
+      if (!take_inherited(spec, Protocol::kHttp, &l) && !bind_listener(spec, Protocol::kHttp, sock.listen, &l, &err))
+        return fail("--http " + spec + ": " + err);
+      log_line("HTTP router socket bound on %s fd %d", spec.c_str(), l.fd);
+      router_listeners.push_back(l);
+    }
+    bool has_uwsgi = false;
+    for (auto& l : listeners) has_uwsgi |= l.proto == Protocol::kUwsgi;
+    if (!has_uwsgi && cfg.all("http-to").empty()) {
+      Listener l;
+      const std::string internal = "127.0.0.1:0";
+      if (!take_inherited(internal, Protocol::kUwsgi, &l) &&
+          !bind_listener(internal, Protocol::kUwsgi, sock.listen, &l, &err))
+        return fail("the router's worker socket: " + err);
+      log_line("uwsgi socket for the HTTP router bound on 127.0.0.1:%s fd %d", l.port.c_str(), l.fd);
+      listeners.push_back(l);
+    }
+    if (!read_router_settings(cfg, listeners, &router_settings, &err)) return fail(err);
+    setup.router = &router_settings;
+    setup.router_listeners = &router_listeners;
+  }
   unsetenv("UWSGI_INHERITED_SOCKETS");
   setup.listeners = &listeners;
   // No jails here: their phases run in uWSGI's order where a jail would be set up.
