@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   // (on loopback, a free port; kept across reloads like the others).
   std::vector<Listener> router_listeners;
   RouterSettings router_settings;
+  std::string internal_socket;
   if (router) {
     for (auto& spec : cfg.all("http")) {
       Listener l;
@@ -192,12 +193,17 @@ int main(int argc, char** argv) {
     bool has_uwsgi = false;
     for (auto& l : listeners) has_uwsgi |= l.proto == Protocol::kUwsgi;
     if (!has_uwsgi && cfg.all("http-to").empty()) {
+      // A unix socket (cheaper per request than loopback TCP) named after the master's pid,
+      // which a reload's re-exec keeps, so the reloaded master takes the same one over.
       Listener l;
-      const std::string internal = "127.0.0.1:0";
-      if (!take_inherited(internal, Protocol::kUwsgi, &l) &&
-          !bind_listener(internal, Protocol::kUwsgi, sock.listen, &l, &err))
+      const char* tmp = getenv("TMPDIR");
+      internal_socket = std::string(tmp && *tmp ? tmp : "/tmp") + "/uwsgi-http-" + std::to_string(getpid()) + ".sock";
+      ListenOptions private_listen = sock.listen;
+      private_listen.chmod = 0600;
+      if (!take_inherited(internal_socket, Protocol::kUwsgi, &l) &&
+          !bind_listener(internal_socket, Protocol::kUwsgi, private_listen, &l, &err))
         return fail("the router's worker socket: " + err);
-      log_line("uwsgi socket for the HTTP router bound on 127.0.0.1:%s fd %d", l.port.c_str(), l.fd);
+      log_line("uwsgi socket for the HTTP router bound on %s fd %d", internal_socket.c_str(), l.fd);
       listeners.push_back(l);
     }
     if (!read_router_settings(cfg, listeners, &router_settings, &err)) return fail(err);
@@ -228,6 +234,7 @@ int main(int argc, char** argv) {
 
   int rc = run_processes(setup);
   hooks("as-user-atexit");  // not fatal: logged
+  if (!internal_socket.empty()) unlink(internal_socket.c_str());
 
   if (cfg.get_bool("vacuum")) {
     for (auto& l : listeners)
