@@ -99,9 +99,10 @@ class Router {
         accepting = false;
         for (auto& l : ls_) epoll_ctl(ep_, EPOLL_CTL_DEL, l.fd, nullptr);
         stop_at = monotonic_ms() + s_.mercy_ms;
-        // Idle keep-alive clients are closed now; requests in progress are finished.
+        // Requests a worker has are finished; clients still sending a head or a body (or idle
+        // between requests) are closed now, as a stopping --http-socket worker would.
         for (auto& c : conns_)
-          if (c->st == State::kHead && c->in.empty()) kill(c.get());
+          if (c->st == State::kHead || c->st == State::kBody) kill(c.get());
         reap();
       }
       if (!accepting && (conns_.empty() || monotonic_ms() >= stop_at)) return 0;
@@ -248,7 +249,8 @@ class Router {
     c->cout_off = 0;
     c->st = State::kClosing;
     touch(c, s_.timeout_ms);
-    flush_client(c);
+    if (!flush_client(c)) return;
+    if (c->cout_off >= c->cout.size()) after_client_flush(c);
     update(c);
   }
 
@@ -725,6 +727,7 @@ class Router {
   // The client has everything queued so far.
   void after_client_flush(Conn* c) {
     if (c->st == State::kClosing) {
+      shutdown(c->cfd, SHUT_WR);  // a FIN after the answer, not a reset that could destroy it
       kill(c);
       return;
     }

@@ -175,6 +175,10 @@ def test_malformed_request_gets_400_and_a_log_line(uwsgi_server):
         status, headers, _ = read_response(s)
     assert status == 400 and headers['connection'] == 'close'
     assert srv.wait_log('router: bad request from 127.0.0.1'), srv.log()
+    # the answered connection is gone: a stop does not wait for it
+    os.kill(srv.proc.pid, signal.SIGINT)
+    srv.proc.wait(timeout=3)
+    assert srv.wait_log('goodbye to uWSGI'), srv.log()
 
 
 def test_worker_crash_gives_502_and_the_next_request_is_served(uwsgi_server):
