@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <openssl/ssl.h>
+
 #include "config/core_options.h"
 #include "config/values.h"
 #include "host.h"
@@ -22,6 +24,7 @@
 #include "process/procname.h"
 #include "process/recycle.h"
 #include "router/router.h"
+#include "router/tls.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -153,12 +156,21 @@ int main(int argc, char** argv) {
   for (const char* opt : {"socket", "http-socket", "stats", "http"})
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
-  const bool router = cfg.has("http");
+  const bool router = cfg.has("http") || cfg.has("https");
+  std::vector<HttpsSpec> https;
+  if (!read_https_specs(cfg, &https, &err)) return fail(err);
+  for (auto& h : https)
+    if (!check_socket_address(h.addr, &err)) return fail("--https " + h.addr + ": " + err);
   if (cfg.all("socket").empty() && cfg.all("http-socket").empty() && !router)
     return fail("no socket to listen on: add --http ADDR, --http-socket ADDR or --socket ADDR");
   if (router) {
     RouterSettings probe;  // the values are checked before anything is bound
     if (!read_router_settings(cfg, {}, &probe, &err)) return fail(err);
+    for (auto& h : https) {  // certificates and keys load
+      ssl_ctx_st* ctx = make_tls_context(h, &err);
+      if (!ctx) return fail("--https " + h.addr + ": " + err);
+      SSL_CTX_free(ctx);
+    }
   }
   if (check_only) {
     // The app is part of what must start: a reload onto an app that no longer imports would
@@ -189,6 +201,18 @@ int main(int argc, char** argv) {
         return fail("--http " + spec + ": " + err);
       log_line("HTTP router socket bound on %s fd %d", spec.c_str(), l.fd);
       router_listeners.push_back(l);
+      router_settings.tls.push_back(nullptr);
+    }
+    for (auto& h : https) {
+      ssl_ctx_st* ctx = make_tls_context(h, &err);
+      if (!ctx) return fail("--https " + h.addr + ": " + err);
+      Listener l;
+      if (!take_inherited(h.addr, Protocol::kHttp, &l) && !bind_listener(h.addr, Protocol::kHttp, sock.listen, &l, &err))
+        return fail("--https " + h.addr + ": " + err);
+      log_line("HTTPS router socket bound on %s fd %d", h.addr.c_str(), l.fd);
+      router_listeners.push_back(l);
+      router_settings.tls.push_back(ctx);
+      if (router_settings.https_port.empty()) router_settings.https_port = l.port;
     }
     bool has_uwsgi = false;
     for (auto& l : listeners) has_uwsgi |= l.proto == Protocol::kUwsgi;

@@ -12,6 +12,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <list>
@@ -41,6 +44,7 @@ struct Tag {
 
 struct Conn {
   int cfd = -1, bfd = -1;
+  SSL* ssl = nullptr;  // --https
   uint32_t cev = 0, bev = 0;  // events registered for each fd
   Tag ctag{this, false}, btag{this, true};
   State st = State::kHead;
@@ -113,7 +117,7 @@ class Router {
       }
       for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 <= ls_.size()) {
-          if (accepting) accept_all(ls_[evs[i].data.u64 - 1]);
+          if (accepting) accept_all(evs[i].data.u64 - 1);
           continue;
         }
         Tag* t = (Tag*)evs[i].data.ptr;
@@ -177,6 +181,12 @@ class Router {
   void kill(Conn* c) {
     if (c->dead) return;
     c->dead = true;
+    if (c->ssl) {
+      SSL_shutdown(c->ssl);  // a close_notify when it fits; never waited for
+      SSL_free(c->ssl);
+      c->ssl = nullptr;
+      ERR_clear_error();
+    }
     if (c->cfd >= 0) close(c->cfd);
     if (c->bfd >= 0) close(c->bfd);
     if (c->body_file >= 0) close(c->body_file);
@@ -191,7 +201,9 @@ class Router {
 
   void touch(Conn* c, int ms) { c->deadline = monotonic_ms() + ms; }
 
-  void accept_all(const Listener& l) {
+  void accept_all(size_t idx) {
+    const Listener& l = ls_[idx];
+    ssl_ctx_st* tls = idx < s_.tls.size() ? s_.tls[idx] : nullptr;
     for (int k = 0; k < 64; k++) {
       sockaddr_storage ss{};
       socklen_t sl = sizeof ss;
@@ -200,6 +212,15 @@ class Router {
       auto c = std::make_unique<Conn>();
       c->cfd = fd;
       c->listener = &l;
+      if (tls) {
+        c->ssl = SSL_new(tls);
+        if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+          if (c->ssl) SSL_free(c->ssl);
+          close(fd);
+          continue;
+        }
+        SSL_set_accept_state(c->ssl);
+      }
       if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
         char h[NI_MAXHOST], p[NI_MAXSERV];
         if (getnameinfo((sockaddr*)&ss, sl, h, sizeof h, p, sizeof p, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
@@ -254,16 +275,43 @@ class Router {
     update(c);
   }
 
+  // Client I/O, plain or TLS: > 0 bytes, 0 end of stream, -1 try later, -2 error.
+  ssize_t cread(Conn* c, char* buf, size_t n) {
+    if (!c->ssl) {
+      ssize_t r = recv(c->cfd, buf, n, 0);
+      return r >= 0 ? r : (errno == EAGAIN || errno == EINTR) ? -1 : -2;
+    }
+    int r = SSL_read(c->ssl, buf, (int)std::min<size_t>(n, 1 << 30));
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return -1;
+    ERR_clear_error();
+    return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+  }
+
+  ssize_t cwrite(Conn* c, const char* buf, size_t n) {
+    if (!c->ssl) {
+      ssize_t w = send(c->cfd, buf, n, MSG_NOSIGNAL);
+      return w >= 0 ? w : (errno == EAGAIN || errno == EINTR) ? -1 : -2;
+    }
+    int w = SSL_write(c->ssl, buf, (int)std::min<size_t>(n, 1 << 30));
+    if (w > 0) return w;
+    int e = SSL_get_error(c->ssl, w);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return -1;
+    ERR_clear_error();
+    return -2;
+  }
+
   // Writes what it can of cout; false when the client is gone (the connection is killed).
   bool flush_client(Conn* c) {
     while (c->cout_off < c->cout.size()) {
-      ssize_t w = send(c->cfd, c->cout.data() + c->cout_off, c->cout.size() - c->cout_off, MSG_NOSIGNAL);
+      ssize_t w = cwrite(c, c->cout.data() + c->cout_off, c->cout.size() - c->cout_off);
       if (w > 0) {
         c->cout_off += w;
         c->sent_to_client += w;
         continue;
       }
-      if (w < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+      if (w == -1) return true;
       kill(c);
       return false;
     }
@@ -295,13 +343,15 @@ class Router {
   // Appends what the client sent to `in`; false when the connection was closed.
   bool read_client(Conn* c) {
     char buf[kIoChunk];
-    ssize_t r = recv(c->cfd, buf, sizeof buf, 0);
+    ssize_t r = cread(c, buf, sizeof buf);
     if (r > 0) {
       c->in.append(buf, r);
+      // TLS hands out one record per read: take what it holds decrypted already
+      while (c->ssl && SSL_pending(c->ssl) > 0 && (r = cread(c, buf, sizeof buf)) > 0) c->in.append(buf, r);
       touch(c, s_.timeout_ms);
       return true;
     }
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (r == -1) return true;
     if (c->st == State::kBody)
       log_line("router: client %s closed the connection in the middle of the request body", c->raddr.c_str());
     kill(c);
@@ -358,7 +408,27 @@ class Router {
     return true;
   }
 
+  // --http-to-https: a plain request is sent to the same place over https.
+  void redirect_to_https(Conn* c) {
+    std::string host(c->head.find("SERVER_NAME"));
+    if (!s_.https_port.empty() && s_.https_port != "443") host += ":" + s_.https_port;
+    std::string loc = "https://" + host + std::string(c->head.find("REQUEST_URI"));
+    for (char ch : loc)
+      if (ch == '\r' || ch == '\n') return fail(c, 400, "Bad Request");
+    c->cout = "HTTP/1.1 301 Moved Permanently\r\nLocation: " + loc +
+              "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    c->cout_off = 0;
+    c->st = State::kClosing;
+    touch(c, s_.timeout_ms);
+    if (!flush_client(c)) return;
+    if (c->cout_off >= c->cout.size()) after_client_flush(c);
+  }
+
   void start_request(Conn* c) {
+    if (s_.http_to_https && !c->ssl) {
+      redirect_to_https(c);
+      return;
+    }
     std::string_view method = c->head.find("REQUEST_METHOD");
     c->is_head_method = method == "HEAD";
     std::string_view up = c->head.find("HTTP_UPGRADE");
@@ -501,6 +571,7 @@ class Router {
       add(kv.first, kv.second);
     }
     if (dechunked) add("CONTENT_LENGTH", std::to_string(c->body_size));
+    if (c->ssl) add("HTTPS", "on");
     for (auto& kv : s_.vars) add(kv.first, kv.second);
     size_t size = p.size() - 4;
     if (size > 65535) {
@@ -747,8 +818,8 @@ class Router {
   // ---- tunnel (after a 101, or --http-raw-body) ----
   void tunnel_from_client(Conn* c) {
     char buf[kIoChunk];
-    ssize_t r = recv(c->cfd, buf, sizeof buf, 0);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    ssize_t r = cread(c, buf, sizeof buf);
+    if (r == -1) return;
     if (r <= 0) {
       if (c->bfd >= 0) shutdown(c->bfd, SHUT_WR);
       if (!c->head_seen || c->backend_eof) kill(c);

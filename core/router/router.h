@@ -14,6 +14,8 @@
 #include "host.h"
 #include "net/listener.h"
 
+struct ssl_ctx_st;
+
 namespace uwsgi {
 
 struct RouterBackend {
@@ -38,6 +40,9 @@ struct RouterSettings {
   int modifier1 = 0;                    // --http-modifier1
   std::vector<std::pair<std::string, std::string>> vars;  // --http-var KEY=VALUE
   int mercy_ms = 60000;                 // a stopping router finishes its requests for this long
+  std::vector<ssl_ctx_st*> tls;         // per router listener: its TLS context (--https), or null
+  bool http_to_https = false;           // --http-to-https: plain requests get a redirect
+  std::string https_port;               // where that redirect points ("" = 443)
 };
 
 // Options of the router: --http, --http-to, ... (and the uWSGI router options we accept but that

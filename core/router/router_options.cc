@@ -20,7 +20,7 @@ static const char* const kNoEffect[] = {
 static const char* const kTuning[] = {
     "http-to",       "http-timeout",   "http-connect-timeout", "http-buffer-size",
     "http-auto-chunked", "http-raw-body", "http-websockets", "http-enable-proxy-protocol",
-    "http-modifier1", "http-var",     "http-processes",
+    "http-modifier1", "http-var",     "http-processes", "http-to-https",
 };
 
 void register_router_options(HostImpl& host) {
@@ -29,6 +29,11 @@ void register_router_options(HostImpl& host) {
   host.add_option(make_option("http", 0, R,
                               "start the HTTP router on this address (host:port, :port or a unix path; repeatable): "
                               "it reads each request whole, then passes it to a worker"));
+  host.add_option(make_option("https", 0, R,
+                              "start the router on a TLS socket: ADDR,CERT,KEY[,CIPHERS][,CA] (repeatable; a CA "
+                              "file asks clients for a certificate); the app sees HTTPS=on"));
+  host.add_option(make_option("http-to-https", 0, N,
+                              "router: answer plain-HTTP requests with a 301 to the same URL over https"));
   host.add_option(make_option("http-to", 0, R,
                               "the router forwards to these uwsgi sockets instead of the workers' (repeatable: round "
                               "robin, a refused one skipped)"));
@@ -61,7 +66,7 @@ void register_router_options(HostImpl& host) {
 void warn_router_options(const Config& cfg) {
   for (const char* name : kNoEffect)
     if (cfg.has(name)) log_line("uwsgi: --%s has no effect in this server's HTTP router", name);
-  if (cfg.has("http")) return;
+  if (cfg.has("http") || cfg.has("https")) return;
   for (const char* name : kTuning)
     if (cfg.has(name)) log_line("uwsgi: --%s has no effect: it tunes the HTTP router (--http), and none runs here", name);
 }
@@ -151,6 +156,7 @@ bool read_router_settings(const Config& cfg, const std::vector<Listener>& worker
   out->raw_body = cfg.get_bool("http-raw-body");
   out->websockets = cfg.get_bool("http-websockets");
   out->proxy_protocol = cfg.get_bool("http-enable-proxy-protocol");
+  out->http_to_https = cfg.get_bool("http-to-https");
   for (auto& kv : cfg.all("http-var")) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -6,10 +6,12 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -353,3 +355,49 @@ def test_sighup_under_load_loses_nothing_and_keeps_the_router(uwsgi_server):
 def test_router_options_without_a_router_warn(uwsgi_server):
     srv = uwsgi_server('--wsgi-file', APP, '--http-timeout', '3')
     assert srv.wait_log('--http-timeout has no effect')
+
+
+def self_signed(tmp_path):
+    cert, key = tmp_path / 'cert.pem', tmp_path / 'key.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', str(key), '-out',
+                    str(cert), '-days', '1', '-subj', '/CN=localhost'], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_https_with_a_self_signed_certificate(uwsgi_server, tmp_path):
+    cert, key = self_signed(tmp_path)
+    plain, tls = free_port(), free_port()
+    srv = uwsgi_server('--https', f'127.0.0.1:{tls},{cert},{key}', '--http', f'127.0.0.1:{plain}',
+                       '--http-to-https', '--wsgi-file', APP, port=tls, http=False)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    with ctx.wrap_socket(connect(tls), server_hostname='localhost') as s:
+        for _ in range(2):  # keep-alive over TLS
+            s.sendall(request_bytes('GET', '/env'))
+            status, _, body = read_response(s)
+            env = json.loads(body)
+            assert status == 200 and env['HTTPS'] == 'on' and env['wsgi.url_scheme'] == 'https', env
+        data = os.urandom(300 * 1024)
+        s.sendall(request_bytes('POST', '/echo', body=data))
+        assert read_response(s)[2] == data
+    status, headers, _ = get(plain, '/x?y=1')
+    assert status == 301 and headers['location'] == f'https://localhost:{tls}/x?y=1'
+    # a client that is not speaking TLS costs nothing but its connection
+    with connect(tls) as s:
+        s.sendall(request_bytes('GET', '/'))
+        s.settimeout(5)
+        try:
+            s.recv(100)
+        except ConnectionResetError:
+            pass
+    with ctx.wrap_socket(connect(tls), server_hostname='localhost') as s:
+        s.sendall(request_bytes('GET', '/'))
+        assert read_response(s)[2] == b'Hello World!'
+
+
+def test_https_with_a_missing_key_stops_start_up(tmp_path):
+    cert, key = self_signed(tmp_path)
+    r = subprocess.run([str(Path(__file__).resolve().parents[2] / 'uwsgi'), '--https',
+                        f'127.0.0.1:{free_port()},{cert},{tmp_path}/nokey.pem', '--wsgi-file', APP],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and 'cannot load key' in r.stdout + r.stderr, r.stdout + r.stderr

@@ -26,7 +26,9 @@ def application(environ, start_response):
     if path == '/env':
         keys = ('REMOTE_ADDR', 'REMOTE_PORT', 'SERVER_NAME', 'SERVER_PORT', 'CONTENT_LENGTH', 'HTTP_X_TEST',
                 'ROUTER_VAR', 'HTTP_TRANSFER_ENCODING', 'REQUEST_URI', 'HTTP_HOST')
-        body = json.dumps({k: environ.get(k) for k in keys}).encode()
+        env = {k: environ.get(k) for k in keys + ('HTTPS',)}
+        env['wsgi.url_scheme'] = environ['wsgi.url_scheme']
+        body = json.dumps(env).encode()
         start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(body)))])
         return [body]
     if path == '/crash':
