@@ -401,3 +401,38 @@ def test_https_with_a_missing_key_stops_start_up(tmp_path):
                         f'127.0.0.1:{free_port()},{cert},{tmp_path}/nokey.pem', '--wsgi-file', APP],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and 'cannot load key' in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_http_timeout_answers_504_when_the_worker_is_silent(uwsgi_server):
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--http-timeout', '1')
+    t0 = time.monotonic()
+    status, _, _ = get(srv.port, '/sleep?4')
+    assert status == 504 and time.monotonic() - t0 < 3.5
+    assert srv.wait_log('no answer from the worker for GET /sleep?4 within 1 s: 504')
+
+
+def test_http_keepalive_0_closes_after_each_response(uwsgi_server):
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--http-keepalive=0')
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('GET', '/'))
+        status, headers, body = read_response(s)
+        assert headers['connection'] == 'close' and s.recv(10) == b''
+
+
+def test_http_raw_body_streams_the_body(uwsgi_server):
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--http-raw-body')
+    data = os.urandom(200 * 1024)
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('POST', '/echo', body=data))
+        status, headers, got = read_response(s)
+    assert status == 200 and got == data
+
+
+def test_router_processes_and_respawn(uwsgi_server):
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--http-processes', '2')
+    assert srv.wait_log('spawned HTTP router 2')
+    pid = int(srv.log().split('spawned HTTP router 1 (pid ')[1].split(')')[0])
+    os.kill(pid, signal.SIGKILL)
+    assert srv.wait_log(f'HTTP router 1 (pid {pid}) killed by signal 9'), srv.log()
+    for _ in range(6):
+        assert get(srv.port)[2] == b'Hello World!'

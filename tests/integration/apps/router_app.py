@@ -37,6 +37,8 @@ def application(environ, start_response):
         body = str(os.getpid()).encode()
         start_response('200 OK', [('Content-Length', str(len(body)))])
         return [body]
+    if path == '/sleep':
+        time.sleep(float(environ.get('QUERY_STRING') or 1))
     if path == '/slow':
         time.sleep(0.02)
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '12')])
