@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   std::vector<Listener> router_listeners;
   RouterSettings router_settings;
   std::string internal_socket;
+  std::vector<Listener> router_listeners_extra;  // the stats socket: kept across a reload, not served as HTTP
   if (router) {
     for (auto& spec : cfg.all("http")) {
       Listener l;
@@ -231,8 +232,18 @@ int main(int argc, char** argv) {
       listeners.push_back(l);
     }
     if (!read_router_settings(cfg, listeners, &router_settings, &err)) return fail(err);
+    if (cfg.has("http-stats")) {
+      Listener st;
+      std::string spec = cfg.get("http-stats");
+      if (!take_inherited(spec, Protocol::kUwsgi, &st) && !bind_listener(spec, Protocol::kUwsgi, sock.listen, &st, &err))
+        return fail("--http-stats " + spec + ": " + err);
+      log_line("HTTP router stats on %s fd %d", spec.c_str(), st.fd);
+      router_settings.stats_fd = st.fd;
+      router_listeners_extra.push_back(st);
+    }
     setup.router = &router_settings;
     setup.router_listeners = &router_listeners;
+    setup.router_kept = router_listeners_extra;
   }
   unsetenv("UWSGI_INHERITED_SOCKETS");
   setup.listeners = &listeners;

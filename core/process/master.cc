@@ -636,6 +636,7 @@ class Master {
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
     std::vector<Listener> keep = *s_.listeners;
     if (s_.router_listeners) keep.insert(keep.end(), s_.router_listeners->begin(), s_.router_listeners->end());
+    keep.insert(keep.end(), s_.router_kept.begin(), s_.router_kept.end());
     std::string inherit = encode_inherited(keep);
     setenv("UWSGI_INHERITED_SOCKETS", inherit.c_str(), 1);
     std::string pids;

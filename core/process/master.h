@@ -27,6 +27,7 @@ struct ProcessSetup {
   // --http: the router processes' settings and public sockets (null without --http).
   const RouterSettings* router = nullptr;
   std::vector<Listener>* router_listeners = nullptr;
+  std::vector<Listener> router_kept;  // other router sockets a reload keeps (--http-stats)
 };
 
 // Exit status of a process that could not load its apps (uWSGI's UWSGI_FAILED_APP_CODE): the

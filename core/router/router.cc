@@ -92,6 +92,12 @@ class Router {
       e.data.u64 = i + 1;  // listeners: small integers; connections: Tag pointers (never < 4096)
       epoll_ctl(ep_, EPOLL_CTL_ADD, ls_[i].fd, &e);
     }
+    if (id_ == 1 && s_.stats_fd >= 0) {
+      epoll_event e{};
+      e.events = EPOLLIN;
+      e.data.u64 = ls_.size() + 1;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, s_.stats_fd, &e);
+    }
     log_line("HTTP router %d (pid %d) ready: %zu socket(s), %zu worker socket(s)", id_, (int)getpid(), ls_.size(),
              s_.backends.size());
     uint64_t stop_at = 0;
@@ -118,6 +124,10 @@ class Router {
       for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 <= ls_.size()) {
           if (accepting) accept_all(evs[i].data.u64 - 1);
+          continue;
+        }
+        if (evs[i].data.u64 == ls_.size() + 1) {
+          serve_stats();
           continue;
         }
         Tag* t = (Tag*)evs[i].data.ptr;
@@ -250,6 +260,30 @@ class Router {
     }
   }
 
+  // --http-stats: one JSON document per connection, then close (as uWSGI's stats sockets).
+  void serve_stats() {
+    int fd = accept4(s_.stats_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    size_t active = 0;
+    for (auto& c : conns_) active += !c->dead;
+    std::string j = "{\"version\":\"http-router\",\"pid\":" + std::to_string(getpid()) +
+                    ",\"active_sessions\":" + std::to_string(active) + ",\"requests\":" + std::to_string(requests_) +
+                    ",\"worker_errors\":" + std::to_string(worker_errors_) +
+                    ",\"client_errors\":" + std::to_string(client_errors_) +
+                    ",\"tx\":" + std::to_string(tx_) + ",\"sockets\":[";
+    for (size_t i = 0; i < ls_.size(); i++)
+      j += (i ? ",\"" : "\"") + ls_[i].spec + "\"";
+    j += "],\"backends\":[";
+    for (size_t i = 0; i < s_.backends.size(); i++)
+      j += (i ? ",\"" : "\"") + s_.backends[i].spec + "\"";
+    j += "]}\n";
+    timeval tv{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    ssize_t w = send(fd, j.data(), j.size(), MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+  }
+
   static std::string var(Conn* c, const char* name) { return std::string(c->head.find(name)); }
 
   // An error answer; the connection closes once it is sent.
@@ -263,6 +297,8 @@ class Router {
       kill(c);  // part of a response went out: closing is all that can be said
       return;
     }
+    if (status >= 500) worker_errors_++;
+    else client_errors_++;
     std::string body = std::to_string(status) + " " + reason + "\n";
     c->cout = "HTTP/1.1 " + std::to_string(status) + " " + reason +
               "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
@@ -309,6 +345,7 @@ class Router {
       if (w > 0) {
         c->cout_off += w;
         c->sent_to_client += w;
+        tx_ += w;
         continue;
       }
       if (w == -1) return true;
@@ -425,6 +462,7 @@ class Router {
   }
 
   void start_request(Conn* c) {
+    requests_++;
     if (s_.http_to_https && !c->ssl) {
       redirect_to_https(c);
       return;
@@ -837,6 +875,7 @@ class Router {
   int ep_ = -1;
   std::list<std::unique_ptr<Conn>> conns_;
   size_t next_backend_ = 0;
+  unsigned long long requests_ = 0, worker_errors_ = 0, client_errors_ = 0, tx_ = 0;
 };
 
 }  // namespace

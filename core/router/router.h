@@ -43,6 +43,7 @@ struct RouterSettings {
   std::vector<ssl_ctx_st*> tls;         // per router listener: its TLS context (--https), or null
   bool http_to_https = false;           // --http-to-https: plain requests get a redirect
   std::string https_port;               // where that redirect points ("" = 443)
+  int stats_fd = -1;                    // --http-stats: a listening socket router 1 answers with JSON
 };
 
 // Options of the router: --http, --http-to, ... (and the uWSGI router options we accept but that

@@ -13,14 +13,14 @@ namespace uwsgi {
 
 // uWSGI router options accepted for compatibility that change nothing here.
 static const char* const kNoEffect[] = {
-    "http-modifier2", "http-stats",      "http-headers-timeout", "http-manage-expect",
+    "http-modifier2", "http-headers-timeout", "http-manage-expect",
     "http-auto-gzip", "http-server-name-as-http-host",
 };
 // Options that only tune a router: without --http they do nothing (as in uWSGI).
 static const char* const kTuning[] = {
     "http-to",       "http-timeout",   "http-connect-timeout", "http-buffer-size",
     "http-auto-chunked", "http-raw-body", "http-websockets", "http-enable-proxy-protocol",
-    "http-modifier1", "http-var",     "http-processes", "http-to-https",
+    "http-modifier1", "http-var",     "http-processes", "http-to-https", "http-stats",
 };
 
 void register_router_options(HostImpl& host) {
@@ -34,6 +34,9 @@ void register_router_options(HostImpl& host) {
                               "file asks clients for a certificate); the app sees HTTPS=on"));
   host.add_option(make_option("http-to-https", 0, N,
                               "router: answer plain-HTTP requests with a 301 to the same URL over https"));
+  host.add_option(make_option("http-stats", 0, R,
+                              "router: serve its counters as JSON on this address (router 1; one dump per "
+                              "connection, as --stats)", {"http-stats-server"}));
   host.add_option(make_option("http-to", 0, R,
                               "the router forwards to these uwsgi sockets instead of the workers' (repeatable: round "
                               "robin, a refused one skipped)"));

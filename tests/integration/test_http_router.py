@@ -436,3 +436,18 @@ def test_router_processes_and_respawn(uwsgi_server):
     assert srv.wait_log(f'HTTP router 1 (pid {pid}) killed by signal 9'), srv.log()
     for _ in range(6):
         assert get(srv.port)[2] == b'Hello World!'
+
+
+def test_http_stats_serves_the_router_counters(uwsgi_server):
+    stats = free_port()
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--http-stats', f'127.0.0.1:{stats}')
+    assert get(srv.port)[0] == 200
+    with connect(stats) as s:
+        data = b''
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    doc = json.loads(data)
+    assert doc['requests'] >= 1 and doc['sockets'] == [f'127.0.0.1:{srv.port}'] and doc['tx'] > 0, doc
