@@ -74,6 +74,7 @@ struct Conn {
   long long sent_to_client = 0;
   uint64_t deadline = 0;
   bool dead = false;
+  bool queued = false;  // waiting for room in a full unix listen queue (Router::waiting_)
 };
 
 class Router {
@@ -116,7 +117,13 @@ class Router {
         reap();
       }
       if (!accepting && (conns_.empty() || monotonic_ms() >= stop_at)) return 0;
-      int n = epoll_wait(ep_, evs, 128, 1000);
+      int n = epoll_wait(ep_, evs, 128, waiting_.empty() ? 1000 : 5);
+      if (!waiting_.empty()) {
+        std::vector<Conn*> again;
+        again.swap(waiting_);
+        for (Conn* c : again)
+          if (!c->dead) connect_backend(c);
+      }
       if (n < 0 && errno != EINTR) {
         log_line("router: epoll_wait: %s", strerror(errno));
         return 1;
@@ -204,6 +211,9 @@ class Router {
   }
 
   void reap() {
+    for (size_t i = 0; i < waiting_.size();)
+      if (waiting_[i]->dead) waiting_.erase(waiting_.begin() + i);
+      else i++;
     for (auto it = conns_.begin(); it != conns_.end();)
       if ((*it)->dead) it = conns_.erase(it);
       else ++it;
@@ -566,13 +576,28 @@ class Router {
       c->tries++;
       int fd = socket(b.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) break;
-      if (connect(fd, (const sockaddr*)&b.addr, b.addr_len) == 0 || errno == EINPROGRESS) {
+      int rc = connect(fd, (const sockaddr*)&b.addr, b.addr_len);
+      if (rc == 0 || errno == EINPROGRESS) {
         c->bfd = fd;
         c->bev = 0;
         c->st = State::kConnect;
-        touch(c, s_.connect_timeout_ms);
-        if (errno != EINPROGRESS) connected(c);
+        if (!c->queued) touch(c, s_.connect_timeout_ms);
+        c->queued = false;
+        if (rc == 0) connected(c);
         update(c);
+        return;
+      }
+      if (errno == EAGAIN && b.addr.ss_family == AF_UNIX) {
+        // A unix socket's listen queue is full (all workers busy): the request waits here,
+        // retried every few ms, up to --http-timeout, as it would wait in a TCP queue.
+        close(fd);
+        if (!c->queued) touch(c, s_.timeout_ms);
+        c->queued = true;
+        c->tries--;
+        next_backend_--;
+        c->st = State::kConnect;
+        update(c);
+        waiting_.push_back(c);
         return;
       }
       log_line("router: cannot connect to %s: %s%s", b.spec.c_str(), strerror(errno),
@@ -860,8 +885,8 @@ class Router {
     if (r == -1) return;
     if (r <= 0) {
       if (c->bfd >= 0) shutdown(c->bfd, SHUT_WR);
-      if (!c->head_seen || c->backend_eof) kill(c);
-      else c->st = State::kResponse;  // the worker may still finish its answer
+      if (c->backend_eof) kill(c);
+      else c->st = State::kResponse;  // the worker may still answer (or finish its answer)
       return;
     }
     touch(c, s_.timeout_ms);
@@ -875,6 +900,7 @@ class Router {
   int ep_ = -1;
   std::list<std::unique_ptr<Conn>> conns_;
   size_t next_backend_ = 0;
+  std::vector<Conn*> waiting_;  // connections retrying a full unix listen queue
   unsigned long long requests_ = 0, worker_errors_ = 0, client_errors_ = 0, tx_ = 0;
 };
 

@@ -451,3 +451,22 @@ def test_http_stats_serves_the_router_counters(uwsgi_server):
             data += d
     doc = json.loads(data)
     assert doc['requests'] >= 1 and doc['sockets'] == [f'127.0.0.1:{srv.port}'] and doc['tx'] > 0, doc
+
+
+def test_requests_wait_for_a_busy_worker_instead_of_failing(uwsgi_server):
+    # --listen 2: the workers' unix socket queue is full at once; the rest wait in the router
+    srv = router(uwsgi_server, '--wsgi-file', APP, '--processes', '1', '--listen', '2')
+    results = []
+
+    def client():
+        try:
+            results.append(get(srv.port, '/sleep?0.1', timeout=30)[0])
+        except OSError as e:
+            results.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [200] * 12, (results, srv.log()[-2000:])
