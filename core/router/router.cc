@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -479,8 +480,9 @@ class Router {
     }
     std::string_view method = c->head.find("REQUEST_METHOD");
     c->is_head_method = method == "HEAD";
+    // Only a websocket upgrade is tunnelled (an h2c or TLS upgrade offer is a plain request).
     std::string_view up = c->head.find("HTTP_UPGRADE");
-    c->upgrade = !up.empty();
+    c->upgrade = up.size() >= 9 && strncasecmp(up.data(), "websocket", 9) == 0;
     if (!s_.keepalive) c->head.keep_alive = false;
     c->body.clear();
     c->body_size = 0;

@@ -470,3 +470,13 @@ def test_requests_wait_for_a_busy_worker_instead_of_failing(uwsgi_server):
     for t in threads:
         t.join(60)
     assert results == [200] * 12, (results, srv.log()[-2000:])
+
+
+def test_an_h2c_upgrade_offer_is_served_as_a_plain_request(uwsgi_server):
+    srv = router(uwsgi_server, '--wsgi-file', APP)
+    with connect(srv.port) as s:
+        for _ in range(2):  # still kept alive: it was no tunnel
+            s.sendall(request_bytes('GET', '/', headers={'Upgrade': 'h2c', 'Connection': 'Upgrade, HTTP2-Settings',
+                                                          'HTTP2-Settings': 'AAMAAABkAAQAAP__'}))
+            status, headers, body = read_response(s)
+            assert (status, body) == (200, b'Hello World!') and 'connection' not in headers
