@@ -421,11 +421,11 @@ def test_a_uwsgi_option_this_server_lacks_is_an_error_not_a_placeholder(tmp_path
 
 
 def test_a_whole_uwsgi_option_name_is_not_read_as_a_prefix():
-    # --https (uWSGI's TLS router) is not read as a prefix: the prefix rule applies only to names
-    # that are no uWSGI option of their own.
-    rc, out = run_fail(['--https', f'127.0.0.1:{free_port()},c.pem,k.pem', '--wsgi-file', APP])
+    # uWSGI's --loop is not --loop-engine: the prefix rule applies only to names that are no
+    # uWSGI option of their own.
+    rc, out = run_fail(['--loop', 'gevent', '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
     assert rc != 0
-    assert 'uWSGI option --https is not supported by this server yet' in out and 'ambiguous' not in out, out
+    assert 'uWSGI option --loop is not supported by this server yet' in out and 'ambiguous' not in out, out
 
 
 def test_router_tuning_options_without_a_router_warn_and_change_nothing(tmp_path, uwsgi_server):
