@@ -7,8 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <openssl/ssl.h>
+
 #include "config/core_options.h"
-#include "config/router_options.h"
 #include "config/values.h"
 #include "host.h"
 #include "loop/io_epoll.h"
@@ -22,6 +23,8 @@
 #include "process/master.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "router/router.h"
+#include "router/tls.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -100,7 +103,7 @@ int main(int argc, char** argv) {
   if (!read_log_rotation(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
-  if (!check_only) warn_router_tuning_options(cfg);
+  if (!check_only) warn_router_options(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
     if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
@@ -160,11 +163,25 @@ int main(int argc, char** argv) {
   std::vector<Listener> listeners;
   SocketSettings sock;
   if (!read_socket_settings(cfg, &sock, &err)) return fail(err);
-  for (const char* opt : {"socket", "http-socket", "stats"})
+  for (const char* opt : {"socket", "http-socket", "stats", "http"})
     for (auto& spec : cfg.all(opt))
       if (!check_socket_address(spec, &err)) return fail(std::string("--") + opt + " " + spec + ": " + err);
-  if (cfg.all("socket").empty() && cfg.all("http-socket").empty())
-    return fail("no socket to listen on: add --http-socket ADDR or --socket ADDR");
+  const bool router = cfg.has("http") || cfg.has("https");
+  std::vector<HttpsSpec> https;
+  if (!read_https_specs(cfg, &https, &err)) return fail(err);
+  for (auto& h : https)
+    if (!check_socket_address(h.addr, &err)) return fail("--https " + h.addr + ": " + err);
+  if (cfg.all("socket").empty() && cfg.all("http-socket").empty() && !router)
+    return fail("no socket to listen on: add --http ADDR, --http-socket ADDR or --socket ADDR");
+  if (router) {
+    RouterSettings probe;  // the values are checked before anything is bound
+    if (!read_router_settings(cfg, {}, &probe, &err)) return fail(err);
+    for (auto& h : https) {  // certificates and keys load
+      ssl_ctx_st* ctx = make_tls_context(h, &err);
+      if (!ctx) return fail("--https " + h.addr + ": " + err);
+      SSL_CTX_free(ctx);
+    }
+  }
   if (check_only) {
     // The app is part of what must start: a reload onto an app that no longer imports would
     // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
@@ -182,6 +199,62 @@ int main(int argc, char** argv) {
     return true;
   };
   if (!bind_all("socket", sock.socket_protocol) || !bind_all("http-socket", Protocol::kHttp)) return fail(err);
+  // --http: the router's public sockets, and the workers' own uwsgi socket when none was given
+  // (on loopback, a free port; kept across reloads like the others).
+  std::vector<Listener> router_listeners;
+  RouterSettings router_settings;
+  std::string internal_socket;
+  std::vector<Listener> router_listeners_extra;  // the stats socket: kept across a reload, not served as HTTP
+  if (router) {
+    for (auto& spec : cfg.all("http")) {
+      Listener l;
+      if (!take_inherited(spec, Protocol::kHttp, &l) && !bind_listener(spec, Protocol::kHttp, sock.listen, &l, &err))
+        return fail("--http " + spec + ": " + err);
+      log_line("HTTP router socket bound on %s fd %d", spec.c_str(), l.fd);
+      router_listeners.push_back(l);
+      router_settings.tls.push_back(nullptr);
+    }
+    for (auto& h : https) {
+      ssl_ctx_st* ctx = make_tls_context(h, &err);
+      if (!ctx) return fail("--https " + h.addr + ": " + err);
+      Listener l;
+      if (!take_inherited(h.addr, Protocol::kHttp, &l) && !bind_listener(h.addr, Protocol::kHttp, sock.listen, &l, &err))
+        return fail("--https " + h.addr + ": " + err);
+      log_line("HTTPS router socket bound on %s fd %d", h.addr.c_str(), l.fd);
+      router_listeners.push_back(l);
+      router_settings.tls.push_back(ctx);
+      if (router_settings.https_port.empty()) router_settings.https_port = l.port;
+    }
+    bool has_uwsgi = false;
+    for (auto& l : listeners) has_uwsgi |= l.proto == Protocol::kUwsgi;
+    if (!has_uwsgi && cfg.all("http-to").empty()) {
+      // A unix socket (cheaper per request than loopback TCP) named after the master's pid,
+      // which a reload's re-exec keeps, so the reloaded master takes the same one over.
+      Listener l;
+      const char* tmp = getenv("TMPDIR");
+      internal_socket = std::string(tmp && *tmp ? tmp : "/tmp") + "/uwsgi-http-" + std::to_string(getpid()) + ".sock";
+      ListenOptions private_listen = sock.listen;
+      private_listen.chmod = 0600;
+      if (!take_inherited(internal_socket, Protocol::kUwsgi, &l) &&
+          !bind_listener(internal_socket, Protocol::kUwsgi, private_listen, &l, &err))
+        return fail("the router's worker socket: " + err);
+      log_line("uwsgi socket for the HTTP router bound on %s fd %d", internal_socket.c_str(), l.fd);
+      listeners.push_back(l);
+    }
+    if (!read_router_settings(cfg, listeners, &router_settings, &err)) return fail(err);
+    if (cfg.has("http-stats")) {
+      Listener st;
+      std::string spec = cfg.get("http-stats");
+      if (!take_inherited(spec, Protocol::kUwsgi, &st) && !bind_listener(spec, Protocol::kUwsgi, sock.listen, &st, &err))
+        return fail("--http-stats " + spec + ": " + err);
+      log_line("HTTP router stats on %s fd %d", spec.c_str(), st.fd);
+      router_settings.stats_fd = st.fd;
+      router_listeners_extra.push_back(st);
+    }
+    setup.router = &router_settings;
+    setup.router_listeners = &router_listeners;
+    setup.router_kept = router_listeners_extra;
+  }
   unsetenv("UWSGI_INHERITED_SOCKETS");
   setup.listeners = &listeners;
   // No jails here: their phases run in uWSGI's order where a jail would be set up.
@@ -206,6 +279,7 @@ int main(int argc, char** argv) {
 
   int rc = run_processes(setup);
   hooks("as-user-atexit");  // not fatal: logged
+  if (!internal_socket.empty()) unlink(internal_socket.c_str());
 
   if (cfg.get_bool("vacuum")) {
     for (auto& l : listeners)

@@ -33,13 +33,13 @@ PluginNameKind classify_plugin_name(const std::string& name, std::string* note) 
   std::string n = canonical_plugin_name(name);
   // In uWSGI these are plugins; here their options are the core's (and one the core does not
   // have yet is still an error naming it), so naming the plugin is harmless.
-  if (n == "logfile" || n.rfind("router_", 0) == 0) {
+  if (n == "logfile" || n.rfind("router_", 0) == 0 || n == "http" || n == "corerouter") {
     *note = "part of the core here";
     return PluginNameKind::kInCore;
   }
-  if (n == "http" || n == "https" || n == "corerouter" || n == "fastrouter" || n == "rawrouter" || n == "sslrouter") {
+  if (n == "https" || n == "fastrouter" || n == "rawrouter" || n == "sslrouter") {
     *note = "uWSGI's \"" + n + "\" router (a separate proxy process) is not built yet: serve HTTP directly with "
-            "--http-socket ADDR";
+            "--http ADDR or --http-socket ADDR";
     return PluginNameKind::kNotProvided;
   }
   if (n == "python2" || (n.rfind("python2", 0) == 0 && all_digits(n, 7))) {

@@ -1,6 +1,6 @@
 // The core's own options (uWSGI names), and --help, grouped by the plugin that owns each option.
 #include "config/core_options.h"
-#include "config/router_options.h"
+#include "router/router.h"
 
 #include <unistd.h>
 
@@ -66,8 +66,6 @@ void register_core_options(HostImpl& host) {
                               "suspend/resume engine for async cores (ugreen, fcontext, greenlet)"));
   host.add_option(make_option("io-engine", 0, R, "I/O engine for async cores (epoll, libev, libuv)"));
   host.add_option(make_option("loop-engine", 0, R, "loop engine running each worker (sync, async, gevent)"));
-  host.add_option(make_option("http-keepalive", 0, OptArg::Optional,
-                              "accepted for compatibility: keep-alive is always on"));
   host.add_option(make_option("strict", 0, N,
                               "config keys that are no option, and unknown %(placeholders), are errors instead of warnings"));
   host.add_option(make_option("help-markdown", 0, N, "print this option reference as markdown (docs/options.md)"));
@@ -119,7 +117,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
-  register_router_tuning_options(host);
+  register_router_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

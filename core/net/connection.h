@@ -69,7 +69,12 @@ class Connection final : public Request {
   size_t var_count() const override { return head_.vars.size(); }
   std::pair<std::string_view, std::string_view> var(size_t i) const override { return head_.vars[i]; }
   std::string_view find_var(std::string_view name) const override { return head_.find(name); }
-  const char* scheme() const override { return "http"; }
+  // "https" when a TLS front (the router's --https, nginx's uwsgi_param HTTPS on) says so.
+  const char* scheme() const override {
+    if (listener_ && listener_->proto == Protocol::kHttp) return "http";
+    std::string_view h = head_.find("HTTPS");
+    return h == "on" || h == "1" || head_.find("UWSGI_SCHEME") == "https" ? "https" : "http";
+  }
   long long content_length() const override { return head_.chunked ? -1 : head_.content_length; }
   ssize_t read(char* buf, size_t n) override;
   bool start_response(std::string_view status, const HeaderList& headers) override;

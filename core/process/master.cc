@@ -115,6 +115,14 @@ void master_signal(int sig) {
 
 uint64_t now_ms() { return monotonic_ms(); }
 
+// An HTTP router process (--http).
+struct RouterSlot {
+  pid_t pid = 0;
+  uint64_t started_ms = 0;
+  uint64_t respawn_at_ms = 0;
+  int quick_deaths = 0;  // in a row: the respawn back-off grows with them
+};
+
 struct WorkerSlot {
   pid_t pid = 0;
   uint64_t started_ms = 0;
@@ -176,6 +184,7 @@ class Master {
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
     mules_spawn_all();
+    start_routers();
     for (;;) {
       // The wake-up pipe, each worker's signal channel, inotify, the stats socket.
       std::vector<pollfd> pfds;
@@ -251,8 +260,10 @@ class Master {
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
           if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
+        for (size_t r = 0; r < routers_.size(); r++)
+          if (routers_[r].pid == 0 && now >= routers_[r].respawn_at_ms) spawn_router(r);
       } else {
-        if (alive() == 0 && mules_alive() == 0) {
+        if (alive() == 0 && mules_alive() == 0 && (mode_ != kShutdown || routers_alive() == 0)) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             cron_stop_all();
@@ -269,6 +280,9 @@ class Master {
           for (auto& w : slots_)
             if (w.pid > 0) kill(w.pid, SIGKILL);
           mules_signal_all(SIGKILL);
+          if (mode_ == kShutdown)
+            for (auto& r : routers_)
+              if (r.pid > 0) kill(r.pid, SIGKILL);
           killed_ = true;
         }
       }
@@ -290,6 +304,89 @@ class Master {
     for (auto& w : slots_)
       if (w.pid > 0) kill(w.pid, sig);
     mules_signal_all(SIGTERM);  // a mule has no requests to finish: SIGTERM ends it
+    // A reload keeps the router and its sockets (requests wait in the workers' listen queue);
+    // a shutdown stops it gracefully too.
+    if (m == kShutdown)
+      for (auto& r : routers_)
+        if (r.pid > 0) kill(r.pid, SIGINT);
+  }
+
+  int routers_alive() const {
+    int n = 0;
+    for (auto& r : routers_)
+      if (r.pid > 0) n++;
+    return n;
+  }
+
+  // The routers a reloading master left running are taken over (UWSGI_ROUTER_PIDS); missing
+  // ones are started.
+  void start_routers() {
+    if (!s_.router) return;
+    routers_.resize(s_.router->processes);
+    if (const char* env = getenv("UWSGI_ROUTER_PIDS")) {
+      size_t r = 0;
+      for (const char* p = env; *p && r < routers_.size();) {
+        pid_t pid = (pid_t)strtol(p, const_cast<char**>(&p), 10);
+        if (pid > 0 && kill(pid, 0) == 0) {
+          routers_[r].pid = pid;
+          routers_[r].started_ms = now_ms();
+          log_line("HTTP router %zu (pid %d) kept across the reload", r + 1, (int)pid);
+          r++;
+        }
+        if (*p == ',') p++;
+        else if (*p) break;
+      }
+      unsetenv("UWSGI_ROUTER_PIDS");
+    }
+    for (size_t r = 0; r < routers_.size(); r++)
+      if (routers_[r].pid == 0) spawn_router(r);
+  }
+
+  void spawn_router(size_t r) {
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+      log_line("fork() for the HTTP router failed: %s", strerror(errno));
+      routers_[r].respawn_at_ms = now_ms() + 1000;
+      return;
+    }
+    if (pid == 0) {
+      close(g_master_pipe[0]);
+      close(g_master_pipe[1]);
+      signal(SIGCHLD, SIG_DFL);
+      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
+      // The workers' sockets are theirs: the router only connects to them.
+      for (auto& l : *s_.listeners) close(l.fd);
+      _exit(run_router(*s_.router, *s_.router_listeners, (int)r + 1));  // unblocks its signals
+    }
+    routers_[r].pid = pid;
+    routers_[r].started_ms = now_ms();
+    log_line("spawned HTTP router %zu (pid %d)", r + 1, (int)pid);
+  }
+
+  bool reap_router(pid_t pid, int status) {
+    for (size_t r = 0; r < routers_.size(); r++) {
+      if (routers_[r].pid != pid) continue;
+      routers_[r].pid = 0;
+      if (mode_ == kShutdown) return true;
+      uint64_t now = now_ms();
+      bool quick = now - routers_[r].started_ms < 2000;
+      routers_[r].quick_deaths = quick ? routers_[r].quick_deaths + 1 : 0;
+      // 0, then 1, 2, 4 ... up to 30 s while it keeps dying at once.
+      uint64_t delay = quick ? std::min<uint64_t>(30000, 1000ull << std::min(routers_[r].quick_deaths - 1, 5)) : 0;
+      routers_[r].respawn_at_ms = now + delay;
+      if (WIFSIGNALED(status))
+        log_line("HTTP router %zu (pid %d) killed by signal %d (%s): respawning%s", r + 1, (int)pid, WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), delay ? " after a back-off" : "");
+      else
+        log_line("HTTP router %zu (pid %d) exited with status %d: respawning%s", r + 1, (int)pid, WEXITSTATUS(status),
+                 delay ? " after a back-off" : "");
+      return true;
+    }
+    return false;
   }
 
   int alive() const {
@@ -448,6 +545,7 @@ class Master {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (reap_router(pid, status)) continue;
       if (pid == check_pid_) {
         check_pid_ = 0;
         config_check_done(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -546,17 +644,26 @@ class Master {
 
   void reexec() {
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
-    std::string inherit = encode_inherited(*s_.listeners);
+    std::vector<Listener> keep = *s_.listeners;
+    if (s_.router_listeners) keep.insert(keep.end(), s_.router_listeners->begin(), s_.router_listeners->end());
+    keep.insert(keep.end(), s_.router_kept.begin(), s_.router_kept.end());
+    std::string inherit = encode_inherited(keep);
     setenv("UWSGI_INHERITED_SOCKETS", inherit.c_str(), 1);
-    for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, 0);  // keep them across exec
+    std::string pids;
+    for (auto& r : routers_)
+      if (r.pid > 0) pids += (pids.empty() ? "" : ",") + std::to_string(r.pid);
+    if (!pids.empty()) setenv("UWSGI_ROUTER_PIDS", pids.c_str(), 1);
+    for (auto& l : keep) fcntl(l.fd, F_SETFD, 0);  // keep them across exec
     exec_self();
     log_line("reload failed: serving on with the running configuration");
-    for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, FD_CLOEXEC);
+    for (auto& l : keep) fcntl(l.fd, F_SETFD, FD_CLOEXEC);
     unsetenv("UWSGI_INHERITED_SOCKETS");
+    unsetenv("UWSGI_ROUTER_PIDS");
   }
 
   ProcessSetup& s_;
   std::vector<WorkerSlot> slots_;
+  std::vector<RouterSlot> routers_;
   uint64_t harakiri_ms_ = 0;
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;
@@ -605,7 +712,7 @@ static bool start_stats_thread(ProcessSetup& s) {
 }
 
 int run_processes(ProcessSetup& s) {
-  if (!s.master && s.processes <= 1) {
+  if (!s.master && s.processes <= 1 && !s.router) {
     if (SignalFramework::get().has_timers_or_monitors())
       log_line("warning: uwsgi timers and file monitors need a master process (--master): they will not fire");
     // A scoreboard of one: SIGUSR1/SIGUSR2 reports and --stats read it, as with a master.

@@ -8,6 +8,7 @@
 #include "net/listener.h"
 #include "plugin_loader.h"
 #include "process/worker.h"
+#include "router/router.h"
 
 namespace uwsgi {
 
@@ -23,6 +24,10 @@ struct ProcessSetup {
   bool die_on_term = false;
   int reload_mercy_s = 60;
   std::vector<std::string> argv;  // for re-exec on reload
+  // --http: the router processes' settings and public sockets (null without --http).
+  const RouterSettings* router = nullptr;
+  std::vector<Listener>* router_listeners = nullptr;
+  std::vector<Listener> router_kept;  // other router sockets a reload keeps (--http-stats)
 };
 
 // Exit status of a process that could not load its apps (uWSGI's UWSGI_FAILED_APP_CODE): the

@@ -131,7 +131,7 @@ def test_plugins_still_work_and_uwsgi_plugin_names_are_accepted(appdir):
         srv.stop()
 
 
-@pytest.mark.parametrize('plugin,words', [('http', ['"http"', 'not built yet', '--http-socket']),
+@pytest.mark.parametrize('plugin,words', [('fastrouter', ['"fastrouter"', 'not built yet', '--http-socket']),
                                           ('python2', ['"python2"', 'Python 3']),
                                           ('nosuchplugin', ['"nosuchplugin"', 'not found'])])
 def test_plugin_names_not_provided_stop_start_up(appdir, plugin, words):

@@ -421,16 +421,16 @@ def test_a_uwsgi_option_this_server_lacks_is_an_error_not_a_placeholder(tmp_path
 
 
 def test_a_whole_uwsgi_option_name_is_not_read_as_a_prefix():
-    # --http (uWSGI's router) is not --http-socket: the prefix rule applies only to names that
-    # are no uWSGI option of their own.
-    rc, out = run_fail(['--http', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
+    # uWSGI's --loop is not --loop-engine: the prefix rule applies only to names that are no
+    # uWSGI option of their own.
+    rc, out = run_fail(['--loop', 'gevent', '--http-socket', f'127.0.0.1:{free_port()}', '--wsgi-file', APP])
     assert rc != 0
-    assert 'uWSGI option --http is not supported by this server yet' in out and 'ambiguous' not in out, out
+    assert 'uWSGI option --loop is not supported by this server yet' in out and 'ambiguous' not in out, out
 
 
 def test_router_tuning_options_without_a_router_warn_and_change_nothing(tmp_path, uwsgi_server):
-    # As in uWSGI, http-timeout & co. do nothing unless the HTTP router runs (and --http itself is
-    # refused above): a config that only carries them starts, and says they have no effect.
+    # As in uWSGI, http-timeout & co. do nothing unless the HTTP router runs (--http): a config
+    # that only carries them starts, and says they have no effect.
     port = free_port()
     ini = tmp_path / 'tuning.ini'
     ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {APP}\nhttp-timeout = 3600\n')

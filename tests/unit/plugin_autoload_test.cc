@@ -112,7 +112,8 @@ TEST(PluginNames, UwsgiSpellings) {
   std::string note;
   EXPECT_EQ(classify_plugin_name("logfile", &note), PluginNameKind::kInCore);
   EXPECT_EQ(classify_plugin_name("router_redirect", &note), PluginNameKind::kInCore);
-  EXPECT_EQ(classify_plugin_name("http", &note), PluginNameKind::kNotProvided);
+  EXPECT_EQ(classify_plugin_name("http", &note), PluginNameKind::kInCore);  // the router (--http)
+  EXPECT_EQ(classify_plugin_name("fastrouter", &note), PluginNameKind::kNotProvided);
   EXPECT_NE(note.find("--http-socket"), std::string::npos) << note;
   EXPECT_EQ(classify_plugin_name("python27", &note), PluginNameKind::kNotProvided);
   EXPECT_EQ(classify_plugin_name("gevent", &note), PluginNameKind::kPlugin);

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Our --http router against Debian uWSGI's (--plugins python3,http --http), same app, one sync
+# worker each, side by side: hello world with keep-alive clients, then 64 KiB downloads.
+# Usage: bench/router.sh [SECONDS_PER_RUN (default 4)] [CONNECTIONS (default 16)]
+# Prints requests/s per server and the ratio ours/uWSGI, and the router's RSS and CPU time.
+# Measured 2026-12-01 (2 cores shared with ~8 builds, load ~15: noisy), `bench/router.sh 4 16`:
+#   hello  ours 11837 req/s  uWSGI 2811 req/s  4.21x  (router RSS 6 MiB, 35.9 us CPU/request)
+#   big    ours  1770 req/s  uWSGI  362 req/s  4.89x  (router RSS 6 MiB, 104.5 us CPU/request)
+set -eu
+cd "$(dirname "$0")/.."
+SECS=${1:-4}
+CONNS=${2:-16}
+OURS=./uwsgi
+DEB=/usr/bin/uwsgi
+PY=/usr/bin/python3
+port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(port); P2=$(port)
+LOG=$(mktemp -d)
+trap 'kill $PID1 $PID2 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT INT TERM
+
+start_pair() {  # $1 = app
+  $OURS --http 127.0.0.1:$P1 --wsgi-file "$1" --processes 1 --disable-logging >"$LOG/ours.log" 2>&1 &
+  PID1=$!
+  $DEB --plugins python3,http --http 127.0.0.1:$P2 --wsgi-file "$1" --processes 1 --master \
+       --disable-logging --http-keepalive >"$LOG/deb.log" 2>&1 &
+  PID2=$!
+  sleep 1.5
+}
+stop_pair() { kill -INT $PID1 $PID2 2>/dev/null || true; wait $PID1 $PID2 2>/dev/null || true; }
+rps() { wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
+# the router is the child of our master that is not a worker: "uWSGI http" in the log names its pid
+router_pid() { sed -n 's/.*HTTP router 1 (pid \([0-9]*\)) ready.*/\1/p' "$LOG/ours.log" | head -1; }
+usage() {  # RSS KiB and utime+stime ticks of a pid
+  awk '/VmRSS/ {print $2}' /proc/$1/status
+  awk '{print $14 + $15}' /proc/$1/stat
+}
+
+for app in hello big; do
+  start_pair bench/apps/$app.py
+  RP=$(router_pid)
+  T0=$(usage "$RP" | tail -1)
+  A=$(rps $P1)
+  T1=$(usage "$RP" | tail -1)
+  RSS=$(usage "$RP" | head -1)
+  B=$(rps $P2)
+  stop_pair
+  $PY - "$app" "$A" "$B" "$RSS" "$T0" "$T1" "$SECS" <<'PYEOF'
+import os, sys
+app, a, b, rss, t0, t1, secs = sys.argv[1:]
+a, b = float(a), float(b)
+hz = os.sysconf('SC_CLK_TCK')
+cpu_us = (int(t1) - int(t0)) / hz * 1e6 / max(1, a * float(secs))
+print(f'{app:6} ours {a:10.0f} req/s  uWSGI {b:10.0f} req/s  ratio {a / b:5.2f}x  '
+      f'(our router: RSS {int(rss) // 1024} MiB, {cpu_us:.1f} us CPU per request)')
+PYEOF
+done
