@@ -56,6 +56,12 @@ bool Connection::websocket_handshake(std::string_view key, std::string_view orig
   keep_alive_ = false;
   head_bytes_ = (long long)resp.size();
   body_done_ = true;
+  // Frames are received into the input buffer the head's views point into: the log line at the
+  // end still needs them.
+  if (!head_detached_) {
+    head_.detach(in_.data(), in_.data() + in_.size());
+    head_detached_ = true;
+  }
   if (!send_str(resp)) return false;
   ws_ = std::make_unique<WebSocketState>(settings_.websocket.max_size);
   ws_->next_ping_us = ws_now_us() + (uint64_t)settings_.websocket.ping_freq_s * 1000000;

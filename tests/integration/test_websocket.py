@@ -318,3 +318,45 @@ def test_nginx_uwsgi_pass(uwsgi_server, tmp_path):
         c.close()
     finally:
         ng.stop()
+
+
+def test_flask_socketio_chat_room(uwsgi_server):
+    """Flask-SocketIO with async_mode='gevent_uwsgi' (engineio drives uWSGI's websocket API with
+    request_context=); python-socketio clients on the websocket transport; a message said in a
+    room reaches its members only."""
+    socketio = pytest.importorskip('socketio')
+    pytest.importorskip('flask_socketio')
+    import queue
+    import threading
+    srv = uwsgi_server(*MODES['gevent'], '--wsgi-file', app_path('socketio_chat.py'), '--callable', 'app')
+
+    def client(room):
+        sio = socketio.Client()
+        got, joined = queue.Queue(), threading.Event()
+        sio.on('said', got.put)
+        sio.on('joined', lambda d: joined.set())
+        sio.connect(f'http://127.0.0.1:{srv.port}', transports=['websocket'], wait_timeout=5)
+        assert sio.transport() == 'websocket'
+        sio.emit('join', {'room': room})
+        assert joined.wait(5)
+        return sio, got
+
+    clients = []
+    try:
+        a, got_a = client('r1')
+        clients.append(a)
+        b, got_b = client('r1')
+        clients.append(b)
+        c, got_c = client('r2')
+        clients.append(c)
+        a.emit('say', {'room': 'r1', 'who': 'a', 'text': 'hi'})
+        assert got_a.get(timeout=5) == {'who': 'a', 'text': 'hi'}
+        assert got_b.get(timeout=5) == {'who': 'a', 'text': 'hi'}
+        b.emit('say', {'room': 'r1', 'who': 'b', 'text': 'yo'})
+        assert got_a.get(timeout=5) == {'who': 'b', 'text': 'yo'}
+        with pytest.raises(queue.Empty):
+            got_c.get(timeout=0.5)
+    finally:
+        for s in clients:
+            s.disconnect()
+    assert srv.wait_log('GET /socket.io/?transport=websocket')
