@@ -10,7 +10,6 @@ from collections import deque
 import gevent
 from greenlet import greenlet
 from gevent.event import Event
-from gevent.timeout import Timeout
 
 _READ, _WRITE = 1, 2
 _MAX_INCOMING = 4096  # connections waiting for a whole request head, per worker
