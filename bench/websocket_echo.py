@@ -5,7 +5,10 @@
     ./uwsgi --plugins gevent --gevent 100 --http-socket :PORT --wsgi-file bench/apps/ws_echo.py
     /usr/bin/uwsgi --plugins python3,gevent_python3 --gevent 100 --http-socket :PORT --wsgi-file ...
 
-    bench/websocket_echo.py [--clients 100] [--seconds 5] [--size 32]
+    bench/websocket_echo.py [--clients 100] [--seconds 5] [--size 32] [--idle 2000]
+
+Then --idle N websockets are opened and left waiting in websocket_recv(), and the worker's RSS
+growth per connection is printed (--gevent is raised to N for that part).
 
 Each client keeps one message in flight: send a masked text frame, read its echo, repeat. The
 client is one Python process (selectors), so on a small machine it can be the bottleneck: the
@@ -13,6 +16,7 @@ figures compare the two servers under the same client, they are not either serve
 import argparse
 import base64
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -66,6 +70,42 @@ def cpu_seconds(pid):
         except OSError:
             pass
     return total
+
+
+def rss_kib(pid):
+    """RSS of pid's worker (its child when there is one, else pid itself)."""
+    try:
+        kids = open(f'/proc/{pid}/task/{pid}/children').read().split()
+    except OSError:
+        kids = []
+    target = kids[0] if kids else pid
+    for line in open(f'/proc/{target}/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1])
+    return 0
+
+
+def idle_rss(cmd, n):
+    """KiB of worker RSS per idle websocket, n of them."""
+    port = free_port()
+    p = start(cmd + ['--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP, '--disable-logging',
+                     '--listen', '1024'], port)
+    socks = []
+    try:
+        warm = [connect(port) for _ in range(50)]  # first-use allocations out of the figure
+        for s in warm:
+            s.close()
+        time.sleep(0.5)
+        before = rss_kib(p.pid)
+        for _ in range(n):
+            socks.append(connect(port))
+        time.sleep(1)
+        after = rss_kib(p.pid)
+        return (after - before) / n
+    finally:
+        for s in socks:
+            s.close()
+        stop(p)
 
 
 def connect(port):
@@ -122,6 +162,7 @@ def main():
     ap.add_argument('--clients', type=int, default=100)
     ap.add_argument('--seconds', type=float, default=5)
     ap.add_argument('--size', type=int, default=32)
+    ap.add_argument('--idle', type=int, default=2000)
     a = ap.parse_args()
     assert a.size < 126
     servers = [
@@ -145,6 +186,13 @@ def main():
     for name, r, per_cpu in rates:
         print(f'  {name:<20} {r:10.0f} round trips/s {per_cpu:10.0f} per server CPU second')
     print(f'  ratio {rates[0][1] / rates[1][1]:.2f}x (per CPU second {rates[0][2] / max(rates[1][2], 1):.2f}x)')
+    if a.idle:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * a.idle + 200)), hard))
+        print(f'{a.idle} idle websockets (each waiting in websocket_recv()), worker RSS growth per connection')
+        for name, cmd in servers:
+            cmd = [c if c != '100' else str(a.idle + 10) for c in cmd]
+            print(f'  {name:<20} {idle_rss(cmd, a.idle):8.1f} KiB')
 
 
 if __name__ == '__main__':
