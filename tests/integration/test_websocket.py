@@ -21,8 +21,11 @@ MODES = {
     'threads': ['--threads', '4'],
     'ugreen': ['--async', '10', '--ugreen'],
     'gevent': ['--plugins', 'gevent', '--gevent', '100'],
+    # The other suspend and I/O engines.
+    'fcontext-libuv': ['--plugins', 'fcontext,libuv', '--fcontext', '--io-engine', 'libuv', '--async', '10'],
+    'greenlet-libev': ['--plugins', 'greenlet,libev', '--greenlet', '--io-engine', 'libev', '--async', '10'],
 }
-CONCURRENT = ['threads', 'ugreen', 'gevent']
+CONCURRENT = ['threads', 'ugreen', 'gevent', 'fcontext-libuv', 'greenlet-libev']
 
 
 def frame(opcode, payload=b'', fin=True, mask=True, rsv=0):
