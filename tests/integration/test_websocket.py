@@ -363,3 +363,11 @@ def test_flask_socketio_chat_room(uwsgi_server):
         for s in clients:
             s.disconnect()
     assert srv.wait_log('GET /socket.io/?transport=websocket')
+
+
+@pytest.mark.parametrize('opt,value', [('--websocket-max-size', '0'), ('--websocket-ping-freq', 'x'),
+                                       ('--websockets-pong-tolerance', '0')])
+def test_bad_websocket_option_stops_start_up(opt, value, tmp_path):
+    with pytest.raises(RuntimeError) as e:
+        start_uwsgi([opt, value, '--wsgi-file', app_path('ws_app.py')], log_dir=str(tmp_path))
+    assert opt.replace('websockets', 'websocket') in str(e.value)
