@@ -94,7 +94,9 @@ FrameParser::Event FrameParser::header_done() {
     if (max_message_ && len > max_message_ - message_.size())
       return fail(kCloseTooBig, "message larger than --websocket-max-size (" + std::to_string(max_message_) +
                                     " bytes)");
-    message_.reserve(message_.size() + len);
+    // Room for what a frame declares, but not more than 64 KiB ahead of its bytes: a client that
+    // declares 1 MiB and sends nothing must not cost 1 MiB per connection.
+    message_.reserve(message_.size() + (size_t)std::min<uint64_t>(len, 64 * 1024));
   }
   in_payload_ = true;
   return Event::kNeedMore;
