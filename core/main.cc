@@ -15,6 +15,7 @@
 #include "loop/io_epoll.h"
 #include "net/listener.h"
 #include "net/socket_options.h"
+#include "net/websocket_options.h"
 #include "log/log.h"
 #include "process/hooks.h"
 #include "process/limits.h"
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
   if (!read_request_log_config(cfg, &ss.log, &err)) return fail(err);
   ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
+  if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;

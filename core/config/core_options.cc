@@ -11,6 +11,7 @@
 #include <map>
 
 #include "log/request_log.h"
+#include "net/websocket_options.h"
 
 namespace uwsgi {
 
@@ -118,6 +119,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
   register_router_options(host);
+  register_websocket_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

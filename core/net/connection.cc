@@ -333,6 +333,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
   core_id_ = core_id;
   loop_ = host_.loop_engine();
   in_pos_ = in_len_ = 0;
+  ws_.reset();
   lookup_peer(fd);
   bool first = true;
   for (;;) {
@@ -467,6 +468,7 @@ void Connection::handle_one() {
   } else {
     h->handle(*this);
   }
+  if (ws_) websocket_end();
   if (!started_ && !aborted_) {
     log_line("the application returned no response for %.*s", (int)head_.find("REQUEST_URI").size(),
              head_.find("REQUEST_URI").data());
@@ -599,6 +601,7 @@ static bool has_bad_chars(const std::string& s) {
 }
 
 bool Connection::start_response(std::string_view status, const HeaderList& headers) {
+  if (ws_) return true;  // after a websocket handshake the HTTP response is over: ignored
   if (body_started_) {
     error_ = "start_response called after the response body started";
     return false;

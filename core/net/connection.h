@@ -18,6 +18,7 @@
 #include "log/request_log.h"
 #include "net/listener.h"
 #include "net/request_head.h"
+#include "net/websocket.h"
 
 namespace uwsgi {
 
@@ -30,6 +31,7 @@ struct ServeSettings {
   RequestLogConfig log;            // which requests get a line, and its format
   long long limit_post = 0;        // --limit-post: 0 = no limit
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
+  WebSocketSettings websocket;
 };
 
 // Told about each request's start and end (the worker publishes them in the scoreboard for
@@ -86,6 +88,11 @@ class Connection final : public Request {
   int core_id() const override { return core_id_; }
   int modifier1() const override { return head_.modifier1; }
   void mark_exception() override;
+  // WebSockets (connection_websocket.cc).
+  bool websocket_handshake(std::string_view key, std::string_view origin, std::string_view proto) override;
+  WsRecv websocket_recv(std::string* msg, bool* binary, bool nonblocking) override;
+  bool websocket_send(const void* data, size_t n, bool binary) override;
+  bool websocket_close(unsigned code, std::string_view reason) override;
 
  private:
   // kDeferred: no length known and nothing written yet (becomes kChunked at the first write).
@@ -118,6 +125,10 @@ class Connection final : public Request {
   void grow_input();
   static constexpr size_t kInitialInput = 512;
   void lookup_peer(int fd);
+  bool ws_send_frame(ws::Opcode op, const void* data, size_t n);
+  WsRecv ws_event(ws::FrameParser::Event e, std::string* msg, bool* binary);
+  WsRecv ws_fail(const std::string& why);
+  void websocket_end();
 
   const ServeSettings& settings_;
   HostImpl& host_;
@@ -170,6 +181,7 @@ class Connection final : public Request {
   int header_count_ = 0;      // response headers the app gave (%(headers))
   uint64_t start_us_ = 0;
   std::string error_;
+  std::unique_ptr<WebSocketState> ws_;  // after a websocket handshake (the connection's last request)
 };
 
 }  // namespace uwsgi

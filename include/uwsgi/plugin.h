@@ -98,6 +98,36 @@ class Request {
   virtual int modifier1() const = 0;
   // Flag the request as failed for the log and stats (e.g. the app raised).
   virtual void mark_exception() = 0;
+
+  // WebSockets (RFC 6455). Added after ABI 1 shipped: appended, with defaults, so plugins built
+  // before still work. Waits go through the loop engine: they suspend only the current core.
+  enum class WsRecv { kMessage, kNone, kClosed, kError };
+  // Answers 101 Switching Protocols (Sec-WebSocket-Accept from key; origin and protocol echoed
+  // when not empty). From then on the connection carries frames and closes when the request
+  // ends. false (error() says why) if the response already started or the write failed.
+  virtual bool websocket_handshake(std::string_view key, std::string_view origin, std::string_view proto) {
+    (void)key, (void)origin, (void)proto;
+    return false;
+  }
+  // The next whole message into *msg (*binary for a binary one). Pings are answered, and a ping
+  // goes out every --websocket-ping-freq seconds. nonblocking: kNone when no whole message is
+  // here yet. kClosed: the peer closed (our close frame answered it); kError: error() says why
+  // (a protocol error was answered with its close code first).
+  virtual WsRecv websocket_recv(std::string* msg, bool* binary, bool nonblocking) {
+    (void)msg, (void)binary, (void)nonblocking;
+    return WsRecv::kError;
+  }
+  // One whole message. Safe to call from another core or thread than the request's (frames are
+  // never interleaved). false once the connection failed or closed.
+  virtual bool websocket_send(const void* data, size_t n, bool binary) {
+    (void)data, (void)n, (void)binary;
+    return false;
+  }
+  // Starts the close handshake: one close frame with code and reason (later calls do nothing).
+  virtual bool websocket_close(unsigned code, std::string_view reason) {
+    (void)code, (void)reason;
+    return false;
+  }
 };
 
 // An application plugin (python) handles requests whose modifier1 it registered for.

@@ -10,7 +10,6 @@ from collections import deque
 import gevent
 from greenlet import greenlet
 from gevent.event import Event
-from gevent.timeout import Timeout
 
 _READ, _WRITE = 1, 2
 _MAX_INCOMING = 4096  # connections waiting for a whole request head, per worker
@@ -303,32 +302,33 @@ class WorkerLoop:
 
 def make_wait(hub):
     """wait(fd, events, timeout_ms) for the core's socket I/O: 1 ready, 0 timeout, -1 error,
-    -2 when called outside a greenlet that may block (the caller then polls)."""
+    -2 when called outside a greenlet that may block (the caller then polls).
+    Raw watchers whose callbacks switch straight back, not gevent.Timeout + hub.wait(): a
+    websocket waits once per message, and the Timeout object and Waiter cost a third of it."""
     loop = hub.loop
     getcurrent = gevent.getcurrent
+    hub_switch = hub.switch
 
     def wait(fd, events, timeout_ms):
-        if getcurrent() is hub:
+        g = getcurrent()
+        if g is hub:
             return -2
         w = loop.io(fd, (_READ if events & 1 else 0) | (_WRITE if events & 2 else 0))
-        t = Timeout(timeout_ms / 1000.0) if timeout_ms > 0 else None
+        t = loop.timer(timeout_ms / 1000.0) if timeout_ms > 0 else None
         try:
+            w.start(g.switch, 1)
             if t is not None:
-                t.start()
-            hub.wait(w)
-            return 1
-        except Timeout as e:
-            if e is t:
-                return 0
-            return -1
+                t.start(g.switch, 0)
+            r = hub_switch()
+            return r if r == 1 or r == 0 else -1
         except BaseException:
             # Killed (GreenletExit) or another greenlet's exception: the core closes the
             # connection; the exception cannot cross the C++ frames above.
             return -1
         finally:
+            w.close()
             if t is not None:
                 t.close()
-            w.close()
 
     return wait
 )PY";

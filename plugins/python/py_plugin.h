@@ -11,11 +11,15 @@
 
 namespace uwsgi::py {
 
+struct Responder;
+
 // The current request as the uwsgi module sees it (per async core).
 struct CurrentRequest {
   Request* req = nullptr;
   PyObject* environ = nullptr;  // borrowed: owned by the handler's frame
   bool waiting = false;         // an fd/timer was registered since the last suspend
+  Responder* responder = nullptr;  // borrowed, like environ
+  uint64_t serial = 0;          // which request this is, for uwsgi.request_context()
 };
 
 struct Globals {
@@ -81,6 +85,7 @@ struct Responder {
   bool called;         // start_response was called
   bool sent;           // headers went to the client
   bool gone;           // write() failed and, with --disable-write-exception, returned None
+  bool websocket;      // a websocket handshake ended the HTTP response
 };
 enum class Emit { kOk, kClientGone, kPyError };
 bool responder_init_type();
@@ -102,6 +107,17 @@ CurrentRequest* thread_request();
 // Suspend the current async core (after a uwsgi.* registration or a response chunk): marks
 // x-wsgiorg.fdevent.timeout in the environ. Returns false with a Python exception set.
 bool suspend_core(CoreContext* core);
+// websocket.cc: uWSGI's websocket functions in the uwsgi module, --wsgi-websocket.
+bool add_websocket_functions(PyObject* module);
+void register_websocket_options(Host& host);
+uint64_t next_request_serial();
+// Under gevent (many requests in one thread, no async core): which request the current greenlet
+// serves. Returns the token leave() takes (nullptr if it could not be set).
+PyObject* greenlet_request_enter(int core_id);
+void greenlet_request_leave(PyObject* token);
+// --wsgi-websocket: handshake an upgrade request and add environ['wsgi.websocket']; false with a
+// Python error set when that failed.
+bool wsgi_websocket_prepare(CurrentRequest* cur, PyObject* env);
 // signals.cc: the signal framework's functions in the uwsgi module; uwsgi.post_fork_hook.
 bool add_signal_functions(PyObject* module);
 // shared_api.cc: uwsgi.lock/unlock/is_locked and uwsgi.cache_* over Host::locks()/caches().

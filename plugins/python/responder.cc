@@ -186,7 +186,7 @@ Responder* responder_new(Request* req) {
   if (!r) return nullptr;
   r->req = req;
   r->status = r->headers = nullptr;
-  r->called = r->sent = r->gone = false;
+  r->called = r->sent = r->gone = r->websocket = false;
   r->write_fn = PyCFunction_New(&write_def, reinterpret_cast<PyObject*>(r));
   PyObject_GC_Track(r);
   if (!r->write_fn) {

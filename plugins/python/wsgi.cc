@@ -365,14 +365,23 @@ class WsgiHandler : public AppHandler {
       cleanup(req, input, r, env);
       return;
     }
-    if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{&req, env, false};
-    // Vectorcall, not PyObject_CallFunctionObjArgs: the varargs path adds two frames (~370 bytes)
-    // under the app's, and each suspended greenlet keeps a copy of that stack.
-    PyObject* args[] = {env, reinterpret_cast<PyObject*>(r)};
-    PyObject* result = PyObject_Vectorcall(app, args, 2, nullptr);
-    if (!result) {
+    // Under gevent, uwsgi.* functions find the request by the greenlet (see websocket.cc).
+    PyObject* gtoken = !core && le && le->async_cores() > 1 ? greenlet_request_enter(core_id) : nullptr;
+    CurrentRequest* cur = current_request(core_id);
+    if (cur) *cur = CurrentRequest{&req, env, false, r, next_request_serial()};
+    PyObject* result = nullptr;
+    if (cur && !wsgi_websocket_prepare(cur, env)) {
       app_failed(req, r);
     } else {
+      // Vectorcall, not PyObject_CallFunctionObjArgs: the varargs path adds two frames (~370
+      // bytes) under the app's, and each suspended greenlet keeps a copy of that stack.
+      PyObject* args[] = {env, reinterpret_cast<PyObject*>(r)};
+      result = PyObject_Vectorcall(app, args, 2, nullptr);
+      if (!result) app_failed(req, r);
+    }
+    if (result && result == Py_None && r->websocket) {
+      Py_CLEAR(result);  // a websocket app may return nothing: its response went as frames
+    } else if (result) {
       Emit e = send_result(req, r, result, core);
       if (e == Emit::kPyError) app_failed(req, r);
       else if (e == Emit::kClientGone || r->gone)
@@ -380,7 +389,8 @@ class WsgiHandler : public AppHandler {
       close_result(req, result);
       Py_DECREF(result);
     }
-    if (CurrentRequest* cur = current_request(core_id)) *cur = CurrentRequest{};
+    if (CurrentRequest* c = current_request(core_id)) *c = CurrentRequest{};
+    greenlet_request_leave(gtoken);
     cleanup(req, input, r, env);
   }
 
