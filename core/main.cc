@@ -15,6 +15,7 @@
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "log/log.h"
+#include "process/cheaper.h"
 #include "process/hooks.h"
 #include "process/limits.h"
 #include "log/log_rotation.h"
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
       !get_bounded(cfg, "harakiri", 0, 0, 86400 * 365, &harakiri, &err))
     return fail(err);
   if (!check_recycle_options(cfg, &err)) return fail(err);
+  if (!check_cheaper_options(cfg, (int)processes, &err)) return fail(err);
   if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");

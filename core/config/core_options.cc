@@ -11,6 +11,7 @@
 #include <map>
 
 #include "log/request_log.h"
+#include "process/cheaper.h"
 
 namespace uwsgi {
 
@@ -118,6 +119,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
+  register_cheaper_options(host);
   register_log_options(host);
   register_router_tuning_options(host);
 }

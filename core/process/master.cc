@@ -20,6 +20,7 @@
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
+#include "process/cheaper.h"
 #include "process/hooks.h"
 #include "process/procname.h"
 #include "process/recycle.h"
@@ -150,6 +151,7 @@ class Master {
         s_.processes, [this](int id) { return id >= 1 && id <= s_.processes && slots_[id].pid > 0 && mode_ == kRunning; },
         [](int id) { return scoreboard().worker(id).busy_cores.load() == 0; });
     if (!open_stats(cfg, &stats_)) return 1;
+    cheaper_.configure(cfg, s_.processes, s_.listeners);
     facts_.listeners = s_.listeners;
     facts_.nworkers = s_.processes;
     facts_.ncores = ncores;
@@ -170,9 +172,10 @@ class Master {
       sigaction(sig, &sa, nullptr);
       log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
     }
-    log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
-             s_.engines.loop.c_str());
-    for (int i = 1; i <= s_.processes; i++) spawn(i);
+    log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(),
+             cheaper_.enabled() ? cheaper_.kept() : s_.processes, s_.engines.loop.c_str());
+    for (int i = 1; i <= s_.processes; i++)
+      if (!cheaper_.is_cheap(i)) spawn(i);
     for (;;) {
       // The wake-up pipe, each worker's signal channel, inotify, the stats socket.
       std::vector<pollfd> pfds;
@@ -242,10 +245,11 @@ class Master {
         }
         step_chain_reload();
         check_recycling(now);
+        cheaper_tick(now);
       }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
-          if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
+          if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms && !cheaper_.is_cheap(i)) spawn(i);
       } else {
         if (alive() == 0) {
           if (mode_ == kShutdown) {
@@ -389,6 +393,13 @@ class Master {
     }
   }
 
+  // --cheaper: the algorithm's verdict of this second; its spawns happen in the respawn loop.
+  void cheaper_tick(uint64_t now) {
+    if (!cheaper_.enabled()) return;
+    auto life = [this](int id) { return WorkerLife{slots_[id].pid, slots_[id].recycle_reason != nullptr}; };
+    for (int id : cheaper_.tick(now, life)) recycle(id, "cheaper");
+  }
+
   void spawn(int id) {
     SignalFramework& sf = SignalFramework::get();
     sf.open_channel(id);
@@ -451,7 +462,9 @@ class Master {
         scoreboard().worker(i).pid.store(0);
         SignalFramework::get().close_channel(i);
         if (mode_ == kRunning) {
-          if (slots_[i].harakiri_sent)
+          if (cheaper_.is_cheap(i))
+            log_line("worker %d (pid %d) stopped by cheaper, %d kept", i, (int)pid, cheaper_.kept());
+          else if (slots_[i].harakiri_sent)
             log_line("worker %d (pid %d) killed by harakiri: respawning", i, (int)pid);
           else if (slots_[i].recycle_reason)
             log_line("worker %d (pid %d) recycled (%s): respawning", i, (int)pid, slots_[i].recycle_reason);
@@ -483,6 +496,7 @@ class Master {
   // --lazy-apps: every worker's last attempt to load the app failed and none has it loaded.
   bool every_worker_failed_app() const {
     for (int i = 1; i <= s_.processes; i++) {
+      if (cheaper_.is_cheap(i)) continue;  // never started: it did not fail
       if (!slots_[i].failed_app) return false;
       if (slots_[i].pid > 0 && scoreboard().worker(i).apps_loaded.load()) return false;
     }
@@ -551,6 +565,7 @@ class Master {
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;
   TouchWatcher touch_;
+  Cheaper cheaper_;
   uint64_t next_recycle_check_ms_ = 0;
   int chain_next_ = 0;      // the worker a chain reload is at (0: none running)
   pid_t chain_old_pid_ = 0;  // that worker's pid when it was asked to go
