@@ -100,6 +100,8 @@ void register_core_options(HostImpl& host) {
                               "recycle a worker whose address space is over this many MB after a request", {}, true));
   host.add_option(make_option("evil-reload-on-rss", 0, R,
                               "the master kills (SIGKILL) a worker whose resident memory is over this many MB", {}, true));
+  host.add_option(make_option("evil-reload-on-as", 0, R,
+                              "the master kills (SIGKILL) a worker whose address space is over this many MB", {}, true));
   host.add_option(make_option("max-worker-lifetime", 0, R,
                               "gracefully recycle a worker after this many seconds", {}, true));
   host.add_option(make_option("max-worker-lifetime-delta", 0, R,

@@ -358,7 +358,7 @@ class Master {
     recycle(chain_next_, "chain reload");
   }
 
-  // --max-worker-lifetime (graceful) and --evil-reload-on-rss (SIGKILL), checked once a second.
+  // --max-worker-lifetime (graceful) and --evil-reload-on-rss/-as (SIGKILL), checked once a second.
   void check_recycling(uint64_t now) {
     if (now < next_recycle_check_ms_) return;
     next_recycle_check_ms_ = now + 1000;
@@ -382,13 +382,12 @@ class Master {
         recycle(i, "max-worker-lifetime");
         continue;
       }
-      if (recycle_.evil_rss_bytes > 0) {
-        ProcessMemory m;
-        if (read_process_memory(w.pid, &m) && m.rss_bytes > recycle_.evil_rss_bytes) {
-          log_line("worker %d (pid %d) rss %llu MB over --evil-reload-on-rss %llu MB: killing it", i, (int)w.pid,
-                   (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(recycle_.evil_rss_bytes >> 20));
-          recycle(i, "evil-reload-on-rss", SIGKILL);
-        }
+      uint64_t seen, limit;
+      if (const char* evil = evil_recycle_reason(recycle_, w.pid, &seen, &limit)) {
+        log_line("worker %d (pid %d) %s %llu MB over --%s %llu MB: killing it", i, (int)w.pid,
+                 strcmp(evil, "evil-reload-on-rss") == 0 ? "rss" : "address space", (unsigned long long)(seen >> 20), evil,
+                 (unsigned long long)(limit >> 20));
+        recycle(i, evil, SIGKILL);
       }
     }
   }
@@ -482,6 +481,9 @@ class Master {
           bool quick = now - slots_[i].started_ms < recycle_.min_lifetime_ms && !slots_[i].harakiri_sent &&
                        !slots_[i].recycle_reason && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
           slots_[i].respawn_at_ms = quick ? now + 1000 : now;
+          if (quick)
+            log_line("worker %d lived %llu ms, less than --min-worker-lifetime: respawning it in 1 s", i,
+                     (unsigned long long)(now - slots_[i].started_ms));
         }
       }
     }
