@@ -342,12 +342,16 @@ class Master {
     if (chain_next_ == 0) return;
     if (chain_old_pid_ > 0) {
       const WorkerSlot& w = slots_[chain_next_];
-      if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
-      if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      // A worker --cheaper stopped meanwhile has no replacement to wait for.
+      if (!cheaper_.is_cheap(chain_next_)) {
+        if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
+        if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      }
       chain_old_pid_ = 0;
       chain_next_++;
     }
-    while (chain_next_ <= s_.processes && slots_[chain_next_].pid <= 0) chain_next_++;
+    while (chain_next_ <= s_.processes && (slots_[chain_next_].pid <= 0 || cheaper_.is_cheap(chain_next_)))
+      chain_next_++;
     if (chain_next_ > s_.processes) {
       log_line("chain reload done");
       chain_next_ = 0;

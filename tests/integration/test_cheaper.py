@@ -9,7 +9,7 @@ import pytest
 
 from conftest import app_path, free_port
 from test_operations import read_stats
-from test_supervision import fails_to_start, wait_for, workers
+from test_supervision import fails_to_start, touch, wait_for, workers
 
 APP = app_path('supervise_app.py')
 
@@ -150,3 +150,17 @@ def test_rss_limit_soft_stops_the_growth(uwsgi_server):
 def test_bad_cheaper_options_stop_start_up(tmp_path, args, name):
     rc, log = fails_to_start(['--wsgi-file', APP, '--master'] + args, tmp_path)
     assert rc != 0 and name in log, log
+
+
+def test_chain_reload_while_cheaper_stops_workers_finishes(uwsgi_server, tmp_path):
+    trigger = tmp_path / 'chain'
+    trigger.write_text('')
+    srv = cheaper(uwsgi_server, '--processes', '3', '--cheaper', '1', '--cheaper-overload', '1',
+                  '--touch-chain-reload', str(trigger))
+    load = Load(srv, 4, '/sleep?1')
+    assert wait_for(lambda: len(workers(srv)) == 3, 40), srv.log()
+    load.stop()
+    touch(trigger)  # the chain meets workers cheaper is stopping
+    assert srv.wait_log('chain reload done', timeout=40), srv.log()
+    assert wait_for(lambda: len(workers(srv)) == 1, 40), srv.log()
+    assert srv.request('GET', '/')[0] == 200
