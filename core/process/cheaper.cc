@@ -27,7 +27,8 @@ void register_cheaper_options(HostImpl& host) {
                               "queue length that spawns; busyness: its window in seconds (default 3)",
                               {}, true));
   host.add_option(make_option("cheaper-idle", 0, R,
-                              "spare2: seconds with more than --cheaper idle workers before one is stopped (default 10)",
+                              "spare2: seconds with more than --cheaper idle workers before one is stopped "
+                              "(default 10)",
                               {}, true));
   host.add_option(make_option("cheaper-rss-limit-soft", 0, R,
                               "cheaper spawns no worker while the workers' resident memory totals this many bytes",

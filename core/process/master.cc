@@ -388,9 +388,9 @@ class Master {
       }
       uint64_t seen, limit;
       if (const char* evil = evil_recycle_reason(recycle_, w.pid, &seen, &limit)) {
-        log_line("worker %d (pid %d) %s %llu MB over --%s %llu MB: killing it", i, (int)w.pid,
-                 strcmp(evil, "evil-reload-on-rss") == 0 ? "rss" : "address space", (unsigned long long)(seen >> 20), evil,
-                 (unsigned long long)(limit >> 20));
+        const char* what = strcmp(evil, "evil-reload-on-rss") == 0 ? "rss" : "address space";
+        log_line("worker %d (pid %d) %s %llu MB over --%s %llu MB: killing it", i, (int)w.pid, what,
+                 (unsigned long long)(seen >> 20), evil, (unsigned long long)(limit >> 20));
         recycle(i, evil, SIGKILL);
       }
     }
