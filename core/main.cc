@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   PluginAutoloader autoload(host, loader);
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
+  if (print_cheaper_algos_if_asked(cfg)) return 0;
 
   if (!apply_log_date(cfg, &err)) return fail(err);
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))

@@ -1,6 +1,7 @@
 #include "process/cheaper.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "config/options.h"
 #include "config/values.h"
@@ -59,6 +60,16 @@ void register_cheaper_options(HostImpl& host) {
                               "(default 60)",
                               {}, true));
   host.add_option(make_option("cheaper-busyness-verbose", 0, N, "busyness: log each cycle's busyness"));
+  host.add_option(make_option("cheaper-algos-list", 0, N, "print the cheaper algorithms and exit",
+                              {"cheaper-algo-list", "cheaper-list"}));
+}
+
+bool print_cheaper_algos_if_asked(const Config& cfg) {
+  if (!cfg.get_bool("cheaper-algos-list")) return false;
+  printf("*** cheaper algorithms ***\n");
+  for (auto& n : cheaper_algo_names()) printf("%s\n", n.c_str());
+  printf("--- end of cheaper algorithms list ---\n");
+  return true;
 }
 
 namespace {

@@ -21,6 +21,8 @@ namespace uwsgi {
 
 // The --cheaper* options, registered with the core's.
 void register_cheaper_options(HostImpl& host);
+// --cheaper-algos-list: prints the algorithms' names; true when it did (main() then exits).
+bool print_cheaper_algos_if_asked(const Config& cfg);
 // Range and consistency checks for main(): a bad value stops start-up naming the option.
 bool check_cheaper_options(const Config& cfg, int processes, std::string* err);
 

@@ -2,12 +2,13 @@
 load and shrinks back, losing no request. Load is parallel slow requests (apps/supervise_app.py's
 /sleep) from client threads; workers are counted as the master's children (/proc) and in --stats.
 """
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import app_path, free_port
+from conftest import app_path, free_port, uwsgi_binary
 from test_operations import read_stats
 from test_supervision import fails_to_start, touch, wait_for, workers
 
@@ -164,3 +165,9 @@ def test_chain_reload_while_cheaper_stops_workers_finishes(uwsgi_server, tmp_pat
     assert srv.wait_log('chain reload done', timeout=40), srv.log()
     assert wait_for(lambda: len(workers(srv)) == 1, 40), srv.log()
     assert srv.request('GET', '/')[0] == 200
+
+
+def test_cheaper_algos_list_prints_them():
+    out = subprocess.run([str(uwsgi_binary()), '--cheaper-algos-list'], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out
+    assert out.stdout.split('\n')[1:6] == ['spare', 'spare2', 'backlog', 'busyness', 'manual'], out.stdout
