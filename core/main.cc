@@ -17,6 +17,7 @@
 #include "net/socket_options.h"
 #include "net/websocket_options.h"
 #include "log/log.h"
+#include "process/cheaper.h"
 #include "process/hooks.h"
 #include "process/limits.h"
 #include "log/log_rotation.h"
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   PluginAutoloader autoload(host, loader);
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
+  if (print_cheaper_algos_if_asked(cfg)) return 0;
 
   if (!apply_log_date(cfg, &err)) return fail(err);
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
       !get_bounded(cfg, "harakiri", 0, 0, 86400 * 365, &harakiri, &err))
     return fail(err);
   if (!check_recycle_options(cfg, &err)) return fail(err);
+  if (!check_cheaper_options(cfg, (int)processes, &err)) return fail(err);
   if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");

@@ -12,6 +12,7 @@
 
 #include "log/request_log.h"
 #include "net/websocket_options.h"
+#include "process/cheaper.h"
 
 namespace uwsgi {
 
@@ -98,6 +99,8 @@ void register_core_options(HostImpl& host) {
                               "recycle a worker whose address space is over this many MB after a request", {}, true));
   host.add_option(make_option("evil-reload-on-rss", 0, R,
                               "the master kills (SIGKILL) a worker whose resident memory is over this many MB", {}, true));
+  host.add_option(make_option("evil-reload-on-as", 0, R,
+                              "the master kills (SIGKILL) a worker whose address space is over this many MB", {}, true));
   host.add_option(make_option("max-worker-lifetime", 0, R,
                               "gracefully recycle a worker after this many seconds", {}, true));
   host.add_option(make_option("max-worker-lifetime-delta", 0, R,
@@ -117,6 +120,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
+  register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);
   register_websocket_options(host);

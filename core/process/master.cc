@@ -22,6 +22,7 @@
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
+#include "process/cheaper.h"
 #include "process/hooks.h"
 #include "process/procname.h"
 #include "process/recycle.h"
@@ -160,6 +161,7 @@ class Master {
         s_.processes, [this](int id) { return id >= 1 && id <= s_.processes && slots_[id].pid > 0 && mode_ == kRunning; },
         [](int id) { return scoreboard().worker(id).busy_cores.load() == 0; });
     if (!open_stats(cfg, &stats_)) return 1;
+    cheaper_.configure(cfg, s_.processes, s_.listeners);
     facts_.listeners = s_.listeners;
     facts_.nworkers = s_.processes;
     facts_.ncores = ncores;
@@ -180,9 +182,10 @@ class Master {
       sigaction(sig, &sa, nullptr);
       log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
     }
-    log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
-             s_.engines.loop.c_str());
-    for (int i = 1; i <= s_.processes; i++) spawn(i);
+    log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(),
+             cheaper_.enabled() ? cheaper_.kept() : s_.processes, s_.engines.loop.c_str());
+    for (int i = 1; i <= s_.processes; i++)
+      if (!cheaper_.is_cheap(i)) spawn(i);
     mules_spawn_all();
     start_routers();
     for (;;) {
@@ -256,10 +259,11 @@ class Master {
         check_recycling(now);
         cron_tick([&sf](int num) { sf.route(num); });
         mules_tick(now);
+        cheaper_tick(now);
       }
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
-          if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms) spawn(i);
+          if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms && !cheaper_.is_cheap(i)) spawn(i);
         for (size_t r = 0; r < routers_.size(); r++)
           if (routers_[r].pid == 0 && now >= routers_[r].respawn_at_ms) spawn_router(r);
       } else {
@@ -443,12 +447,16 @@ class Master {
     if (chain_next_ == 0) return;
     if (chain_old_pid_ > 0) {
       const WorkerSlot& w = slots_[chain_next_];
-      if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
-      if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      // A worker --cheaper stopped meanwhile has no replacement to wait for.
+      if (!cheaper_.is_cheap(chain_next_)) {
+        if (w.pid == chain_old_pid_ || w.pid == 0) return;  // still draining / not respawned yet
+        if (!scoreboard().worker(chain_next_).apps_loaded.load()) return;  // replacement not ready
+      }
       chain_old_pid_ = 0;
       chain_next_++;
     }
-    while (chain_next_ <= s_.processes && slots_[chain_next_].pid <= 0) chain_next_++;
+    while (chain_next_ <= s_.processes && (slots_[chain_next_].pid <= 0 || cheaper_.is_cheap(chain_next_)))
+      chain_next_++;
     if (chain_next_ > s_.processes) {
       log_line("chain reload done");
       chain_next_ = 0;
@@ -459,7 +467,7 @@ class Master {
     recycle(chain_next_, "chain reload");
   }
 
-  // --max-worker-lifetime (graceful) and --evil-reload-on-rss (SIGKILL), checked once a second.
+  // --max-worker-lifetime (graceful) and --evil-reload-on-rss/-as (SIGKILL), checked once a second.
   void check_recycling(uint64_t now) {
     if (now < next_recycle_check_ms_) return;
     next_recycle_check_ms_ = now + 1000;
@@ -483,15 +491,21 @@ class Master {
         recycle(i, "max-worker-lifetime");
         continue;
       }
-      if (recycle_.evil_rss_bytes > 0) {
-        ProcessMemory m;
-        if (read_process_memory(w.pid, &m) && m.rss_bytes > recycle_.evil_rss_bytes) {
-          log_line("worker %d (pid %d) rss %llu MB over --evil-reload-on-rss %llu MB: killing it", i, (int)w.pid,
-                   (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(recycle_.evil_rss_bytes >> 20));
-          recycle(i, "evil-reload-on-rss", SIGKILL);
-        }
+      uint64_t seen, limit;
+      if (const char* evil = evil_recycle_reason(recycle_, w.pid, &seen, &limit)) {
+        const char* what = strcmp(evil, "evil-reload-on-rss") == 0 ? "rss" : "address space";
+        log_line("worker %d (pid %d) %s %llu MB over --%s %llu MB: killing it", i, (int)w.pid, what,
+                 (unsigned long long)(seen >> 20), evil, (unsigned long long)(limit >> 20));
+        recycle(i, evil, SIGKILL);
       }
     }
+  }
+
+  // --cheaper: the algorithm's verdict of this second; its spawns happen in the respawn loop.
+  void cheaper_tick(uint64_t now) {
+    if (!cheaper_.enabled()) return;
+    auto life = [this](int id) { return WorkerLife{slots_[id].pid, slots_[id].recycle_reason != nullptr}; };
+    for (int id : cheaper_.tick(now, life)) recycle(id, "cheaper");
   }
 
   void spawn(int id) {
@@ -559,7 +573,9 @@ class Master {
         scoreboard().worker(i).pid.store(0);
         SignalFramework::get().close_channel(i);
         if (mode_ == kRunning) {
-          if (slots_[i].harakiri_sent)
+          if (cheaper_.is_cheap(i))
+            log_line("worker %d (pid %d) stopped by cheaper, %d kept", i, (int)pid, cheaper_.kept());
+          else if (slots_[i].harakiri_sent)
             log_line("worker %d (pid %d) killed by harakiri: respawning", i, (int)pid);
           else if (slots_[i].recycle_reason)
             log_line("worker %d (pid %d) recycled (%s): respawning", i, (int)pid, slots_[i].recycle_reason);
@@ -577,6 +593,9 @@ class Master {
           bool quick = now - slots_[i].started_ms < recycle_.min_lifetime_ms && !slots_[i].harakiri_sent &&
                        !slots_[i].recycle_reason && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
           slots_[i].respawn_at_ms = quick ? now + 1000 : now;
+          if (quick)
+            log_line("worker %d lived %llu ms, less than --min-worker-lifetime: respawning it in 1 s", i,
+                     (unsigned long long)(now - slots_[i].started_ms));
         }
       }
     }
@@ -591,6 +610,7 @@ class Master {
   // --lazy-apps: every worker's last attempt to load the app failed and none has it loaded.
   bool every_worker_failed_app() const {
     for (int i = 1; i <= s_.processes; i++) {
+      if (cheaper_.is_cheap(i)) continue;  // never started: it did not fail
       if (!slots_[i].failed_app) return false;
       if (slots_[i].pid > 0 && scoreboard().worker(i).apps_loaded.load()) return false;
     }
@@ -668,6 +688,7 @@ class Master {
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;
   TouchWatcher touch_;
+  Cheaper cheaper_;
   uint64_t next_recycle_check_ms_ = 0;
   int chain_next_ = 0;      // the worker a chain reload is at (0: none running)
   pid_t chain_old_pid_ = 0;  // that worker's pid when it was asked to go

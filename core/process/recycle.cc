@@ -16,7 +16,7 @@ static const long long kMaxMb = 1ll << 30;  // 1 PB: past any machine, and no ov
 
 bool check_recycle_options(const Config& cfg, std::string* err) {
   long long v;
-  for (const char* mb : {"reload-on-rss", "reload-on-as", "evil-reload-on-rss", "limit-as"})
+  for (const char* mb : {"reload-on-rss", "reload-on-as", "evil-reload-on-rss", "evil-reload-on-as", "limit-as"})
     if (!get_bounded(cfg, mb, 0, 0, kMaxMb, &v, err)) return false;
   for (const char* s : {"max-worker-lifetime", "max-worker-lifetime-delta", "min-worker-lifetime"})
     if (!get_bounded(cfg, s, 0, 0, 86400ll * 365, &v, err)) return false;
@@ -28,6 +28,7 @@ RecycleSettings read_recycle_settings(const Config& cfg) {
   r.rss_bytes = (uint64_t)cfg.get_int("reload-on-rss", 0) << 20;
   r.as_bytes = (uint64_t)cfg.get_int("reload-on-as", 0) << 20;
   r.evil_rss_bytes = (uint64_t)cfg.get_int("evil-reload-on-rss", 0) << 20;
+  r.evil_as_bytes = (uint64_t)cfg.get_int("evil-reload-on-as", 0) << 20;
   r.max_lifetime_ms = (uint64_t)cfg.get_int("max-worker-lifetime", 0) * 1000;
   r.lifetime_delta_ms = (uint64_t)cfg.get_int("max-worker-lifetime-delta", 0) * 1000;
   if (cfg.has("min-worker-lifetime")) r.min_lifetime_ms = (uint64_t)cfg.get_int("min-worker-lifetime", 1) * 1000;
@@ -56,6 +57,22 @@ const char* memory_recycle_reason(const RecycleSettings& r, ProcessMemory* seen)
   if (!read_process_memory(0, seen)) return nullptr;
   if (r.rss_bytes && seen->rss_bytes > r.rss_bytes) return "reload-on-rss";
   if (r.as_bytes && seen->as_bytes > r.as_bytes) return "reload-on-as";
+  return nullptr;
+}
+
+const char* evil_recycle_reason(const RecycleSettings& r, pid_t pid, uint64_t* seen, uint64_t* limit) {
+  ProcessMemory m;
+  if ((!r.evil_rss_bytes && !r.evil_as_bytes) || !read_process_memory(pid, &m)) return nullptr;
+  if (r.evil_rss_bytes && m.rss_bytes > r.evil_rss_bytes) {
+    *seen = m.rss_bytes;
+    *limit = r.evil_rss_bytes;
+    return "evil-reload-on-rss";
+  }
+  if (r.evil_as_bytes && m.as_bytes > r.evil_as_bytes) {
+    *seen = m.as_bytes;
+    *limit = r.evil_as_bytes;
+    return "evil-reload-on-as";
+  }
   return nullptr;
 }
 

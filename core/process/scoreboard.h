@@ -33,6 +33,7 @@ struct WorkerBoard {
   std::atomic<uint64_t> respawn_count{0};
   std::atomic<uint64_t> harakiri_count{0};
   std::atomic<uint64_t> delta_base{0};     // requests at the previous stats read (delta_requests)
+  std::atomic<uint32_t> cheaped{0};        // 1 while --cheaper keeps this worker stopped
   // Worker-owned.
   std::atomic<int32_t> busy_cores{0};       // requests in progress
   std::atomic<uint32_t> apps_loaded{0};      // 1 once the worker has its apps (--lazy-apps)

@@ -22,9 +22,7 @@ namespace uwsgi {
 
 using nlohmann::json;
 
-// Connections waiting in a listening TCP socket's accept queue (Linux reports it in tcpi_unacked
-// for LISTEN sockets) and the queue's size (tcpi_sacked).
-static void listen_queue(const Listener& l, long* queue, long* max) {
+void listen_queue(const Listener& l, long* queue, long* max) {
   *queue = 0;
   *max = 0;
   if (!l.unix_path.empty()) return;
@@ -99,10 +97,13 @@ std::string stats_json(const StatsFacts& f) {
                        {"vars", json::array()},
                        {"req_info", json::object()}});
     }
-    const char* status = pid <= 0 ? "cheap" : w.busy_cores.load() > 0 ? "busy" : "idle";
+    // "cheap": stopped (or being stopped) by --cheaper, or between two processes.
+    bool cheaped = w.cheaped.load() != 0;
+    const char* status = pid <= 0 || cheaped ? "cheap" : w.busy_cores.load() > 0 ? "busy" : "idle";
     workers.push_back({{"id", id},
                        {"pid", pid},
-                       {"accepting", pid > 0 && f.running ? 1 : 0},
+                       {"accepting", pid > 0 && f.running && !cheaped ? 1 : 0},
+                       {"cheaped", cheaped ? 1 : 0},
                        {"requests", req},
                        {"delta_requests", delta},
                        {"exceptions", w.exceptions.load()},

@@ -18,6 +18,10 @@ struct StatsFacts {
 
 std::string stats_json(const StatsFacts& f);
 
+// Connections waiting in a listening TCP socket's accept queue (Linux reports it in tcpi_unacked
+// for LISTEN sockets) and the queue's size (tcpi_sacked); 0 for unix sockets.
+void listen_queue(const Listener& l, long* queue, long* max);
+
 class StatsServer {
  public:
   ~StatsServer();
