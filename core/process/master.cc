@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -520,6 +521,7 @@ class Master {
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     bool first = !slots_[id].spawned_once;
+    pid_t master_pid = getpid();
     pid_t pid = fork();
     if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
@@ -529,6 +531,10 @@ class Master {
       return;
     }
     if (pid == 0) {
+      // A worker never outlives its master (also while it loads a --lazy-apps app): SIGINT when
+      // it dies, and gone at once if it died before this line.
+      prctl(PR_SET_PDEATHSIG, SIGINT);
+      if (getppid() != master_pid) _exit(0);
       sf.child_after_fork(id);
       close(g_master_pipe[0]);
       close(g_master_pipe[1]);
