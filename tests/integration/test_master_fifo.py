@@ -211,3 +211,26 @@ def test_a_regular_file_is_not_replaced(tmp_path):
         assert f.read_text() == 'keep me'
     finally:
         srv.stop()
+
+
+def test_sigtstp_pauses_and_resumes_like_p(server):
+    import signal
+    srv = server()
+    offset = len(srv.log())
+    os.kill(srv.proc.pid, signal.SIGTSTP)
+    assert wait_for(lambda: 'pausing 2 worker(s)' in srv.log()[offset:]), srv.log()
+    assert srv.proc.poll() is None  # the master itself is not stopped
+    os.kill(srv.proc.pid, signal.SIGTSTP)
+    assert wait_for(lambda: 'resuming 2 worker(s)' in srv.log()[offset:]), srv.log()
+    assert serving(srv)
+
+
+def test_sigwinch_and_sigurg_are_harmless(server):
+    import signal
+    srv = server()
+    workers = children_of(srv.proc.pid)
+    for pid in [srv.proc.pid] + workers:
+        for sig in (signal.SIGWINCH, signal.SIGURG):
+            os.kill(pid, sig)
+    time.sleep(0.5)
+    assert srv.proc.poll() is None and children_of(srv.proc.pid) == workers and serving(srv)
