@@ -302,6 +302,7 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
         close(null);
       }
     }
+    dup2(2, 1);  // its output goes to the server's log, as uWSGI's daemons' does
     if (!d.spec.chdir.empty() && chdir(d.spec.chdir.c_str()) != 0) {
       log_line("daemon \"%s\": chdir %s: %s", d.spec.cmd.c_str(), d.spec.chdir.c_str(), strerror(errno));
       _exit(1);

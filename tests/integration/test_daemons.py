@@ -196,3 +196,31 @@ def test_bad_daemon_options_stop_start_up(tmp_path, args, msg):
         assert msg in srv.log(), srv.log()
     finally:
         srv.stop()
+
+
+def test_self_daemonizing_smart_daemon(server, tmp_path):
+    """The command forks, exits 0 at once, and the real daemon writes the pidfile a little later:
+    that exit is no death; the pidfile's pid is watched (respawned when it dies, adopted again
+    after a reload, stopped at shutdown)."""
+    pidfile, pids = tmp_path / 'bg.pid', tmp_path / 'bg.pids'
+    inner = f'sleep 0.5; echo $$ > {pidfile}; echo $$ >> {pids}; exec sleep 600'
+    srv = server('--smart-attach-daemon', f"{pidfile} sh -c '{inner}' </dev/null & exit 0")
+    assert wait_for(lambda: len(pids_in(pids)) == 1), srv.log()
+    time.sleep(3)  # past the pidfile's grace: still one copy
+    assert len(pids_in(pids)) == 1 and pids_alive(pids_in(pids)), srv.log()
+    os.kill(pids_in(pids)[0], signal.SIGKILL)
+    assert wait_for(lambda: len(pids_in(pids)) == 2, 10), srv.log()
+    assert 'pidfile names no running process' in srv.log()
+    offset = len(srv.log())
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    assert wait_for(lambda: 'already running' in srv.log()[offset:], 20), srv.log()
+    assert len(pids_in(pids)) == 2
+    assert stop_gracefully(srv) == 0
+    assert wait_for(lambda: not pids_alive(pids_in(pids)), 3)
+
+
+def test_daemon_output_goes_to_the_log(server, tmp_path):
+    srv = server('--attach-daemon', 'echo out-line; echo err-line >&2; exec sleep 600',
+                 '--logto', str(tmp_path / 'server.log'))
+    log = tmp_path / 'server.log'
+    assert wait_for(lambda: log.exists() and 'out-line' in log.read_text() and 'err-line' in log.read_text())
