@@ -255,7 +255,7 @@ void Daemons::start_all(uint64_t now_ms) {
       d.pid = p;
       d.started_ms = now_ms;
       adopted = true;
-      log_line("daemon \"%s\" (pid %d) kept across the reload", d.spec.cmd.c_str(), (int)p);
+      log_line("[uwsgi-daemons] daemon \"%s\" (pid %d) kept across the reload", d.spec.cmd.c_str(), (int)p);
     }
     if (adopted) continue;
     if (!d.spec.pidfile.empty()) {
@@ -263,7 +263,7 @@ void Daemons::start_all(uint64_t now_ms) {
       if (pid_alive(p)) {
         d.smart_pid = p;
         d.started_ms = now_ms;
-        log_line("daemon \"%s\" already running (pid %d from %s)", d.spec.cmd.c_str(), (int)p,
+        log_line("[uwsgi-daemons] daemon \"%s\" already running (pid %d from %s)", d.spec.cmd.c_str(), (int)p,
                  d.spec.pidfile.c_str());
         continue;
       }
@@ -281,7 +281,7 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
   pid_t pid = fork();
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    log_line("daemon \"%s\": fork: %s: retrying in 1 s", d.spec.cmd.c_str(), strerror(errno));
+    log_line("[uwsgi-daemons] daemon \"%s\": fork: %s: retrying in 1 s", d.spec.cmd.c_str(), strerror(errno));
     d.pending = true;
     d.respawn_at_ms = now_ms + 1000;
     return;
@@ -304,15 +304,16 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
     }
     dup2(2, 1);  // its output goes to the server's log, as uWSGI's daemons' does
     if (!d.spec.chdir.empty() && chdir(d.spec.chdir.c_str()) != 0) {
-      log_line("daemon \"%s\": chdir %s: %s", d.spec.cmd.c_str(), d.spec.chdir.c_str(), strerror(errno));
+      log_line("[uwsgi-daemons] daemon \"%s\": chdir %s: %s", d.spec.cmd.c_str(), d.spec.chdir.c_str(),
+               strerror(errno));
       _exit(1);
     }
     if (d.spec.has_gid && (setgroups(0, nullptr), setgid(d.spec.gid) != 0)) {
-      log_line("daemon \"%s\": setgid(%u): %s", d.spec.cmd.c_str(), d.spec.gid, strerror(errno));
+      log_line("[uwsgi-daemons] daemon \"%s\": setgid(%u): %s", d.spec.cmd.c_str(), d.spec.gid, strerror(errno));
       _exit(1);
     }
     if (d.spec.has_uid && setuid(d.spec.uid) != 0) {
-      log_line("daemon \"%s\": setuid(%u): %s", d.spec.cmd.c_str(), d.spec.uid, strerror(errno));
+      log_line("[uwsgi-daemons] daemon \"%s\": setuid(%u): %s", d.spec.cmd.c_str(), d.spec.uid, strerror(errno));
       _exit(1);
     }
     if (d.spec.daemonize) {
@@ -330,7 +331,7 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
   d.pid = pid;
   d.started_ms = now_ms;
   d.killed = false;
-  log_line("spawned daemon \"%s\" (pid %d)", d.spec.cmd.c_str(), (int)pid);
+  log_line("[uwsgi-daemons] spawned daemon \"%s\" (pid %d)", d.spec.cmd.c_str(), (int)pid);
 }
 
 void Daemons::stop(Daemon& d, uint64_t now_ms) {
@@ -349,7 +350,7 @@ void Daemons::stop(Daemon& d, uint64_t now_ms) {
     d.pid = 0;
     d.smart_pid = 0;
   } else {
-    log_line("stopping daemon \"%s\" (signal %d)", d.spec.cmd.c_str(), d.spec.stop_signal);
+    log_line("[uwsgi-daemons] stopping daemon \"%s\" (signal %d)", d.spec.cmd.c_str(), d.spec.stop_signal);
   }
 }
 
@@ -357,7 +358,7 @@ void Daemons::died(Daemon& d, const char* how, uint64_t now_ms) {
   d.pid = 0;
   d.smart_pid = 0;
   if (d.stopping || shutting_down_) {
-    log_line("daemon \"%s\" stopped (%s)", d.spec.cmd.c_str(), how);
+    log_line("[uwsgi-daemons] daemon \"%s\" stopped (%s)", d.spec.cmd.c_str(), how);
     d.stopping = false;
     if (d.restart_after_stop && !shutting_down_) {
       d.restart_after_stop = false;
@@ -368,7 +369,7 @@ void Daemons::died(Daemon& d, const char* how, uint64_t now_ms) {
     return;
   }
   if (d.spec.control) {
-    log_line("control daemon \"%s\" died (%s): stopping the instance", d.spec.cmd.c_str(), how);
+    log_line("[uwsgi-daemons] control daemon \"%s\" died (%s): stopping the instance", d.spec.cmd.c_str(), how);
     control_died_ = true;
     d.down = true;
     return;
@@ -376,11 +377,12 @@ void Daemons::died(Daemon& d, const char* how, uint64_t now_ms) {
   uint64_t lived = now_ms - d.started_ms;
   if (lived < ms_from_s(d.spec.freq_s)) {
     d.throttle_s = d.throttle_s == 0 ? 1 : std::min(d.throttle_s * 2, std::max(1, d.spec.max_throttle_s));
-    log_line("daemon \"%s\" died after %llu ms (%s), less than freq=%d s: throttled, respawning in %d s",
+    log_line("[uwsgi-daemons] daemon \"%s\" died after %llu ms (%s), less than freq=%d s: "
+             "throttled, respawning in %d s",
              d.spec.cmd.c_str(), (unsigned long long)lived, how, d.spec.freq_s, d.throttle_s);
   } else {
     d.throttle_s = 0;
-    log_line("daemon \"%s\" died (%s): respawning", d.spec.cmd.c_str(), how);
+    log_line("[uwsgi-daemons] daemon \"%s\" died (%s): respawning", d.spec.cmd.c_str(), how);
   }
   d.pending = true;
   d.respawn_at_ms = now_ms + ms_from_s(d.throttle_s);
@@ -422,8 +424,8 @@ bool Daemons::smart_alive(Daemon& d) {
 void Daemons::tick(uint64_t now_ms, bool running) {
   for (auto& d : d_) {
     if (d.stopping && !d.killed && now_ms >= d.stop_deadline_ms) {
-      log_line("daemon \"%s\" still running %d s after its stop signal: killing it (SIGKILL)", d.spec.cmd.c_str(),
-               mercy_s_);
+      log_line("[uwsgi-daemons] daemon \"%s\" still running %d s after its stop signal: killing it (SIGKILL)",
+               d.spec.cmd.c_str(), mercy_s_);
       if (d.pid > 0) kill(-d.pid, SIGKILL), kill(d.pid, SIGKILL);
       if (d.smart_pid > 0) kill(d.smart_pid, SIGKILL);
       d.killed = true;
@@ -443,7 +445,7 @@ void Daemons::tick(uint64_t now_ms, bool running) {
       if (m == d.touch_mtimes[i]) continue;
       d.touch_mtimes[i] = m;
       if (m == 0) continue;
-      log_line("%s touched: restarting daemon \"%s\"", d.spec.touch[i].c_str(), d.spec.cmd.c_str());
+      log_line("[uwsgi-daemons] %s touched: restarting daemon \"%s\"", d.spec.touch[i].c_str(), d.spec.cmd.c_str());
       if (d.pending) {
         spawn(d, now_ms);
       } else {

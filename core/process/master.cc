@@ -161,7 +161,8 @@ class Master {
     sa.sa_handler = master_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP}) sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP})
+      sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
     set_procname(cfg, 0);
     std::string err;
