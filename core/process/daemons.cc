@@ -278,6 +278,7 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);  // no master handler may run in the child
+  pid_t master_pid = getpid();
   pid_t pid = fork();
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
@@ -294,7 +295,10 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (d.spec.pidfile.empty() && getppid() == 1) _exit(0);  // the master is already gone
+    if (d.spec.pidfile.empty() && getppid() != master_pid) _exit(0);  // the master is already gone
+    // Nothing of the server's leaks into it: a daemon holding a listening socket would keep the
+    // port bound after the server is gone.
+    close_range(3, ~0U, 0);
     if (!d.spec.honour_stdin) {
       int null = open("/dev/null", O_RDONLY);
       if (null >= 0 && null != 0) {

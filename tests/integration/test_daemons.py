@@ -224,3 +224,12 @@ def test_daemon_output_goes_to_the_log(server, tmp_path):
                  '--logto', str(tmp_path / 'server.log'))
     log = tmp_path / 'server.log'
     assert wait_for(lambda: log.exists() and 'out-line' in log.read_text() and 'err-line' in log.read_text())
+
+
+def test_daemon_inherits_no_server_fd(server, tmp_path):
+    """Only stdin, stdout, stderr: a daemon holding the listening socket would keep the port bound
+    after the server is gone."""
+    pids = tmp_path / 'fd.pids'
+    srv = server('--attach-daemon', sleeper(pids))
+    assert wait_for(lambda: len(pids_in(pids)) == 1), srv.log()
+    assert sorted(os.listdir(f'/proc/{pids_in(pids)[0]}/fd')) == ['0', '1', '2']
