@@ -18,7 +18,9 @@
 #include "net/websocket_options.h"
 #include "log/log.h"
 #include "process/cheaper.h"
+#include "process/daemons.h"
 #include "process/hooks.h"
+#include "process/master_fifo.h"
 #include "process/limits.h"
 #include "log/log_rotation.h"
 #include "log/request_log.h"
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   register_shared_options(host);
   register_cron_options(host);
   register_mule_options(host);
+  register_daemon_options(host);
+  register_master_fifo_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -134,6 +138,16 @@ int main(int argc, char** argv) {
   setup.loader = &loader;
   if (!choose_engines(host, &setup.engines, &err)) return fail(err);
   setup.master = cfg.get_bool("master");
+  {
+    std::vector<DaemonSpec> daemons;
+    if (!read_daemon_specs(cfg, &daemons, &err)) return fail(err);
+    // Daemons and the master fifo are the master's: asking for them asks for a master.
+    if (!setup.master && (!daemons.empty() || cfg.has("master-fifo"))) {
+      log_line("%s need a master process: enabling --master",
+               daemons.empty() ? "--master-fifo" : "attached daemons");
+      setup.master = true;
+    }
+  }
   // Values the process model casts to int (seconds, counts): bounded here, named in the message.
   long long processes, mercy, harakiri;
   if (!get_bounded(cfg, "processes", 1, 1, 4096, &processes, &err) ||

@@ -119,7 +119,9 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-prefix", 0, R, "prefix for the process names"));
   host.add_option(make_option("procname-prefix-spaced", 0, R, "prefix for the process names, followed by a space"));
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
-  host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
+  host.add_option(make_option("no-orphans", 0, N,
+                              "workers leave when the master dies (always so: PR_SET_PDEATHSIG, docs/operations.md)"));
+  host.add_option(make_option("reaper", 0, N, "workers reap the exited child processes of the app after each request"));
   register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);

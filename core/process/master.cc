@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +24,9 @@
 #include "process/stats.h"
 #include "process/status_report.h"
 #include "process/cheaper.h"
+#include "process/daemons.h"
 #include "process/hooks.h"
+#include "process/master_fifo.h"
 #include "process/procname.h"
 #include "process/recycle.h"
 #include "process/touch_reload.h"
@@ -95,7 +98,7 @@ static bool open_stats(const Config& cfg, StatsServer* stats) {
 
 namespace {
 
-volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0, g_got_usr1 = 0, g_got_usr2 = 0;
+volatile sig_atomic_t g_got_int = 0, g_got_hup = 0, g_got_term = 0, g_got_usr1 = 0, g_got_usr2 = 0, g_got_tstp = 0;
 int g_master_pipe[2] = {-1, -1};
 // unix_signal hooks: signals whose master action a hook replaced, and those that came.
 volatile sig_atomic_t g_hooked[65] = {}, g_hooked_got[65] = {};
@@ -108,6 +111,7 @@ void master_signal(int sig) {
   else if (sig == SIGTERM) g_got_term = 1;
   else if (sig == SIGUSR1) g_got_usr1 = 1;
   else if (sig == SIGUSR2) g_got_usr2 = 1;
+  else if (sig == SIGTSTP) g_got_tstp = 1;
   char c = 1;
   ssize_t r = ::write(g_master_pipe[1], &c, 1);
   (void)r;
@@ -169,7 +173,8 @@ class Master {
     sa.sa_handler = master_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP})
+      sigaction(sig, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
     set_procname(cfg, 0);
     std::string err;
@@ -182,8 +187,19 @@ class Master {
       sigaction(sig, &sa, nullptr);
       log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
     }
+    if (!fifo_.open(cfg.all("master-fifo"), &err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
+    std::vector<DaemonSpec> specs;
+    if (!read_daemon_specs(cfg, &specs, &err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
+    daemons_.configure(std::move(specs), s_.reload_mercy_s);
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(),
              cheaper_.enabled() ? cheaper_.kept() : s_.processes, s_.engines.loop.c_str());
+    daemons_.start_all(now_ms());
     for (int i = 1; i <= s_.processes; i++)
       if (!cheaper_.is_cheap(i)) spawn(i);
     mules_spawn_all();
@@ -196,6 +212,7 @@ class Master {
         if (sf.master_fd(i) >= 0) pfds.push_back({sf.master_fd(i), POLLIN, 0});
       if (sf.inotify_fd() >= 0) pfds.push_back({sf.inotify_fd(), POLLIN, 0});
       if (stats_.fd() >= 0) pfds.push_back({stats_.fd(), POLLIN, 0});
+      if (fifo_.fd() >= 0) pfds.push_back({fifo_.fd(), POLLIN, 0});
       poll(pfds.data(), pfds.size(), mode_ == kRunning ? sf.run_timers(200) : 200);
       char buf[64];
       while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
@@ -204,9 +221,10 @@ class Master {
       sf.read_inotify();
       if (stats_.fd() >= 0) {
         facts_.running = mode_ == kRunning;
+        facts_.daemons = daemons_.stats();
         stats_.serve(facts_);
       }
-      if (harakiri_ms_ > 0) check_harakiri();
+      if (harakiri_ms_ > 0 && !paused_) check_harakiri();  // a paused worker is not stuck
       if (g_got_usr1) {
         g_got_usr1 = 0;
         report_stats(0);
@@ -214,6 +232,11 @@ class Master {
       if (g_got_usr2) {
         g_got_usr2 = 0;
         report_cores(0);
+      }
+      for (char c : fifo_.read_commands()) fifo_command(c);
+      if (g_got_tstp) {
+        g_got_tstp = 0;
+        toggle_pause();  // uWSGI: SIGTSTP pauses the workers
       }
       if (g_got_term) {
         g_got_term = 0;
@@ -235,12 +258,17 @@ class Master {
         }
       }
       if (g_got_int && mode_ != kShutdown) begin(kShutdown, SIGINT);
+      if (daemons_.control_died() && mode_ != kShutdown) {
+        exit_code_ = 1;
+        begin(kShutdown, SIGINT);
+      }
       if (g_got_hup && mode_ == kRunning) {
         g_got_hup = 0;
         if (check_pid_ == 0) start_config_check();  // the reload begins once the new config passes
       }
       reap();
       uint64_t now = now_ms();
+      daemons_.tick(now, mode_ == kRunning);
       if (check_pid_ > 0 && now - check_started_ms_ > kConfigCheckMaxMs) {
         log_line("reload check: no answer after %d s: stopping it", (int)(kConfigCheckMaxMs / 1000));
         kill(check_pid_, SIGKILL);  // reaped (as a failed check) by reap()
@@ -267,7 +295,7 @@ class Master {
         for (size_t r = 0; r < routers_.size(); r++)
           if (routers_[r].pid == 0 && now >= routers_[r].respawn_at_ms) spawn_router(r);
       } else {
-        if (alive() == 0 && mules_alive() == 0 && (mode_ != kShutdown || routers_alive() == 0)) {
+        if (alive() == 0 && mules_alive() == 0 && daemons_.stopped() && (mode_ != kShutdown || routers_alive() == 0)) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             cron_stop_all();
@@ -276,6 +304,7 @@ class Master {
           }
           reexec();  // returns only on failure: serve on as before (new workers, same config)
           mode_ = kRunning;
+          daemons_.start_all(now);
           continue;
         }
         if (now >= deadline_ms_ && !killed_) {
@@ -297,6 +326,7 @@ class Master {
   enum Mode { kRunning, kShutdown, kReload };
 
   void begin(Mode m, int sig) {
+    if (paused_) toggle_pause();  // stopped workers could not finish
     mode_ = m;
     killed_ = false;
     deadline_ms_ = now_ms() + (uint64_t)s_.reload_mercy_s * 1000;
@@ -308,6 +338,9 @@ class Master {
     for (auto& w : slots_)
       if (w.pid > 0) kill(w.pid, sig);
     mules_signal_all(SIGTERM);  // a mule has no requests to finish: SIGTERM ends it
+    if (sig == SIGKILL) killed_ = true;
+    if (m == kShutdown) daemons_.begin_shutdown(now_ms());
+    else daemons_.begin_reload(now_ms());
     // A reload keeps the router and its sockets (requests wait in the workers' listen queue);
     // a shutdown stops it gracefully too.
     if (m == kShutdown)
@@ -391,6 +424,90 @@ class Master {
       return true;
     }
     return false;
+  }
+
+  // --master-fifo: one command letter (uWSGI's table; docs/operations.md).
+  void fifo_command(char c) {
+    switch (c) {
+      case 'r':
+      case 'R':
+        if (mode_ != kRunning) break;
+        brutal_reload_ = c == 'R';
+        if (check_pid_ == 0) start_config_check();  // as SIGHUP: a broken config cancels it
+        break;
+      case 'q': if (mode_ != kShutdown) begin(kShutdown, SIGINT); break;
+      case 'Q':
+        if (mode_ != kShutdown) begin(kShutdown, SIGKILL);
+        break;
+      case 'c': if (mode_ == kRunning) start_chain_reload(); break;
+      case 'w': if (mode_ == kRunning) reload_workers(); break;
+      case 'W':
+        if (mode_ != kRunning) break;
+        log_line("reloading the workers brutally");
+        for (int i = 1; i <= s_.processes; i++) recycle(i, "brutal workers reload", SIGKILL);
+        break;
+      case 's': report_stats(0); break;
+      case 'p': toggle_pause(); break;
+      case 'P': write_pidfiles(); break;
+      case 'l': reopen_log(false); break;
+      case 'L': reopen_log(true); break;
+      case '+':
+      case '-':
+        log_line("master fifo '%c': the number of workers changes only in cheaper mode (--cheaper)", c);
+        break;
+      case 'f': log_line("master fifo 'f' (re-fork the master) is not supported: use 'r' to reload"); break;
+      case 'B': case 'C': case 'E':
+        log_line("master fifo '%c' is not supported (no Emperor / broodlord mode)", c);
+        break;
+      default: log_line("master fifo: unknown command '%c' (0x%02x): ignored", c, (unsigned char)c);
+    }
+  }
+
+  // 'p' / SIGTSTP: the workers stop (SIGSTOP) until the next one (SIGCONT); nothing is lost,
+  // connections wait in the listen queue.
+  void toggle_pause() {
+    paused_ = !paused_;
+    log_line(paused_ ? "pausing %d worker(s)" : "resuming %d worker(s)", alive());
+    for (auto& w : slots_)
+      if (w.pid > 0) kill(w.pid, paused_ ? SIGSTOP : SIGCONT);
+  }
+
+  void write_pidfiles() {
+    for (const char* opt : {"pidfile", "pidfile2", "safe-pidfile"}) {
+      std::string path = s_.host->config().get(opt);
+      if (path.empty()) continue;
+      FILE* f = fopen(path.c_str(), "w");
+      if (!f) {
+        log_line("cannot write --%s %s: %s", opt, path.c_str(), strerror(errno));
+        continue;
+      }
+      fprintf(f, "%d\n", (int)getpid());
+      fclose(f);
+      log_line("wrote the pid to %s", path.c_str());
+    }
+  }
+
+  // 'l': reopen --logto (after an outside rotation moved it); 'L': rotate it now (renamed to
+  // FILE.TIMESTAMP, or --log-backupname) and reopen. The workers reopen theirs on their next line
+  // when --log-maxsize is set; otherwise they keep the old file until a reload.
+  void reopen_log(bool rotate) {
+    std::string path = s_.host->config().get("logto");
+    if (path.empty()) path = s_.host->config().get("daemonize");
+    if (path.empty() || path == "true") {
+      log_line("master fifo '%c': no --logto / --daemonize log file to %s", rotate ? 'L' : 'l',
+               rotate ? "rotate" : "reopen");
+      return;
+    }
+    if (rotate) {
+      std::string backup = s_.host->config().get("log-backupname");
+      if (backup.empty()) backup = path + "." + std::to_string((long long)time(nullptr));
+      if (rename(path.c_str(), backup.c_str()) != 0) {
+        log_line("cannot rotate %s: %s", path.c_str(), strerror(errno));
+        return;
+      }
+    }
+    if (!log_to_file(path.c_str())) log_line("cannot reopen %s: %s", path.c_str(), strerror(errno));
+    else log_line("log file %s %s", path.c_str(), rotate ? "rotated" : "reopened");
   }
 
   int alive() const {
@@ -524,6 +641,7 @@ class Master {
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     bool first = !slots_[id].spawned_once;
+    pid_t master_pid = getpid();
     pid_t pid = fork();
     if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
@@ -533,11 +651,15 @@ class Master {
       return;
     }
     if (pid == 0) {
+      // A worker never outlives its master (also while it loads a --lazy-apps app): SIGINT when
+      // it dies, and gone at once if it died before this line.
+      prctl(PR_SET_PDEATHSIG, SIGINT);
+      if (getppid() != master_pid) _exit(0);
       sf.child_after_fork(id);
       close(g_master_pipe[0]);
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
+      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP}) signal(sig, SIG_DFL);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
       _exit(run_worker(s_, id, true, first));
@@ -560,6 +682,7 @@ class Master {
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
       if (reap_router(pid, status)) continue;
+      if (daemons_.reaped(pid, status, now_ms())) continue;
       if (pid == check_pid_) {
         check_pid_ = 0;
         config_check_done(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -632,7 +755,7 @@ class Master {
       return;
     }
     if (pid == 0) {
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
+      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP}) signal(sig, SIG_DFL);
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask
@@ -651,7 +774,8 @@ class Master {
                "still serving with the running one");
       return;
     }
-    begin(kReload, SIGHUP);
+    begin(kReload, brutal_reload_ ? SIGKILL : SIGHUP);
+    brutal_reload_ = false;
   }
 
   void exec_self() {
@@ -664,6 +788,7 @@ class Master {
 
   void reexec() {
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
+    daemons_.export_kept();
     std::vector<Listener> keep = *s_.listeners;
     if (s_.router_listeners) keep.insert(keep.end(), s_.router_listeners->begin(), s_.router_listeners->end());
     keep.insert(keep.end(), s_.router_kept.begin(), s_.router_kept.end());
@@ -701,6 +826,10 @@ class Master {
   pid_t check_pid_ = 0;  // the reload's configuration check, while it runs
   uint64_t check_started_ms_ = 0;
   int exit_code_ = 0;
+  Daemons daemons_;
+  MasterFifo fifo_;
+  bool brutal_reload_ = false;  // the reload the running config check leads to kills the workers
+  bool paused_ = false;
 };
 
 }  // namespace

@@ -122,6 +122,13 @@ std::string stats_json(const StatsFacts& f) {
                        {"cores", cores}});
   }
   doc["workers"] = workers;
+  if (!f.daemons.empty()) {
+    json daemons = json::array();
+    for (auto& d : f.daemons)
+      daemons.push_back({{"cmd", d.cmd}, {"pid", d.pid}, {"respawns", d.respawns}, {"class", d.kind},
+                         {"control", d.control ? 1 : 0}, {"throttle", d.throttle}});
+    doc["daemons"] = daemons;
+  }
   doc["sockets"] = sockets;
   return doc.dump();
 }

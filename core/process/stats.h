@@ -2,6 +2,7 @@
 // built from the scoreboard. --stats-http adds an HTTP response head.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,11 +10,22 @@
 
 namespace uwsgi {
 
+// One attached daemon (process/daemons.h), as --stats shows it.
+struct DaemonStat {
+  std::string cmd;
+  int pid = 0;
+  uint64_t respawns = 0;
+  std::string kind;  // "classic" or "smart" (a pidfile)
+  bool control = false;
+  int throttle = 0;  // seconds its throttled respawn waits, while it waits
+};
+
 struct StatsFacts {
   const std::vector<Listener>* listeners = nullptr;
   int nworkers = 0;
   int ncores = 1;
   bool running = true;  // false while reloading / shutting down (workers not accepting)
+  std::vector<DaemonStat> daemons;
 };
 
 std::string stats_json(const StatsFacts& f);

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,6 +160,7 @@ WorkerImpl::WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& list
     by_fd_[l.fd] = &l;
   }
   max_requests_ = host.config().get_int("max-requests", 0);
+  reaper_ = host.config().get_bool("reaper");
   recycle_ = read_recycle_settings(host.config());
   counters_.observer = this;
 }
@@ -194,6 +196,9 @@ void WorkerImpl::request_end(int core_id, uint64_t duration_us, bool exception) 
 }
 
 void WorkerImpl::tick() {
+  if (reaper_)
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
   if (max_requests_ > 0 && counters_.requests >= (uint64_t)max_requests_ && !g_stop) {
     log_line("worker %d reached --max-requests %lld: recycling", id_, max_requests_);
     on_stop_signal(0);

@@ -64,6 +64,7 @@ class WorkerImpl final : public Worker, private RequestObserver {
     return stopping();
   };
   long long max_requests_ = 0;
+  bool reaper_ = false;  // --reaper: reap the app's exited children after each request
   RecycleSettings recycle_;
   std::atomic<bool> memory_check_due_{false};  // a request ended (any thread) since the last --reload-on-rss check
   int signal_ep_ = -1;  // epoll fd over the stop pipe and the master's signal channel
