@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "log/loggers.h"
 #include "log/request_log.h"
 
 namespace uwsgi {
@@ -119,6 +120,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
+  register_logger_options(host);
   register_router_tuning_options(host);
 }
 
