@@ -14,6 +14,10 @@ bool LogEncoder::parse(const std::string& spec, std::string* err) {
   if (kind_ == "prefix" || kind_ == "suffix" || kind_ == "nl") return true;
   if (kind_ == "format" || kind_ == "json") {
     json_ = kind_ == "json";
+    if (arg_.empty()) {
+      *err = "the \"" + kind_ + "\" encoder wants a template, e.g. " + kind_ + " {\"msg\": \"${msg}\"}";
+      return false;
+    }
     return compile(arg_, err);
   }
   if (kind_ == "gzip" || kind_ == "compress" || kind_ == "msgpack") {

@@ -58,7 +58,7 @@ TEST(LogEncoder, LoggerName) {
 
 TEST(LogEncoder, Rejects) {
   for (const char* bad : {"gzip", "compress", "msgpack map:1", "rot13", "format ${nope}", "json ${msg",
-                          "format ${strftim:%Y}"}) {
+                          "format ${strftim:%Y}", "json", "format"}) {
     LogEncoder e;
     std::string err;
     EXPECT_FALSE(e.parse(bad, &err)) << bad;
