@@ -149,9 +149,10 @@ def test_syslog_without_a_daemon_does_not_stop_the_server(uwsgi_server):
         assert srv.request('GET', '/x')[0] == 200
 
 
-def test_full_unix_datagram_socket_drops_and_warns_once(uwsgi_server, receiver):
+@pytest.mark.parametrize('mode', [[], ['--async', '8', '--ugreen']])
+def test_full_unix_datagram_socket_drops_and_warns_once(uwsgi_server, receiver, mode):
     r = receiver(unix=True)  # never read: its queue fills up
-    srv = uwsgi_server('--wsgi-file', APP, '--req-logger', f'socket:{r.addr}')
+    srv = uwsgi_server('--wsgi-file', APP, '--req-logger', f'socket:{r.addr}', *mode)
     conn = srv.connection()
     t0 = time.monotonic()
     for _ in range(400):
@@ -240,6 +241,26 @@ def test_encoder_without_logger_encodes_the_default_log(uwsgi_server):
     srv.request('GET', '/enc-default')
     assert srv.wait_log('SERVER [pid: ')
     assert re.search(r'^SERVER .*bound on', srv.log(), re.M)
+
+
+def test_ini_json_access_log_as_published(uwsgi_server, tmp_path):
+    """A config shape found in the wild: a log-format of JSON members wrapped by a format encoder."""
+    req = tmp_path / 'access.log'
+    ini = tmp_path / 'app.ini'
+    ini.write_text(f"""[uwsgi]
+wsgi-file = {APP}
+req-logger = file:{req}
+log-format = "method": "%(method)", "uri": "%(uri)", "status": %(status), "size": %(size)
+log-req-encoder = format {{"timestamp": "${{strftime:%%Y-%%m-%%dT%%H:%%M:%%S}}", "event": "uwsgi_request", ${{msg}}}}
+log-req-encoder = nl
+""")
+    srv = uwsgi_server('--ini', str(ini))
+    srv.request('GET', '/status/404')
+    [line] = lines_of(req, '/status/404')
+    d = json.loads(line)
+    assert (d['event'], d['method'], d['uri'], d['status']) == ('uwsgi_request', 'GET', '/status/404', 404)
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d', d['timestamp'])
+    assert read(req).endswith('}\n') and not read(req).endswith('\n\n')
 
 
 @pytest.mark.parametrize('args, named', [
