@@ -23,6 +23,7 @@
 #include "process/master_fifo.h"
 #include "process/limits.h"
 #include "log/log_rotation.h"
+#include "log/loggers.h"
 #include "log/request_log.h"
 #include "process/master.h"
 #include "process/procname.h"
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   for (auto& w : host.store().warnings()) log_line("uwsgi: %s", w.c_str());
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
   if (!read_log_rotation(cfg, &err)) return fail(err);
+  if (!setup_loggers(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
   if (!check_only) warn_router_options(cfg);

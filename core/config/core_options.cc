@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "log/loggers.h"
 #include "log/request_log.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
@@ -126,6 +127,7 @@ void register_core_options(HostImpl& host) {
   register_log_options(host);
   register_router_options(host);
   register_websocket_options(host);
+  register_logger_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -38,11 +38,18 @@ static int date_prefix(char* buf, size_t cap) {
   return (int)n + 3;
 }
 
-void log_request_line(std::string& line) {
-  line.push_back('\n');
-  ssize_t r = write(g_log_fd, line.data(), line.size());
+bool (*g_line_hook)(LogKind kind, const char* data, size_t len) = nullptr;
+
+void log_write(const char* data, size_t len) {
+  ssize_t r = write(g_log_fd, data, len);
   (void)r;
   if (g_log_rotation) rotate_log_if_full(g_log_fd);
+}
+
+void log_request_line(std::string& line) {
+  line.push_back('\n');
+  if (g_line_hook && g_line_hook(LogKind::kRequest, line.data(), line.size())) return;
+  log_write(line.data(), line.size());
 }
 
 void log_vline(const char* fmt, va_list ap) {
@@ -53,9 +60,8 @@ void log_vline(const char* fmt, va_list ap) {
   n += p;
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
-  ssize_t r = write(g_log_fd, buf, n);
-  (void)r;
-  if (g_log_rotation) rotate_log_if_full(g_log_fd);
+  if (g_line_hook && g_line_hook(LogKind::kServer, buf, n)) return;
+  log_write(buf, n);
 }
 
 void log_line(const char* fmt, ...) {

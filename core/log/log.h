@@ -1,6 +1,7 @@
 // Logging: one write() per line, so lines from many processes never interleave.
 #pragma once
 #include <cstdarg>
+#include <cstddef>
 #include <string>
 
 namespace uwsgi {
@@ -14,5 +15,12 @@ int log_fd();
 void set_log_date_format(const std::string& fmt);
 // A request log line, written as is (one write, a newline added): uWSGI puts no date on these.
 void log_request_line(std::string& line);
+
+// The hook of --logger & co (loggers.cc sets it once at start-up): takes each line, its newline
+// included, and returns true when it handled it (else the line goes to the default log).
+enum class LogKind { kServer, kRequest };
+extern bool (*g_line_hook)(LogKind kind, const char* data, size_t len);
+// The default log: stderr or the --logto file (with --log-maxsize's check), one write().
+void log_write(const char* data, size_t len);
 
 }  // namespace uwsgi
