@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 
+#include "log/log_master.h"
+#include "log/log_reopen.h"
 #include "log/request_log.h"
 
 namespace uwsgi {
@@ -119,6 +121,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
+  register_log_output_options(host);
+  register_log_file_options(host);
   register_router_tuning_options(host);
 }
 

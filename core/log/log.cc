@@ -1,6 +1,6 @@
 #include "log/log.h"
 
-#include "log/log_rotation.h"
+#include "log/log_buffer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -40,9 +40,7 @@ static int date_prefix(char* buf, size_t cap) {
 
 void log_request_line(std::string& line) {
   line.push_back('\n');
-  ssize_t r = write(g_log_fd, line.data(), line.size());
-  (void)r;
-  if (g_log_rotation) rotate_log_if_full(g_log_fd);
+  log_enqueue(line.data(), line.size());  // batched by this process's log writer (log_buffer.h)
 }
 
 void log_vline(const char* fmt, va_list ap) {
@@ -53,9 +51,7 @@ void log_vline(const char* fmt, va_list ap) {
   n += p;
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
-  ssize_t r = write(g_log_fd, buf, n);
-  (void)r;
-  if (g_log_rotation) rotate_log_if_full(g_log_fd);
+  log_write_now(buf, n);
 }
 
 void log_line(const char* fmt, ...) {

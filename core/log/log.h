@@ -1,4 +1,5 @@
-// Logging: one write() per line, so lines from many processes never interleave.
+// Logging: whole lines, so lines from many processes never interleave (see log_buffer.h for how
+// they are written).
 #pragma once
 #include <cstdarg>
 #include <string>

@@ -829,7 +829,8 @@ void Connection::log_request() {
     std::string_view xff = head_.find("HTTP_X_FORWARDED_FOR");
     if (!xff.empty()) addr = xff;
   }
-  std::string line;
+  thread_local std::string line;  // reused: no allocation per request
+  line.clear();
   if (lc.format) {
     RequestLogData d;
     d.find_var = find_request_var;

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "log/log.h"
+#include "log/log_buffer.h"
+#include "log/log_master.h"
 #include "process/process_opts.h"
 #include "process/scoreboard.h"
 #include "process/signal_framework.h"
@@ -170,6 +172,10 @@ class Master {
       sigaction(sig, &sa, nullptr);
       log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
     }
+    if (!log_master_start(&err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(), s_.processes,
              s_.engines.loop.c_str());
     for (int i = 1; i <= s_.processes; i++) spawn(i);
@@ -250,6 +256,7 @@ class Master {
         if (alive() == 0) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
+            log_master_drain();  // the workers' last lines before the goodbye
             log_line("goodbye to uWSGI (all workers stopped)");
             return exit_code_;
           }
@@ -415,13 +422,16 @@ class Master {
     }
     if (pid == 0) {
       sf.child_after_fork(id);
+      log_master_child();
       close(g_master_pipe[0]);
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM}) signal(sig, SIG_DFL);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
-      _exit(run_worker(s_, id, true, first));
+      int rc = run_worker(s_, id, true, first);
+      log_flush();  // _exit() runs no atexit handler
+      _exit(rc);
     }
     sf.parent_after_fork(id);
     if (slots_[id].spawned_once) wb.respawn_count.fetch_add(1);
@@ -535,7 +545,9 @@ class Master {
   }
 
   void reexec() {
+    log_master_drain();
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
+    log_flush();  // exec keeps no thread
     std::string inherit = encode_inherited(*s_.listeners);
     setenv("UWSGI_INHERITED_SOCKETS", inherit.c_str(), 1);
     for (auto& l : *s_.listeners) fcntl(l.fd, F_SETFD, 0);  // keep them across exec
