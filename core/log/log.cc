@@ -3,6 +3,7 @@
 #include "log/log_buffer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,6 +23,16 @@ bool log_to_file(const char* path) {
   close(fd);
   g_log_fd = 2;
   return true;
+}
+
+static int g_pid = 0;
+
+int log_pid() {
+  if (g_pid == 0) {
+    g_pid = (int)getpid();
+    pthread_atfork(nullptr, nullptr, [] { g_pid = (int)getpid(); });
+  }
+  return g_pid;
 }
 
 static std::string g_date_format;  // empty: no --log-date

@@ -13,6 +13,9 @@ bool log_to_file(const char* path);
 int log_fd();
 // --log-date: the server's own lines start with "DATE - " (strftime format).
 void set_log_date_format(const std::string& fmt);
+// This process's pid, for the request lines (getpid() is a system call in this libc; the copy is
+// renewed after a fork).
+int log_pid();
 // A request log line, written as is (one write, a newline added): uWSGI puts no date on these.
 void log_request_line(std::string& line);
 
