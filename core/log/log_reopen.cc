@@ -12,6 +12,7 @@
 #include "host.h"
 #include "log/log.h"
 #include "log/log_buffer.h"
+#include "log/log_rotation.h"
 #include "process/process_opts.h"
 
 namespace uwsgi {
@@ -23,6 +24,8 @@ void register_log_file_options(HostImpl& host) {
   host.add_option(make_option("logfile-chown", 0, N, "give the --logto file to --uid / --gid"));
   host.add_option(make_option("touch-logreopen", 0, R,
                               "reopen the --logto file by its path when this file is touched"));
+  host.add_option(make_option("touch-logrotate", 0, R,
+                              "rotate the --logto file (as --log-maxsize does) when this file is touched"));
 }
 
 static std::string log_path(const Config& cfg) {
@@ -46,6 +49,7 @@ static gid_t g_gid = (gid_t)-1;
 struct Touched {
   std::string path;
   int64_t mtime_ns;
+  bool rotate;  // --touch-logrotate, else --touch-logreopen
 };
 static std::vector<Touched> g_touch;
 
@@ -67,18 +71,23 @@ static bool apply_owner_mode(std::string* err) {
   return true;
 }
 
-// Before each write to the file (the log writer's hook): a touched file reopens it.
+// Before each write to the file (the log writer's hook): a touched file reopens or rotates it.
 static void reopen_if_touched() {
-  bool touched = false;
+  bool reopen = false, rotate = false;
   for (auto& t : g_touch) {
     int64_t m = mtime_of(t.path);
     if (m != t.mtime_ns) {
       t.mtime_ns = m;
-      touched = true;
+      (t.rotate ? rotate : reopen) = true;
     }
   }
-  if (!touched) return;
   std::string err;
+  if (rotate) {
+    rotate_log(log_fd(), true);  // renames the file (or sees another process did) and opens a new one
+    if (!apply_owner_mode(&err)) log_line("%s", err.c_str());
+    return;
+  }
+  if (!reopen) return;
   if (!log_to_file(g_path.c_str())) {
     log_line("--touch-logreopen: cannot reopen %s: %s", g_path.c_str(), strerror(errno));
     return;
@@ -88,10 +97,12 @@ static void reopen_if_touched() {
 
 bool setup_log_file(const Config& cfg, bool check_only, std::string* err) {
   g_path = log_path(cfg);
-  bool wants = cfg.has("logfile-chmod") || cfg.get_bool("logfile-chown") || cfg.has("touch-logreopen");
+  bool wants = cfg.has("logfile-chmod") || cfg.get_bool("logfile-chown") || cfg.has("touch-logreopen") ||
+               cfg.has("touch-logrotate");
   if (!wants) return true;
   if (g_path.empty()) {
-    *err = "--logfile-chmod, --logfile-chown and --touch-logreopen need a log file (--logto or --daemonize)";
+    *err = "--logfile-chmod, --logfile-chown, --touch-logreopen and --touch-logrotate need a log file "
+           "(--logto or --daemonize)";
     return false;
   }
   if (cfg.has("logfile-chmod")) {
@@ -121,7 +132,8 @@ bool setup_log_file(const Config& cfg, bool check_only, std::string* err) {
     }
     g_chown = true;
   }
-  for (auto& p : cfg.all("touch-logreopen")) g_touch.push_back({p, mtime_of(p)});
+  for (auto& p : cfg.all("touch-logreopen")) g_touch.push_back({p, mtime_of(p), false});
+  for (auto& p : cfg.all("touch-logrotate")) g_touch.push_back({p, mtime_of(p), true});
   if (check_only) return true;
   std::string why;  // not fatal: a reload (maybe without root by now) keeps the file as it is
   if (!apply_owner_mode(&why)) log_line("%s", why.c_str());

@@ -1,7 +1,8 @@
 // The --logto / --daemonize file's life: --log-truncate (emptied at start, not at a reload),
 // --logfile-chmod and --logfile-chown (applied whenever the file is opened), and
 // --touch-logreopen (the file is opened again by its path when a touched file's mtime changes:
-// after logrotate renamed it, new lines go to a new file).
+// after logrotate renamed it, new lines go to a new file), --touch-logrotate (the server renames
+// it itself, as --log-maxsize does, when a touched file's mtime changes).
 #pragma once
 
 #include <string>

@@ -2,6 +2,7 @@
 --logfile-chmod, --logfile-chown, --log-truncate."""
 import grp
 import os
+import re
 import signal
 import stat
 import time
@@ -100,3 +101,37 @@ def test_log_truncate_empties_the_file_at_start(uwsgi_server, tmp_path):
         time.sleep(0.05)
     assert log.read_text().count('spawning') == 2
     assert 'GET /new' in log.read_text()
+
+
+def test_touch_logrotate_renames_the_file(uwsgi_server, tmp_path):
+    log, trigger, backup = tmp_path / 'app.log', tmp_path / 'rotate', tmp_path / 'app.old'
+    trigger.write_text('')
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--logto', str(log),
+                       '--touch-logrotate', str(trigger), '--log-backupname', str(backup))
+    assert get(srv.port, '/before') == 200
+    assert wait_text(log, 'GET /before')
+    os.utime(trigger, (time.time() + 5, time.time() + 5))
+    for i in range(40):
+        assert get(srv.port, f'/after{i}') == 200
+    assert wait_text(log, 'GET /after39')
+    assert 'GET /before' in backup.read_text() and 'GET /after' not in backup.read_text()
+    assert 'GET /before' not in log.read_text()
+
+
+def test_log_maxsize_with_log_master(uwsgi_server, tmp_path):
+    log = tmp_path / 'app.log'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--log-master', '--logto', str(log),
+                       '--log-maxsize', '3000')
+    for i in range(60):
+        assert get(srv.port, f'/r{i}') == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        text = ''.join(p.read_text() for p in tmp_path.glob('app.log*'))
+        if text.count(' GET /r') == 60:
+            break
+        time.sleep(0.05)
+    assert sorted(re.findall(r' GET (/r\d+) ', text)) == sorted(f'/r{i}' for i in range(60))
+    backups = list(tmp_path.glob('app.log.*'))
+    assert len(backups) >= 2
+    for b in backups:  # only the master writes: each backup stops at the first line past the size
+        assert 3000 <= b.stat().st_size < 3000 + 300
