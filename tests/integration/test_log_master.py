@@ -88,14 +88,25 @@ def test_long_lines_of_four_workers_stay_whole(uwsgi_server, tmp_path):
     assert len(pids) > 1  # several workers did write
 
 
-def test_log_master_handles_app_output(uwsgi_server, tmp_path):
-    log = tmp_path / 'log'
-    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--log-master', '--logto', str(log))
+PRINT_APP = """
+import sys
+def application(environ, start_response):
+    print('APP PRINTS ' + environ['PATH_INFO'], file=sys.stderr, flush=True)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'ok']
+"""
+
+
+def test_log_master_carries_app_output(uwsgi_server, tmp_path):
+    log, app = tmp_path / 'log', tmp_path / 'print_app.py'
+    app.write_text(PRINT_APP)
+    srv = uwsgi_server('--wsgi-file', str(app), '--master', '--processes', '2', '--log-master', '--logto', str(log))
     assert get(srv.port, '/hello-5-xxxxx') == 200
     deadline = time.monotonic() + 5
     while 'GET /hello-5-xxxxx' not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert 'GET /hello-5-xxxxx' in log.read_text()
+    text = log.read_text()
+    assert 'GET /hello-5-xxxxx' in text and 'APP PRINTS /hello-5-xxxxx\n' in text
     os.kill(srv.proc.pid, signal.SIGINT)
     srv.proc.wait(10)
     assert 'goodbye to uWSGI' in log.read_text()
