@@ -22,6 +22,8 @@
 #include "process/hooks.h"
 #include "process/master_fifo.h"
 #include "process/limits.h"
+#include "log/log_reopen.h"
+#include "log/log_master.h"
 #include "log/log_rotation.h"
 #include "log/loggers.h"
 #include "log/request_log.h"
@@ -104,11 +106,13 @@ int main(int argc, char** argv) {
   if (print_cheaper_algos_if_asked(cfg)) return 0;
 
   if (!apply_log_date(cfg, &err)) return fail(err);
+  truncate_log_if_asked(cfg, check_only);
   if (!check_only && cfg.has("logto") && !log_to_file(cfg.get("logto").c_str()))
     return fail("cannot open --logto " + cfg.get("logto") + ": " + strerror(errno));
   for (auto& w : host.store().warnings()) log_line("uwsgi: %s", w.c_str());
   if (!check_only && !daemonize_if_asked(cfg, &err)) return fail(err);
-  if (!read_log_rotation(cfg, &err)) return fail(err);
+  if (!read_log_rotation(cfg, &err) || !read_log_master(cfg, &err) || !setup_log_file(cfg, check_only, &err))
+    return fail(err);
   if (!setup_loggers(cfg, &err)) return fail(err);
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());

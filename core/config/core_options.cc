@@ -11,6 +11,8 @@
 #include <map>
 
 #include "log/loggers.h"
+#include "log/log_master.h"
+#include "log/log_reopen.h"
 #include "log/request_log.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
@@ -128,6 +130,8 @@ void register_core_options(HostImpl& host) {
   register_router_options(host);
   register_websocket_options(host);
   register_logger_options(host);
+  register_log_output_options(host);
+  register_log_file_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

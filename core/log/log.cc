@@ -1,8 +1,9 @@
 #include "log/log.h"
 
-#include "log/log_rotation.h"
+#include "log/log_buffer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +25,16 @@ bool log_to_file(const char* path) {
   return true;
 }
 
+static int g_pid = 0;
+
+int log_pid() {
+  if (g_pid == 0) {
+    g_pid = (int)getpid();
+    pthread_atfork(nullptr, nullptr, [] { g_pid = (int)getpid(); });
+  }
+  return g_pid;
+}
+
 static std::string g_date_format;  // empty: no --log-date
 
 void set_log_date_format(const std::string& fmt) { g_date_format = fmt; }
@@ -40,16 +51,13 @@ static int date_prefix(char* buf, size_t cap) {
 
 bool (*g_line_hook)(LogKind kind, const char* data, size_t len) = nullptr;
 
-void log_write(const char* data, size_t len) {
-  ssize_t r = write(g_log_fd, data, len);
-  (void)r;
-  if (g_log_rotation) rotate_log_if_full(g_log_fd);
-}
+// The default log, through this process's log writer (log_buffer.h): never blocks.
+void log_write(const char* data, size_t len) { log_write_now(data, len); }
 
 void log_request_line(std::string& line) {
   line.push_back('\n');
   if (g_line_hook && g_line_hook(LogKind::kRequest, line.data(), line.size())) return;
-  log_write(line.data(), line.size());
+  log_enqueue(line.data(), line.size());  // batched by this process's log writer (log_buffer.h)
 }
 
 void log_vline(const char* fmt, va_list ap) {
@@ -61,7 +69,7 @@ void log_vline(const char* fmt, va_list ap) {
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
   if (g_line_hook && g_line_hook(LogKind::kServer, buf, n)) return;
-  log_write(buf, n);
+  log_write_now(buf, n);
 }
 
 void log_line(const char* fmt, ...) {

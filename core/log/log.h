@@ -1,4 +1,5 @@
-// Logging: one write() per line, so lines from many processes never interleave.
+// Logging: whole lines, so lines from many processes never interleave (see log_buffer.h for how
+// they are written).
 #pragma once
 #include <cstdarg>
 #include <cstddef>
@@ -13,6 +14,9 @@ bool log_to_file(const char* path);
 int log_fd();
 // --log-date: the server's own lines start with "DATE - " (strftime format).
 void set_log_date_format(const std::string& fmt);
+// This process's pid, for the request lines (getpid() is a system call in this libc; the copy is
+// renewed after a fork).
+int log_pid();
 // A request log line, written as is (one write, a newline added): uWSGI puts no date on these.
 void log_request_line(std::string& line);
 

@@ -1,5 +1,7 @@
 #include "log/log_format.h"
 
+#include <charconv>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -40,9 +42,9 @@ const VarName kVars[] = {
 };
 
 void append_num(std::string* out, long long v) {
-  char b[32];
-  int n = snprintf(b, sizeof b, "%lld", v);
-  out->append(b, n);
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);  // no locale, no format parsing: per request
+  out->append(b, r.ptr - b);
 }
 
 // uWSGI prints "-" for an absent string variable.

@@ -30,16 +30,17 @@ void set_log_rotation(const std::string& path, long long maxsize, const std::str
 bool read_log_rotation(const Config& cfg, std::string* err) {
   long long maxsize = 0;
   if (!get_bounded(cfg, "log-maxsize", 0, 0, 1LL << 50, &maxsize, err)) return false;
-  if (maxsize == 0) {
+  bool touch = cfg.has("touch-logrotate");
+  if (maxsize == 0 && !touch) {
     if (cfg.has("log-backupname")) {
-      *err = "--log-backupname needs --log-maxsize";
+      *err = "--log-backupname needs --log-maxsize or --touch-logrotate";
       return false;
     }
     return true;
   }
   std::string path = cfg.has("logto") ? cfg.get("logto") : cfg.get("daemonize");
-  if (path.empty()) {
-    *err = "--log-maxsize needs a log file (--logto or --daemonize)";
+  if (path.empty() || path == "true") {
+    *err = std::string(maxsize ? "--log-maxsize" : "--touch-logrotate") + " needs a log file (--logto or --daemonize)";
     return false;
   }
   set_log_rotation(path, maxsize, cfg.get("log-backupname"));
@@ -56,9 +57,11 @@ static std::string backup_path() {
   return p;
 }
 
-void rotate_log_if_full(int fd) {
+void rotate_log_if_full(int fd) { rotate_log(fd, false); }
+
+void rotate_log(int fd, bool force) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size < g_maxsize) return;
+  if (g_path.empty() || fstat(fd, &st) != 0 || (!force && st.st_size < g_maxsize)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   if (flock(fd, LOCK_EX) != 0) return;
   struct stat now;

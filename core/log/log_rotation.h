@@ -15,5 +15,7 @@ bool read_log_rotation(const Config& cfg, std::string* err);
 void set_log_rotation(const std::string& path, long long maxsize, const std::string& backup_name);
 extern bool g_log_rotation;  // set_log_rotation was called: checked after each write
 void rotate_log_if_full(int fd);
+// force: rotate whatever the size (--touch-logrotate); else only when full.
+void rotate_log(int fd, bool force);
 
 }  // namespace uwsgi

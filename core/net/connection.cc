@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "host.h"
@@ -832,7 +833,8 @@ void Connection::log_request() {
     std::string_view xff = head_.find("HTTP_X_FORWARDED_FOR");
     if (!xff.empty()) addr = xff;
   }
-  std::string line;
+  thread_local std::string line;  // reused: no allocation per request
+  line.clear();
   if (lc.format) {
     RequestLogData d;
     d.find_var = find_request_var;
@@ -848,7 +850,7 @@ void Connection::log_request() {
     clock_gettime(CLOCK_REALTIME, &wall);
     d.end_us = (uint64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
     d.start_us = d.end_us - us;
-    d.pid = (int)getpid();
+    d.pid = log_pid();
     d.wid = host_.worker_id();
     d.core = core_id_;
     d.vars = head_.vars.size();
@@ -873,17 +875,32 @@ void Connection::log_request() {
   std::string_view method = head_.find("REQUEST_METHOD");
   std::string_view uri = head_.find("REQUEST_URI");
   if (uri.empty()) uri = head_.find("PATH_INFO");
-  char b[512];
-  int n = snprintf(b, sizeof b, "[pid: %d|core: %d] %.*s {%zu vars} ", (int)getpid(), core_id_,
-                   addr.empty() ? 1 : (int)addr.size(), addr.empty() ? "-" : addr.data(), head_.vars.size());
-  line.append(b, std::min(n, (int)sizeof b - 1));
+  // Appends, not snprintf: this runs for every request.
+  auto num = [](std::string& out, long long v) {
+    char b[24];
+    auto r = std::to_chars(b, b + sizeof b, v);
+    out.append(b, r.ptr - b);
+  };
+  line.append("[pid: ");
+  num(line, log_pid());
+  line.append("|core: ");
+  num(line, core_id_);
+  line.append("] ");
+  line.append(addr.empty() ? std::string_view("-") : addr);
+  line.append(" {");
+  num(line, (long long)head_.vars.size());
+  line.append(" vars} ");
   line.append(method.data(), method.size());
   line.push_back(' ');
   line.append(uri.data(), uri.size());
-  n = snprintf(b, sizeof b, " => generated %lld bytes in %llu msecs (%s %d)%s", body_written_,
-               (unsigned long long)(us / 1000), head_.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", status_code_,
-               exception_ && !failed_ ? " [exception]" : "");
-  line.append(b, std::min(n, (int)sizeof b - 1));
+  line.append(" => generated ");
+  num(line, body_written_);
+  line.append(" bytes in ");
+  num(line, (long long)(us / 1000));
+  line.append(head_.http_minor == 0 ? " msecs (HTTP/1.0 " : " msecs (HTTP/1.1 ");
+  num(line, status_code_);
+  line.push_back(')');
+  if (exception_ && !failed_) line.append(" [exception]");
   if (failed_) line.append(" [" + error_ + "]");
   log_request_line(line);
 }

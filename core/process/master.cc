@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "log/log.h"
+#include "log/log_buffer.h"
+#include "log/log_master.h"
 #include "process/process_opts.h"
 #include "process/scoreboard.h"
 #include "process/cron.h"
@@ -187,6 +189,10 @@ class Master {
       sigaction(sig, &sa, nullptr);
       log_line("signal %d (%s) will %s (unix_signal hook)", sig, strsignal(sig), handler.c_str());
     }
+    if (!log_master_start(&err)) {
+      log_line("%s", err.c_str());
+      return 1;
+    }
     if (!fifo_.open(cfg.all("master-fifo"), &err)) {
       log_line("%s", err.c_str());
       return 1;
@@ -299,6 +305,7 @@ class Master {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             cron_stop_all();
+            log_master_drain();  // the workers' last lines before the goodbye
             log_line("goodbye to uWSGI (all workers stopped)");
             return exit_code_;
           }
@@ -656,13 +663,16 @@ class Master {
       prctl(PR_SET_PDEATHSIG, SIGINT);
       if (getppid() != master_pid) _exit(0);
       sf.child_after_fork(id);
+      log_master_child();
       close(g_master_pipe[0]);
       close(g_master_pipe[1]);
       signal(SIGCHLD, SIG_DFL);
       for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP}) signal(sig, SIG_DFL);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
       sigprocmask(SIG_SETMASK, &old, nullptr);
-      _exit(run_worker(s_, id, true, first));
+      int rc = run_worker(s_, id, true, first);
+      log_flush();  // _exit() runs no atexit handler
+      _exit(rc);
     }
     sf.parent_after_fork(id);
     if (slots_[id].spawned_once) wb.respawn_count.fetch_add(1);
@@ -787,7 +797,9 @@ class Master {
   }
 
   void reexec() {
+    log_master_drain();
     log_line("reloading: re-executing %s", s_.argv[0].c_str());
+    log_flush();  // exec keeps no thread
     daemons_.export_kept();
     std::vector<Listener> keep = *s_.listeners;
     if (s_.router_listeners) keep.insert(keep.end(), s_.router_listeners->begin(), s_.router_listeners->end());

@@ -18,8 +18,16 @@ namespace uwsgi {
 bool daemonize_if_asked(const Config& cfg, std::string* err) {
   if (!cfg.has("daemonize")) return true;
   std::string logfile = cfg.get("daemonize");
-  if (getenv("UWSGI_INHERITED_SOCKETS")) return true;  // a reload: already detached
-  if (!logfile.empty() && logfile != "true" && !log_to_file(logfile.c_str())) {
+  bool has_file = !logfile.empty() && logfile != "true";
+  if (getenv("UWSGI_INHERITED_SOCKETS")) {  // a reload: already detached; the log file is opened again
+    if (has_file && !log_to_file(logfile.c_str())) {  // by its path (after logrotate: a new file)
+      *err = "cannot open --daemonize log " + logfile + ": " + strerror(errno);
+      return false;
+    }
+    if (has_file) dup2(2, 1);
+    return true;
+  }
+  if (has_file && !log_to_file(logfile.c_str())) {
     *err = "cannot open --daemonize log " + logfile + ": " + strerror(errno);
     return false;
   }
