@@ -22,6 +22,7 @@
 #include "process/master.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "static/static_config.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
   if (!read_request_log_config(cfg, &ss.log, &err)) return fail(err);
   ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
+  if (!read_static_config(cfg, &err)) return fail(err);
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;

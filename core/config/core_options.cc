@@ -11,6 +11,7 @@
 #include <map>
 
 #include "log/request_log.h"
+#include "static/static_config.h"
 
 namespace uwsgi {
 
@@ -120,6 +121,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("no-orphans", 0, N, "workers leave when the master dies (always so: PR_SET_PDEATHSIG)"));
   register_log_options(host);
   register_router_tuning_options(host);
+  register_static_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -15,6 +16,8 @@
 
 #include "host.h"
 #include "log/log.h"
+#include "static/offload.h"
+#include "static/static_files.h"
 
 namespace uwsgi {
 
@@ -333,6 +336,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
   core_id_ = core_id;
   loop_ = host_.loop_engine();
   in_pos_ = in_len_ = 0;
+  offloaded_ = false;
   lookup_peer(fd);
   bool first = true;
   for (;;) {
@@ -353,7 +357,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
     if (!keep_alive_ || aborted_) break;
   }
   forget_peer(fd);
-  close_after_last_response();
+  if (!offloaded_) close_after_last_response();  // else an offload thread owns and closes it
   fd_ = -1;
   return ServeResult::kClosed;
 }
@@ -461,7 +465,9 @@ void Connection::handle_one() {
   if (should_close_ && *should_close_) (*should_close_)();
   if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
-  if (!h) {
+  if (serve_static_request(*this)) {
+    // answered from --static-map/--check-static files, never through the app
+  } else if (!h) {
     log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
     answer_plain("503 Service Unavailable", "no application handler\n");
   } else {
@@ -760,8 +766,11 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
     int l = snprintf(chunk_head, sizeof chunk_head, "%zx\r\n", len);
     iovec v{chunk_head, (size_t)l};
     if (!send_iov(&v, 1)) return false;
-  } else if (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false)) {
-    return false;
+  } else if (!headers_flushed_) {
+    if (offload_enabled() && len >= kOffloadMinBytes && body_done_ && body_written_ == 0 &&
+        declared_length_ == (long long)len && offload_body(in_fd, offset, len))
+      return true;
+    if (failed_ || (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false))) return false;
   }
   size_t left = len;
   while (left > 0) {
@@ -788,6 +797,31 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
   }
   body_written_ += len;
   if (chunk) return send_str("\r\n");
+  return true;
+}
+
+// The whole body is this one file: the headers go out now (saying Connection: close, as the
+// offload thread closes the connection after the body) and an offload thread sends the file.
+bool Connection::offload_body(int in_fd, off_t offset, size_t len) {
+  int file = fcntl(in_fd, F_DUPFD_CLOEXEC, 0);  // the caller closes its own fd when we return
+  if (file < 0) return false;
+  if (keep_alive_) {
+    keep_alive_ = false;
+    static const char kKeepAlive[] = "\r\nConnection: keep-alive";  // what start_response added for 1.0
+    if (out_.ends_with(kKeepAlive)) out_.resize(out_.size() - (sizeof kKeepAlive - 1));
+    else if (listener_->proto == Protocol::kHttp && head_.http_minor == 1) out_.append("\r\nConnection: close");
+  }
+  if (!flush_headers(nullptr, nullptr, 0, false)) {
+    ::close(file);
+    return false;
+  }
+  if (!offload_send_file(fd_, file, offset, len)) {  // no thread: the core sends it after all
+    ::close(file);
+    return false;
+  }
+  offloaded_ = true;
+  body_written_ += (long long)len;
+  counters_.bytes_out += len;
   return true;
 }
 
