@@ -84,13 +84,13 @@ ssize_t Connection::recv_some(char* p, size_t n) {
   }
 }
 
-bool Connection::send_iov(struct iovec* iov, int cnt) {
+bool Connection::send_iov(struct iovec* iov, int cnt, int flags) {
   if (failed_) return false;
   msghdr msg{};
   while (cnt > 0) {
     msg.msg_iov = iov;
     msg.msg_iovlen = cnt;
-    ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | flags);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -683,7 +683,7 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
 }
 
 // Sends the header block with an optional framing header and an optional first body piece.
-bool Connection::flush_headers(const char* framing_header, const void* body, size_t n, bool chunk) {
+bool Connection::flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags) {
   out_.append("\r\n");
   if (framing_header) out_.append(framing_header);
   out_.append("\r\n");
@@ -701,7 +701,7 @@ bool Connection::flush_headers(const char* framing_header, const void* body, siz
     v[c++] = {(void*)body, n};
     if (chunk) v[c++] = {(void*)"\r\n", 2};
   }
-  return send_iov(v, c);
+  return send_iov(v, c, flags);
 }
 
 bool Connection::write(const void* data, size_t n) {
@@ -770,7 +770,8 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
     if (offload_enabled() && len >= kOffloadMinBytes && body_done_ && body_written_ == 0 &&
         declared_length_ == (long long)len && offload_body(in_fd, offset, len))
       return true;
-    if (failed_ || (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false))) return false;
+    // MSG_MORE: the head leaves with the file's first bytes instead of in a packet of its own.
+    if (failed_ || (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false, MSG_MORE))) return false;
   }
   size_t left = len;
   while (left > 0) {

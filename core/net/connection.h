@@ -99,10 +99,10 @@ class Connection final : public Request {
   void log_request();
 
   ssize_t recv_some(char* p, size_t n);
-  bool send_iov(struct iovec* iov, int cnt);
+  bool send_iov(struct iovec* iov, int cnt, int flags = 0);
   bool send_str(const std::string& s);
   bool offload_body(int in_fd, off_t offset, size_t len);
-  bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
+  bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags = 0);
   void fail(const std::string& why);
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
