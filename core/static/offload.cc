@@ -22,6 +22,8 @@ namespace uwsgi {
 
 namespace {
 
+std::atomic<int> g_in_flight{0};  // transfers handed over and not finished
+
 uint64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,6 +166,7 @@ class OffloadThread {
       active_.pop_back();
     }
     delete j;
+    g_in_flight--;
   }
 
   int ep_ = -1, wake_ = -1;
@@ -195,6 +198,7 @@ bool offload_send_file(int sock, int file_fd, off_t offset, size_t len) {
     }
   });
   if (g_threads.empty()) return false;
+  g_in_flight++;
   auto* j = new Job();
   j->sock = sock;
   j->file = file_fd;
@@ -202,6 +206,15 @@ bool offload_send_file(int sock, int file_fd, off_t offset, size_t len) {
   j->left = len;
   g_threads[g_next++ % g_threads.size()]->push(j);
   return true;
+}
+
+void offload_drain() {
+  int n = g_in_flight.load();
+  if (n <= 0) return;
+  log_line("offload: waiting for %d transfer(s) to finish before exiting", n);
+  // Bounded by --socket-timeout per stalled client, and by --reload-mercy (the master's kill, or
+  // the worker's own alarm) overall.
+  while (g_in_flight.load() > 0) usleep(20000);
 }
 
 }  // namespace uwsgi

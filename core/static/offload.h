@@ -22,4 +22,8 @@ bool offload_enabled();
 // false: not handed over (threads could not start); the caller still owns both fds.
 bool offload_send_file(int sock, int file_fd, off_t offset, size_t len);
 
+// A stopping worker calls this after its last request: the downloads it handed over finish
+// before the process exits (a graceful reload or --max-requests loses none).
+void offload_drain();
+
 }  // namespace uwsgi

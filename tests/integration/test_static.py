@@ -285,3 +285,17 @@ def test_static_files_under_threads_and_gevent(uwsgi_server, tmp_path):
         r = get(s.port, '/f/x.txt', {'Range': 'bytes=2-4'})
         assert r.status == 206 and r.body == b'234'
         s.stop()
+
+
+def test_a_recycled_worker_finishes_its_offloaded_downloads(uwsgi_server, tmp_path):
+    p = big_file(tmp_path)
+    s = uwsgi_server(*APP, '--master', '--max-requests', '1', '--static-map', f'/f={tmp_path}',
+                     '--offload-threads', '1')
+    offset = len(s.log())
+    (rd,) = slow_readers(s.port, '/f/big.bin', 1)
+    # The worker reached --max-requests with the download still underway: it waits for it.
+    assert 'offload: waiting for 1 transfer' in new_log(s, offset, 'offload: waiting', timeout=10)
+    data = read_all(rd, time.monotonic() + 30)
+    rd.close()
+    body = data.partition(b'\r\n\r\n')[2]
+    assert len(body) == BIG and body == p.read_bytes()
