@@ -53,10 +53,8 @@ struct StaticConfig {
   std::vector<StaticExpires> expires;
   bool gzip_all = false;                  // static-gzip-all
   std::vector<std::shared_ptr<StaticRegex>> gzip_re;  // static-gzip
-  std::vector<std::string> gzip_dirs;     // static-gzip-dir (resolved prefixes)
-  std::vector<std::string> gzip_ext;      // static-gzip-ext
-  std::vector<std::string> gzip_prefix;   // static-gzip-prefix (paths)
-  std::vector<std::string> gzip_suffix;   // static-gzip-suffix
+  std::vector<std::string> gzip_dirs;     // static-gzip-dir (alias static-gzip-prefix), resolved
+  std::vector<std::string> gzip_ext;      // static-gzip-ext (alias static-gzip-suffix)
   bool honour_range = false;
   FileServeMode mode = FileServeMode::kSendfile;
   int offload_threads = 0;
