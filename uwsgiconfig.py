@@ -22,7 +22,8 @@ INCLUDE_DIR = os.environ.get('UWSGI_INCLUDE_DIR') or (
 CXX = os.environ.get('CXX', 'g++')
 PYTHON = '/usr/bin/python3'  # Debian's interpreter: its dist-packages hold gevent and greenlet
 BASE_CXXFLAGS = ['-std=c++20', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter', '-pthread']
-# yaml-cpp and pugixml read --yaml and --xml config files (core/config/); PCRE2 matches --log-route.
+# yaml-cpp and pugixml read --yaml and --xml config files (core/config/); PCRE2 matches --log-route
+# and the --static-expires / --static-gzip regexps (core/static/).
 CORE_LIBS = ['-ldl', '-lhttp_parser', '-lssl', '-lcrypto', '-lyaml-cpp', '-lpugixml', '-lpcre2-8', '-pthread']
 JOBS = int(os.environ.get('UWSGI_JOBS') or os.cpu_count() or 2)
 

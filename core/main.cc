@@ -32,6 +32,7 @@
 #include "process/recycle.h"
 #include "router/router.h"
 #include "router/tls.h"
+#include "static/static_config.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
   ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
   if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
+  if (!read_static_config(cfg, &err)) return fail(err);
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;

@@ -16,6 +16,7 @@
 #include "log/request_log.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
+#include "static/static_config.h"
 
 namespace uwsgi {
 
@@ -132,6 +133,7 @@ void register_core_options(HostImpl& host) {
   register_logger_options(host);
   register_log_output_options(host);
   register_log_file_options(host);
+  register_static_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -16,6 +17,8 @@
 
 #include "host.h"
 #include "log/log.h"
+#include "static/offload.h"
+#include "static/static_files.h"
 
 namespace uwsgi {
 
@@ -82,13 +85,13 @@ ssize_t Connection::recv_some(char* p, size_t n) {
   }
 }
 
-bool Connection::send_iov(struct iovec* iov, int cnt) {
+bool Connection::send_iov(struct iovec* iov, int cnt, int flags) {
   if (failed_) return false;
   msghdr msg{};
   while (cnt > 0) {
     msg.msg_iov = iov;
     msg.msg_iovlen = cnt;
-    ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t r = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | flags);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -335,6 +338,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
   loop_ = host_.loop_engine();
   in_pos_ = in_len_ = 0;
   ws_.reset();
+  offloaded_ = false;
   lookup_peer(fd);
   bool first = true;
   for (;;) {
@@ -355,7 +359,7 @@ ServeResult Connection::serve(int fd, const Listener& l, int core_id, const std:
     if (!keep_alive_ || aborted_) break;
   }
   forget_peer(fd);
-  close_after_last_response();
+  if (!offloaded_) close_after_last_response();  // else an offload thread owns and closes it
   fd_ = -1;
   return ServeResult::kClosed;
 }
@@ -463,7 +467,9 @@ void Connection::handle_one() {
   if (should_close_ && *should_close_) (*should_close_)();
   if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
-  if (!h) {
+  if (serve_static_request(*this)) {
+    // answered from --static-map/--check-static files, never through the app
+  } else if (!h) {
     log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
     answer_plain("503 Service Unavailable", "no application handler\n");
   } else {
@@ -681,7 +687,7 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
 }
 
 // Sends the header block with an optional framing header and an optional first body piece.
-bool Connection::flush_headers(const char* framing_header, const void* body, size_t n, bool chunk) {
+bool Connection::flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags) {
   out_.append("\r\n");
   if (framing_header) out_.append(framing_header);
   out_.append("\r\n");
@@ -699,7 +705,7 @@ bool Connection::flush_headers(const char* framing_header, const void* body, siz
     v[c++] = {(void*)body, n};
     if (chunk) v[c++] = {(void*)"\r\n", 2};
   }
-  return send_iov(v, c);
+  return send_iov(v, c, flags);
 }
 
 bool Connection::write(const void* data, size_t n) {
@@ -764,8 +770,12 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
     int l = snprintf(chunk_head, sizeof chunk_head, "%zx\r\n", len);
     iovec v{chunk_head, (size_t)l};
     if (!send_iov(&v, 1)) return false;
-  } else if (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false)) {
-    return false;
+  } else if (!headers_flushed_) {
+    if (offload_enabled() && len >= kOffloadMinBytes && body_done_ && body_written_ == 0 &&
+        declared_length_ == (long long)len && offload_body(in_fd, offset, len))
+      return true;
+    // MSG_MORE: the head leaves with the file's first bytes instead of in a packet of its own.
+    if (failed_ || (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false, MSG_MORE))) return false;
   }
   size_t left = len;
   while (left > 0) {
@@ -792,6 +802,31 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
   }
   body_written_ += len;
   if (chunk) return send_str("\r\n");
+  return true;
+}
+
+// The whole body is this one file: the headers go out now (saying Connection: close, as the
+// offload thread closes the connection after the body) and an offload thread sends the file.
+bool Connection::offload_body(int in_fd, off_t offset, size_t len) {
+  int file = fcntl(in_fd, F_DUPFD_CLOEXEC, 0);  // the caller closes its own fd when we return
+  if (file < 0) return false;
+  if (keep_alive_) {
+    keep_alive_ = false;
+    static const char kKeepAlive[] = "\r\nConnection: keep-alive";  // what start_response added for 1.0
+    if (out_.ends_with(kKeepAlive)) out_.resize(out_.size() - (sizeof kKeepAlive - 1));
+    else if (listener_->proto == Protocol::kHttp && head_.http_minor == 1) out_.append("\r\nConnection: close");
+  }
+  if (!flush_headers(nullptr, nullptr, 0, false)) {
+    ::close(file);
+    return false;
+  }
+  if (!offload_send_file(fd_, file, offset, len)) {  // no thread: the core sends it after all
+    ::close(file);
+    return false;
+  }
+  offloaded_ = true;
+  body_written_ += (long long)len;
+  counters_.bytes_out += len;
   return true;
 }
 

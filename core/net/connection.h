@@ -111,9 +111,10 @@ class Connection final : public Request {
   void log_request();
 
   ssize_t recv_some(char* p, size_t n);
-  bool send_iov(struct iovec* iov, int cnt);
+  bool send_iov(struct iovec* iov, int cnt, int flags = 0);
   bool send_str(const std::string& s);
-  bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk);
+  bool offload_body(int in_fd, off_t offset, size_t len);
+  bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags = 0);
   void fail(const std::string& why);
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
@@ -174,6 +175,7 @@ class Connection final : public Request {
   bool failed_ = false;    // a socket error or timeout
   bool answered_error_ = false;  // a 4xx for the request body went out (the log keeps its status)
   bool exception_ = false;
+  bool offloaded_ = false;  // an offload thread sends the body and owns fd_ (--offload-threads)
   long long declared_length_ = -1;
   long long body_written_ = 0;
   int status_code_ = 0;

@@ -21,6 +21,7 @@
 #include "process/signal_framework.h"
 #include "process/status_report.h"
 #include "process/recycle.h"
+#include "static/offload.h"
 
 namespace uwsgi {
 
@@ -318,6 +319,7 @@ int WorkerImpl::run() {
   // One connection slot per core or thread, made now: the threads of --threads must not grow it.
   conns_.resize(std::max(1, loop->async_cores()));
   int rc = loop->run(*this);
+  offload_drain();
   conns_.clear();
   host_.set_engines(nullptr, nullptr);
   return rc;
