@@ -22,8 +22,9 @@ INCLUDE_DIR = os.environ.get('UWSGI_INCLUDE_DIR') or (
 CXX = os.environ.get('CXX', 'g++')
 PYTHON = '/usr/bin/python3'  # Debian's interpreter: its dist-packages hold gevent and greenlet
 BASE_CXXFLAGS = ['-std=c++20', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter', '-pthread']
-# yaml-cpp and pugixml read --yaml and --xml config files (core/config/).
-CORE_LIBS = ['-ldl', '-lhttp_parser', '-lyaml-cpp', '-lpugixml', '-pthread']
+# yaml-cpp and pugixml read --yaml and --xml config files (core/config/); PCRE2 and libcrypt serve
+# the routing rules' regexps and basicauth htpasswd files (core/routing/).
+CORE_LIBS = ['-ldl', '-lhttp_parser', '-lyaml-cpp', '-lpugixml', '-lpcre2-8', '-lcrypt', '-pthread']
 JOBS = int(os.environ.get('UWSGI_JOBS') or os.cpu_count() or 2)
 
 

@@ -22,6 +22,7 @@
 #include "process/master.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "routing/routing.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   HostImpl host;
   register_core_options(host);
   register_hook_options(host);
+  register_routing_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   if (!read_request_log_config(cfg, &ss.log, &err)) return fail(err);
   ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
+  if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;

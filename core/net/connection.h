@@ -18,6 +18,7 @@
 #include "log/request_log.h"
 #include "net/listener.h"
 #include "net/request_head.h"
+#include "routing/routing.h"
 
 namespace uwsgi {
 
@@ -30,6 +31,7 @@ struct ServeSettings {
   RequestLogConfig log;            // which requests get a line, and its format
   long long limit_post = 0;        // --limit-post: 0 = no limit
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
+  std::shared_ptr<const RoutingConfig> routing;  // --route*, --add-header...: null when none
 };
 
 // Told about each request's start and end (the worker publishes them in the scoreboard for
@@ -97,6 +99,7 @@ class Connection final : public Request {
   void close_after_last_response();
   bool next_request_waiting();
   void log_request();
+  [[gnu::noinline]] bool route_before_app();
 
   ssize_t recv_some(char* p, size_t n);
   bool send_iov(struct iovec* iov, int cnt);
@@ -165,6 +168,7 @@ class Connection final : public Request {
   int header_count_ = 0;      // response headers the app gave (%(headers))
   uint64_t start_us_ = 0;
   std::string error_;
+  RouteState route_state_;  // what the routing rules left for this request
 };
 
 }  // namespace uwsgi
