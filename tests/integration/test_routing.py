@@ -253,6 +253,21 @@ def test_keepalive_across_routed_answers(srv):
         conn.close()
 
 
+def test_routed_answer_to_a_post_drains_its_body(srv):
+    # The 401 is sent before the body is read: the body is drained, the connection kept.
+    conn = srv.connection()
+    try:
+        conn.request('POST', '/secret', body=b'x' * 5000)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 401
+        conn.request('GET', '/plain')
+        r = conn.getresponse()
+        assert r.status == 200 and app_vars(r.read())['PATH_INFO'] == '/plain'
+    finally:
+        conn.close()
+
+
 MODES = {
     'threads': ['--threads', '4'],
     'ugreen': ['--plugins', 'ugreen', '--ugreen', '--async', '8'],
