@@ -82,8 +82,15 @@ const HeaderList& route_response(const RoutingConfig& rc, RequestHead& head, Rou
   if (!rc.response_hook && st.add_headers.empty() && st.del_headers.empty()) return in;
   HeaderList& out = st.scratch;
   out.clear();
-  for (auto& h : in)
-    if (!named_in(h.first, rc.del_headers) && !named_in(h.first, st.del_headers)) out.push_back(h);
+  for (auto& h : in) {
+    bool pulled = false;
+    for (auto& c : rc.collect)
+      if (strcasecmp(c.header.c_str(), h.first.c_str()) == 0) {
+        route_set_var(head, c.var, h.second);
+        pulled |= c.pull;
+      }
+    if (!pulled && !named_in(h.first, rc.del_headers) && !named_in(h.first, st.del_headers)) out.push_back(h);
+  }
   out.insert(out.end(), rc.add_headers.begin(), rc.add_headers.end());
   out.insert(out.end(), st.add_headers.begin(), st.add_headers.end());
   if (!rc.response.rules.empty()) {

@@ -197,6 +197,12 @@ void register_routing_options(HostImpl& host) {
   host.add_option(make_option("add-header", 0, OptArg::Required, "add \"Name: value\" to every response"));
   host.add_option(make_option("del-header", 0, OptArg::Required,
                               "remove this header (by name) from every response", {"rem-header"}));
+  host.add_option(make_option("collect-header", 0, OptArg::Required,
+                              "HEADER VAR: store the response header HEADER in the request variable VAR "
+                              "(for the response and final routes)",
+                              {"response-header-collect"}));
+  host.add_option(make_option("pull-header", 0, OptArg::Required,
+                              "HEADER VAR: as --collect-header, and remove HEADER from the response"));
 }
 
 bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>* out, std::string* err) {
@@ -222,6 +228,17 @@ bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>
       any = true;
       continue;
     }
+    if (name == "collect-header" || name == "pull-header") {
+      RoutingConfig::Collect c;
+      std::string h, var;
+      if (!split_rule(value, &h, &var) || var.find_first_of(" \t") != std::string::npos || h.find(':') != std::string::npos) {
+        *err = "--" + name + " \"" + value + "\": want HEADER VAR";
+        return false;
+      }
+      rc->collect.push_back({h, var, name == "pull-header"});
+      any = true;
+      continue;
+    }
     const ChainDef* chain;
     const SubjectDef* subject;
     if (!find_option(name, &chain, &subject)) continue;
@@ -237,7 +254,8 @@ bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>
   }
   for (RouteChain* c : {&rc->request, &rc->response, &rc->final})
     if (!resolve_gotos(*c, err)) return false;
-  rc->response_hook = !rc->add_headers.empty() || !rc->del_headers.empty() || !rc->response.rules.empty();
+  rc->response_hook = !rc->add_headers.empty() || !rc->del_headers.empty() || !rc->response.rules.empty() ||
+                      !rc->collect.empty();
   if (any) *out = std::move(rc);
   else out->reset();
   return true;

@@ -89,6 +89,11 @@ struct RoutingConfig {
   RouteChain request, response, final;
   HeaderList add_headers;                // --add-header
   std::vector<std::string> del_headers;  // --del-header / --rem-header
+  struct Collect {
+    std::string header, var;
+    bool pull;  // --pull-header: also removed from the response
+  };
+  std::vector<Collect> collect;          // --collect-header / --pull-header
   bool response_hook = false;            // anything for route_response() to do
 };
 

@@ -71,6 +71,8 @@ def rules(d):
         ('route-run', r'log:routed ${REQUEST_METHOD} ${PATH_INFO}'),
         ('final-route', r'^/fin log:final ${PATH_INFO} status=${uwsgi[status]}'),
         ('response-route-status', r'^404$ addheader:X-Was-404: yes'),
+        ('collect-header', 'X-App APP_FLAG'),
+        ('response-route-if', r'equal:${APP_FLAG};yes addheader:X-App-Seen: 1'),
         ('add-header', 'X-Global: g'),
         ('del-header', 'X-Remove-Me'),
     ]
@@ -152,6 +154,7 @@ def test_addheader_delheader_global_headers(srv):
     assert h['x-global'] == 'g' and 'x-remove-me' not in h  # --add-header / --del-header
     st, h, _ = srv.request('GET', '/plain')
     assert h['x-app'] == 'yes' and 'x-remove-me' not in h
+    assert h['x-app-seen'] == '1'  # --collect-header, then a response route on it
 
 
 def test_addvar_seen_by_the_app(srv):

@@ -193,5 +193,23 @@ TEST_F(RoutingConfigTest, ResponseHeaders) {
   EXPECT_EQ(ok.size(), 3u);
 }
 
+TEST_F(RoutingConfigTest, CollectAndPullHeaders) {
+  cfg.add("collect-header", "Content-Type MY_TYPE");
+  cfg.add("pull-header", "X-Internal MY_INTERNAL");
+  cfg.add("response-route-if", "equal:${MY_TYPE};text/html addheader:X-Html: ${MY_INTERNAL}");
+  ASSERT_TRUE(read()) << err;
+  RequestHead h = head_with({{"PATH_INFO", "/"}});
+  RouteState st;
+  HeaderList app = {{"Content-Type", "text/html"}, {"x-internal", "secret"}};
+  const HeaderList& out = route_response(*rc, h, st, 200, app, 1);
+  HeaderList want = {{"Content-Type", "text/html"}, {"X-Html", "secret"}};
+  EXPECT_EQ(out, want);
+  EXPECT_EQ(h.find("MY_TYPE"), "text/html");
+  ConfigStore bad;
+  bad.add("collect-header", "Content-Type");
+  EXPECT_FALSE(read_routing_config(bad, &rc, &err));
+  EXPECT_NE(err.find("--collect-header \"Content-Type\": want HEADER VAR"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace uwsgi
