@@ -22,9 +22,10 @@ INCLUDE_DIR = os.environ.get('UWSGI_INCLUDE_DIR') or (
 CXX = os.environ.get('CXX', 'g++')
 PYTHON = '/usr/bin/python3'  # Debian's interpreter: its dist-packages hold gevent and greenlet
 BASE_CXXFLAGS = ['-std=c++20', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter', '-pthread']
-# yaml-cpp and pugixml read --yaml and --xml config files (core/config/); PCRE2 matches --log-route
-# and the --static-expires / --static-gzip regexps (core/static/).
-CORE_LIBS = ['-ldl', '-lhttp_parser', '-lssl', '-lcrypto', '-lyaml-cpp', '-lpugixml', '-lpcre2-8', '-pthread']
+# yaml-cpp and pugixml read --yaml and --xml config files (core/config/); PCRE2 matches --log-route,
+# the --static-expires / --static-gzip regexps (core/static/) and the routing rules' regexps;
+# libcrypt checks basicauth htpasswd files (core/routing/).
+CORE_LIBS = ['-ldl', '-lhttp_parser', '-lssl', '-lcrypto', '-lyaml-cpp', '-lpugixml', '-lpcre2-8', '-lcrypt', '-pthread']
 JOBS = int(os.environ.get('UWSGI_JOBS') or os.cpu_count() or 2)
 
 

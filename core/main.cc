@@ -33,6 +33,7 @@
 #include "router/router.h"
 #include "router/tls.h"
 #include "static/static_config.h"
+#include "routing/routing.h"
 #include "config/options.h"
 #include "plugin_autoload.h"
 #include "plugin_loader.h"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   register_mule_options(host);
   register_daemon_options(host);
   register_master_fifo_options(host);
+  register_routing_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
   ss.limit_post = cfg.get_int("limit-post", 0);
   if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
   if (!read_static_config(cfg, &err)) return fail(err);
+  if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;

@@ -155,6 +155,7 @@ void Connection::reset_request() {
   head_bytes_ = 0;
   header_count_ = 0;
   error_.clear();
+  route_state_.reset();
 }
 
 void Connection::send_error(int status, const char* reason, const std::string& log_msg) {
@@ -467,7 +468,10 @@ void Connection::handle_one() {
   if (should_close_ && *should_close_) (*should_close_)();
   if (counters_.observer) counters_.observer->request_start(core_id_, head_.find("REQUEST_URI"));
   AppHandler* h = host_.app_handler(head_.modifier1);
-  if (serve_static_request(*this)) {
+  // Routing rules first (uWSGI's order), then --static-map files, then the app.
+  if (settings_.routing && routing_has_request_rules(*settings_.routing) && route_before_app()) {
+    // answered by a routing rule (or to be closed unanswered)
+  } else if (serve_static_request(*this)) {
     // answered from --static-map/--check-static files, never through the app
   } else if (!h) {
     log_line("no application handler for modifier1 %d (is the python plugin loaded?)", head_.modifier1);
@@ -483,8 +487,23 @@ void Connection::handle_one() {
   }
   if (!finish_response()) keep_alive_ = false;
   if (keep_alive_ && !body_done_) drain_body();
-  if (settings_.log_requests) log_request();
+  if (settings_.routing && routing_has_final_rules(*settings_.routing))
+    route_final(*settings_.routing, head_, route_state_, status_code_, host_.worker_id());
+  if (settings_.log_requests && !route_state_.donotlog) log_request();
   if (counters_.observer) counters_.observer->request_end(core_id_, now_us() - start_us_, exception_);
+}
+
+// The request chain of the routing rules, before the app: true when it answered the request
+// (redirect, return, static, basicauth...) or wants the connection closed unanswered (break:).
+bool Connection::route_before_app() {
+  RouteOutcome o = route_request(*settings_.routing, head_, *this, route_state_, host_.worker_id());
+  if (o == RouteOutcome::kApp) return false;
+  if (o == RouteOutcome::kClose) {
+    keep_alive_ = false;
+    aborted_ = true;
+    status_code_ = 500;  // logged as uWSGI does: nothing was sent
+  }
+  return true;
 }
 
 void Connection::mark_exception() {
@@ -607,7 +626,7 @@ static bool has_bad_chars(const std::string& s) {
   return false;
 }
 
-bool Connection::start_response(std::string_view status, const HeaderList& headers) {
+bool Connection::start_response(std::string_view status, const HeaderList& app_headers) {
   if (ws_) return true;  // after a websocket handshake the HTTP response is over: ignored
   if (body_started_) {
     error_ = "start_response called after the response body started";
@@ -626,6 +645,10 @@ bool Connection::start_response(std::string_view status, const HeaderList& heade
   // After a 4xx sent for the body (413, 400), the app's own answer to the failed read goes
   // nowhere: the log keeps the status the client got.
   if (!answered_error_) status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  // --add-header, --del-header, addheader:/delheader: and the response chain of the routing rules.
+  const HeaderList& headers = settings_.routing ? route_response(*settings_.routing, head_, route_state_, status_code_,
+                                                                 app_headers, host_.worker_id())
+                                                : app_headers;
   header_count_ = (int)headers.size();
   out_.clear();
   out_.append(listener_->proto == Protocol::kHttp ? "HTTP/1.1 " : "HTTP/1.1 ");

@@ -19,6 +19,7 @@
 #include "net/listener.h"
 #include "net/request_head.h"
 #include "net/websocket.h"
+#include "routing/routing.h"
 
 namespace uwsgi {
 
@@ -32,6 +33,7 @@ struct ServeSettings {
   long long limit_post = 0;        // --limit-post: 0 = no limit
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
   WebSocketSettings websocket;
+  std::shared_ptr<const RoutingConfig> routing;  // --route*, --add-header...: null when none
 };
 
 // Told about each request's start and end (the worker publishes them in the scoreboard for
@@ -109,6 +111,7 @@ class Connection final : public Request {
   void close_after_last_response();
   bool next_request_waiting();
   void log_request();
+  [[gnu::noinline]] bool route_before_app();
 
   ssize_t recv_some(char* p, size_t n);
   bool send_iov(struct iovec* iov, int cnt, int flags = 0);
@@ -184,6 +187,7 @@ class Connection final : public Request {
   uint64_t start_us_ = 0;
   std::string error_;
   std::unique_ptr<WebSocketState> ws_;  // after a websocket handshake (the connection's last request)
+  RouteState route_state_;  // what the routing rules left for this request
 };
 
 }  // namespace uwsgi

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Builds the libFuzzer targets of the protocol parsers into build/fuzz/ and runs each for N
 # seconds (default 20). Exits non-zero if any target fails to build or finds a crash.
-# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: http_parse uwsgi_parse chunked websocket_frame)
+# Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: http_parse uwsgi_parse chunked websocket_frame routing)
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 SECS=${1:-20}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-"http_parse uwsgi_parse chunked websocket_frame"}
+TARGETS=${*:-"http_parse uwsgi_parse chunked websocket_frame routing"}
 CXX=${FUZZ_CXX:-clang++}
 OUT=build/fuzz
 
@@ -22,6 +22,7 @@ src_of() {
     uwsgi_parse) echo core/net/uwsgi_parse.cc ;;
     chunked) echo core/net/chunked_decoder.cc ;;
     websocket_frame) echo core/net/websocket_frame.cc ;;
+    routing) echo core/routing/route_basicauth.cc core/routing/route_template.cc ;;
     *) echo "fuzz: unknown target $1" >&2; return 1 ;;
   esac
 }
@@ -32,7 +33,7 @@ for t in $TARGETS; do
   bin="$OUT/${t}_fuzz"
   echo "== building $bin"
   if ! $CXX -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -Icore -Iinclude "tests/fuzz/${t}_fuzz.cc" $src -lhttp_parser -o "$bin"; then
+      -Icore -Iinclude "tests/fuzz/${t}_fuzz.cc" $src -lhttp_parser -lcrypt -o "$bin"; then
     echo "fuzz: build of $t failed" >&2
     status=1
     continue
