@@ -105,7 +105,7 @@ const char* http_reason(int status);
 // Answers with a status, optional extra headers and a body (Content-Length, text/plain).
 void route_answer(Request& req, int status, const char* reason, HeaderList headers, std::string_view body);
 
-// The `static:` action's file sending (see route_static_minimal.cc).
+// The `static:` action: the static-files subsystem serves the file (route_static.cc).
 void route_serve_file(Request& req, const RequestHead& head, const std::string& path);
 // basicauth: (route_basicauth.cc): does the Authorization header carry these credentials?
 // creds "user:password", or a path to an htpasswd file (crypt(3) hashes). *user = the user name.

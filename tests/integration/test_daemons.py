@@ -232,4 +232,7 @@ def test_daemon_inherits_no_server_fd(server, tmp_path):
     pids = tmp_path / 'fd.pids'
     srv = server('--attach-daemon', sleeper(pids))
     assert wait_for(lambda: len(pids_in(pids)) == 1), srv.log()
-    assert sorted(os.listdir(f'/proc/{pids_in(pids)[0]}/fd')) == ['0', '1', '2']
+    # The shell holds its `>>` redirection on a moment before it execs sleep: wait (bounded) for
+    # that; a server fd leaked into the daemon would stay.
+    fds = lambda: sorted(os.listdir(f'/proc/{pids_in(pids)[0]}/fd'))
+    assert wait_for(lambda: fds() == ['0', '1', '2']), fds()
