@@ -221,9 +221,8 @@ def test_recv_nb(mode_srv):
     c.close()
 
 
+@pytest.mark.parametrize('mode_srv', CONCURRENT, indirect=True)  # modes serving several at once
 def test_one_blocked_recv_does_not_stop_another(mode_srv):
-    if mode_srv.mode not in CONCURRENT:
-        pytest.skip('one request at a time')
     idle = WsClient(mode_srv.port, '/echo')  # its core waits in websocket_recv()
     busy = WsClient(mode_srv.port, '/echo-bin')
     for i in range(20):
@@ -259,9 +258,8 @@ def test_conformance_byte_by_byte(mode_srv):
     c.close()
 
 
+@pytest.mark.parametrize('mode_srv', ['gevent'], indirect=True)
 def test_request_context_send_from_another_greenlet(mode_srv):
-    if mode_srv.mode != 'gevent':
-        pytest.skip('gevent only')
     c = WsClient(mode_srv.port, '/ctx')
     got = [c.recv() for _ in range(3)]  # sent by the other greenlet while this one waits
     assert got == [(TEXT, b'tick 0'), (TEXT, b'tick 1'), (TEXT, b'tick 2')]
