@@ -121,7 +121,7 @@ static const char* const kUwsgiOptionNames[] = {
   "mount-in-jail", "mount-post-jail", "mount-pre-jail", "mountpoint-check", "mule-harakiri",
   "mule-reload-mercy", "multicast", "multicast-loop", "multicast-ttl", "nagios",
   "namespace", "namespace-keep-mount", "namespace-net", "need-app", "need-plugin", "need-plugins",
-  "never-swap", "no-default-app", "no-defer-accept", "no-fd-passing", "no-harakiri-after-req-hook",
+  "never-swap", "no-default-app", "no-fd-passing", "no-harakiri-after-req-hook",
   "no-harakiri-arh", "no-initgroups", "no-orphans", "no-server", "no-site", "no-threads-wait",
   "not-alarm-log", "not-log-alarm", "notfound-log", "notify-socket", "ns", "ns-net", "offload-thread",
   "offload-threads", "optimize", "pam", "pam-user", "paste", "paste-logger", "pause", "pcre-jit", "pecan",

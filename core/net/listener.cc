@@ -81,7 +81,7 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // Connections are handed to a worker only once the request's first bytes are there.
     int defer = 5;
-    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
+    if (opt.defer_accept) setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
     sockaddr_storage ss{};
     socklen_t sl = sizeof ss;
     getsockname(fd, (sockaddr*)&ss, &sl);

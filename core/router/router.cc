@@ -432,11 +432,18 @@ class Router {
     if (c->st == State::kBody) read_body(c);
   }
 
-  // PROXY TCP4 <src> <dst> <sport> <dport>\r\n (v1): the source becomes REMOTE_ADDR/PORT.
+  // PROXY TCP4 <src> <dst> <sport> <dport>\r\n (v1): the source becomes REMOTE_ADDR/PORT. As in
+  // uWSGI the line is optional: a client that starts with its request line is served as is.
   bool parse_proxy_line(Conn* c) {
+    static constexpr std::string_view kProxy = "PROXY ";
+    size_t n = std::min(c->in.size(), kProxy.size());
+    if (std::string_view(c->in).substr(0, n) != kProxy.substr(0, n)) {
+      c->proxy_done = true;  // no PROXY line
+      return true;
+    }
     size_t eol = c->in.find("\r\n");
     if (eol == std::string::npos) {
-      if (c->in.size() > 107) fail(c, 400, "Bad Request");
+      if (c->in.size() > 107) fail(c, 400, "Bad Request");  // v1 lines are at most 107 bytes
       return false;
     }
     std::string line = c->in.substr(0, eol);
@@ -444,11 +451,6 @@ class Router {
     c->proxy_done = true;
     char proto[8], src[64], dst[64];
     unsigned sport = 0, dport = 0;
-    if (line.compare(0, 6, "PROXY ") != 0) {
-      log_line("router: client %s did not start with a PROXY line", c->raddr.c_str());
-      fail(c, 400, "Bad Request");
-      return false;
-    }
     if (sscanf(line.c_str(), "PROXY %7s %63s %63s %u %u", proto, src, dst, &sport, &dport) == 5) {
       c->raddr = src;
       c->rport = std::to_string(sport);

@@ -57,7 +57,7 @@ void register_router_options(HostImpl& host) {
   host.add_option(make_option("http-websockets", 0, N,
                               "router: pass websocket upgrades through (a 101 answer is always tunnelled)"));
   host.add_option(make_option("http-enable-proxy-protocol", 0, N,
-                              "router: clients start with a PROXY v1 line (its source becomes REMOTE_ADDR)"));
+                              "router: a client may start with a PROXY v1 line (its source becomes REMOTE_ADDR)"));
   host.add_option(make_option("http-modifier1", 0, R, "router: uwsgi modifier1 of the forwarded requests", {}, true));
   host.add_option(make_option("http-var", 0, R, "router: add KEY=VALUE to every forwarded request (repeatable)"));
   host.add_option(make_option("http-processes", 0, R, "number of router processes (default 1)", {"http-workers"},

@@ -217,6 +217,13 @@ def test_proxy_protocol_line_sets_remote_addr(uwsgi_server):
         s.sendall(b'PROXY TCP4 203.0.113.7 127.0.0.1 4711 80\r\n' + request_bytes('GET', '/env'))
         env = json.loads(read_response(s)[2])
     assert env['REMOTE_ADDR'] == '203.0.113.7' and env['REMOTE_PORT'] == '4711'
+    # The line is optional, as in uWSGI: a plain client (here sending byte by byte, so the
+    # router sees "P", "PO"... before it can tell) is served with its own address.
+    with connect(srv.port) as s:
+        for b in request_bytes('POST', '/env', body=b'x'):
+            s.sendall(bytes([b]))
+        env = json.loads(read_response(s)[2])
+    assert env['REMOTE_ADDR'] == '127.0.0.1'
 
 
 def test_unix_router_socket(uwsgi_server, tmp_path):

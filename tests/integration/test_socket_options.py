@@ -71,3 +71,12 @@ def test_bad_socket_option_values_stop_startup_naming_the_option():
     assert '--umask' in _start_fails('--umask', '9x')
     assert '--chmod-socket' in _start_fails('--chmod-socket=rw')
     assert 'no-such-user-here' in _start_fails('--chown-socket', 'no-such-user-here')
+
+
+def test_no_defer_accept_serves():
+    # That it turns TCP_DEFER_ACCEPT off is checked on the socket in tests/unit/listener_test.cc.
+    srv = start_uwsgi(['--wsgi-file', app_path('app.py'), '--no-defer-accept'])
+    try:
+        assert srv.request('GET', '/')[0] == 200
+    finally:
+        srv.stop()
