@@ -369,3 +369,21 @@ def test_bad_websocket_option_stops_start_up(opt, value, tmp_path):
     with pytest.raises(RuntimeError) as e:
         start_uwsgi([opt, value, '--wsgi-file', app_path('ws_app.py')], log_dir=str(tmp_path))
     assert opt.replace('websockets', 'websocket') in str(e.value)
+
+
+@pytest.mark.parametrize('mode', ['sync', 'gevent'])
+def test_through_the_http_router(uwsgi_server, mode):
+    """The issue's form: --http --http-websockets with the uwsgi websocket API in the workers."""
+    port = free_port()
+    srv = uwsgi_server('--http', f'127.0.0.1:{port}', '--http-websockets', *MODES[mode],
+                       '--wsgi-file', app_path('ws_app.py'), port=port, http=False)
+    clients = [WsClient(srv.port, '/echo') for _ in range(2 if mode == 'gevent' else 1)]
+    for i, c in enumerate(clients):
+        c.send(TEXT, f'via router {i}')
+        assert c.recv() == (TEXT, f'via router {i}'.encode())
+        c.send(TEXT, 'x' * 70000)  # larger than one read on either side
+        assert c.recv() == (TEXT, b'x' * 70000)
+    for c in clients:
+        c.send(CLOSE, close_payload(1000))
+        assert c.expect_close()[0] == 1000
+        c.close()
