@@ -67,6 +67,8 @@ class PythonPlugin : public Plugin {
       on_post_fork(host, 0);
       return run_mule(id, arg);
     });
+    // A spooler process: the worker's after-fork steps too, then uwsgi.spooler() for each task.
+    set_spooler_runner(host, [this, &host] { on_post_fork(host, 0); });
   }
 
   bool on_config(Host& host, std::string* err) override {
