@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -74,6 +75,9 @@ class SpoolerImpl final : public Spooler {
   std::vector<std::string> dirs;  // real paths
   std::vector<std::string> given;  // as configured
   std::vector<Slot> slots;
+  // One wake-up pipe per dir, made before any fork: spool() writes a byte so a spooler sleeping
+  // out --spooler-frequency runs a new task at once (other writers wait for the next scan).
+  std::vector<std::pair<int, int>> wake;
   int frequency = 30, harakiri = 0;
   long long max_tasks = 0;
   bool ordered = false;
@@ -157,6 +161,12 @@ class SpoolerImpl final : public Spooler {
       fsync(dfd);
       close(dfd);
     }
+    for (size_t i = 0; i < dirs.size() && i < wake.size(); i++)
+      if (dir.compare(0, dirs[i].size(), dirs[i]) == 0 && (dir.size() == dirs[i].size() || dir[dirs[i].size()] == '/')) {
+        char b = 1;
+        (void)!::write(wake[i].second, &b, 1);  // non-blocking: a full pipe already wakes it
+        break;
+      }
     *path = final_path;
     return true;
   }
@@ -253,7 +263,13 @@ bool run_task(const std::string& path) {
         _exit(0);
       }
     }
-    for (int s = g_spooler.frequency; s > 0;) s = (int)sleep((unsigned)s);
+    // Sleep out the frequency, or until a spool() in this server wakes us.
+    pollfd p{g_spooler.wake[g_spooler.slots[idx].dir].first, POLLIN, 0};
+    if (poll(&p, 1, g_spooler.frequency * 1000) > 0) {
+      char buf[256];
+      while (::read(p.fd, buf, sizeof buf) > 0) {
+      }
+    }
   }
 }
 
@@ -404,6 +420,14 @@ bool configure_spoolers(const Config& cfg, bool check_only, std::string* err) {
   s.max_tasks = maxt;
   s.harakiri = (int)hara;
   s.ordered = cfg.get_bool("spooler-ordered");
+  for (size_t i = 0; i < s.dirs.size(); i++) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+      *err = std::string("spooler: pipe: ") + strerror(errno);
+      return false;
+    }
+    s.wake.push_back({p[0], p[1]});
+  }
   for (size_t i = 0; i < s.dirs.size(); i++)
     for (long long p = 0; p < procs; p++) {
       Slot sl;

@@ -200,3 +200,15 @@ def test_bad_options_stop_start_up(tmp_path):
     f = tmp_path / 'file'
     f.write_text('')
     assert 'not a directory' in run_bad(tmp_path, '--master', '--spooler', str(f))
+
+
+def test_spool_wakes_the_spooler_before_the_next_scan(tmp_path):
+    # --spooler-frequency 60: the first scan is over, yet a new task runs at once.
+    srv = start(tmp_path, freq='60')
+    try:
+        assert srv.wait_log('spawned the uWSGI spooler', timeout=10)
+        time.sleep(1)
+        get(srv, '/spool?kind=marker&name=fast')
+        assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_fast'), timeout=20), srv.log()[-2000:]
+    finally:
+        srv.stop()
