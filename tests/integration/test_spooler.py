@@ -212,3 +212,14 @@ def test_spool_wakes_the_spooler_before_the_next_scan(tmp_path):
         assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_fast'), timeout=20), srv.log()[-2000:]
     finally:
         srv.stop()
+
+
+def test_lazy_apps_spooler_imports_the_app(tmp_path):
+    srv = start(tmp_path, '--lazy-apps', '--processes', '2')
+    try:
+        get(srv, '/spool?kind=marker&name=lazy')
+        get(srv, '/deco?x=lazy')
+        assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_lazy') and lines(tmp_path / 'out' / 'deco')), \
+            srv.log()[-2000:]
+    finally:
+        srv.stop()
