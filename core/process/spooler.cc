@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -278,6 +279,7 @@ void spawn(size_t idx) {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t master = getpid();
   pid_t pid = fork();
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
@@ -286,9 +288,12 @@ void spawn(size_t idx) {
     return;
   }
   if (pid == 0) {
+    // Never outlive the master (a task cut short stays on disk for the next start).
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) signal(sig, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (getppid() != master) _exit(0);  // the master died before prctl
     g_spooler.me = (int)idx;
     spooler_main((int)idx);
   }

@@ -223,3 +223,23 @@ def test_lazy_apps_spooler_imports_the_app(tmp_path):
             srv.log()[-2000:]
     finally:
         srv.stop()
+
+
+def test_spooler_does_not_outlive_a_killed_master(tmp_path):
+    srv = start(tmp_path)
+    try:
+        get(srv, '/spool?kind=slow&name=orphan')
+        assert wait_for(lambda: lines(tmp_path / 'out' / 'started_orphan')), srv.log()[-2000:]
+        pid = int(lines(tmp_path / 'out' / 'started_orphan')[0])
+        os.kill(srv.proc.pid, signal.SIGKILL)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+                return open(f'/proc/{pid}/stat').read().split()[2] == 'Z'
+            except (ProcessLookupError, FileNotFoundError):
+                return True
+        assert wait_for(gone, timeout=10)
+        assert len(tasks(tmp_path / 'spool')) == 1  # the task cut short is still queued
+    finally:
+        srv.stop()
