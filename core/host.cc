@@ -4,6 +4,7 @@
 
 #include "log/log.h"
 #include "process/mules.h"
+#include "process/spooler.h"
 #include "shared/shared_state.h"
 #include "version.h"
 
@@ -26,6 +27,7 @@ const char* HostImpl::version() const { return UWSGI_COMPAT_VERSION; }
 Locks& HostImpl::locks() { return shared_locks(); }
 Caches& HostImpl::caches() { return shared_caches(); }
 Mules& HostImpl::mules() { return shared_mules(); }
+Spooler& HostImpl::spooler() { return shared_spooler(); }
 
 void HostImpl::request_stop() {
   if (stop_cb_) stop_cb_();

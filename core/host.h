@@ -32,6 +32,7 @@ class HostImpl : public Host {
   Locks& locks() override;
   Caches& caches() override;
   Mules& mules() override;
+  Spooler& spooler() override;
 
   // Core-side access.
   OptionRegistry& registry() { return registry_; }

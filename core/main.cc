@@ -39,6 +39,7 @@
 #include "plugin_loader.h"
 #include "process/cron.h"
 #include "process/mules.h"
+#include "process/spooler.h"
 #include "process/process_opts.h"
 #include "shared/shared_state.h"
 #include "version.h"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   register_shared_options(host);
   register_cron_options(host);
   register_mule_options(host);
+  register_spooler_options(host);
   register_daemon_options(host);
   register_master_fifo_options(host);
   register_routing_options(host);
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
   if (!setup_shared_state(cfg, check_only, &err)) return fail(err);
   if (!configure_cron(cfg, &err)) return fail(err);
   if (!configure_mules(cfg, check_only, &err)) return fail(err);
+  if (!configure_spoolers(cfg, check_only, &err)) return fail(err);
 
   for (auto& p : loader.plugins()) {
     host.set_registering_group(p.name);

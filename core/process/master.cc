@@ -22,6 +22,7 @@
 #include "process/scoreboard.h"
 #include "process/cron.h"
 #include "process/mules.h"
+#include "process/spooler.h"
 #include "process/signal_framework.h"
 #include "process/stats.h"
 #include "process/status_report.h"
@@ -209,6 +210,7 @@ class Master {
     for (int i = 1; i <= s_.processes; i++)
       if (!cheaper_.is_cheap(i)) spawn(i);
     mules_spawn_all();
+    spoolers_spawn_all();
     start_routers();
     for (;;) {
       // The wake-up pipe, each worker's signal channel, inotify, the stats socket.
@@ -293,6 +295,7 @@ class Master {
         check_recycling(now);
         cron_tick([&sf](int num) { sf.route(num); });
         mules_tick(now);
+        spoolers_tick(now);
         cheaper_tick(now);
       }
       if (mode_ == kRunning) {
@@ -301,7 +304,7 @@ class Master {
         for (size_t r = 0; r < routers_.size(); r++)
           if (routers_[r].pid == 0 && now >= routers_[r].respawn_at_ms) spawn_router(r);
       } else {
-        if (alive() == 0 && mules_alive() == 0 && daemons_.stopped() && (mode_ != kShutdown || routers_alive() == 0)) {
+        if (alive() == 0 && mules_alive() == 0 && spoolers_alive() == 0 && daemons_.stopped() && (mode_ != kShutdown || routers_alive() == 0)) {
           if (mode_ == kShutdown) {
             if (check_pid_ > 0) kill(check_pid_, SIGKILL);
             cron_stop_all();
@@ -320,6 +323,7 @@ class Master {
           for (auto& w : slots_)
             if (w.pid > 0) kill(w.pid, SIGKILL);
           mules_signal_all(SIGKILL);
+          spoolers_signal_all(SIGKILL);
           if (mode_ == kShutdown)
             for (auto& r : routers_)
               if (r.pid > 0) kill(r.pid, SIGKILL);
@@ -345,6 +349,7 @@ class Master {
     for (auto& w : slots_)
       if (w.pid > 0) kill(w.pid, sig);
     mules_signal_all(SIGTERM);  // a mule has no requests to finish: SIGTERM ends it
+    spoolers_signal_all(SIGTERM);  // a task cut short stays on disk and runs again
     if (sig == SIGKILL) killed_ = true;
     if (m == kShutdown) daemons_.begin_shutdown(now_ms());
     else daemons_.begin_reload(now_ms());
@@ -700,6 +705,7 @@ class Master {
       }
       if (cron_reaped(pid, status)) continue;
       if (mules_reaped(pid, status, mode_ == kRunning)) continue;
+      if (spoolers_reaped(pid, status, mode_ == kRunning)) continue;
       for (int i = 1; i <= s_.processes; i++) {
         if (slots_[i].pid != pid) continue;
         slots_[i].pid = 0;

@@ -378,6 +378,29 @@ class Mules {
   virtual void set_runner(std::function<int(int, const std::string&)> runner) = 0;
 };
 
+
+// The spooler (uWSGI's --spooler DIR): tasks are files in a directory, written atomically by any
+// process, run one at a time by spooler processes the master forks after the apps are loaded.
+// A task is a list of key/value strings plus an optional body (uWSGI's spool file format).
+struct SpoolTask {
+  std::vector<std::pair<std::string, std::string>> vars;
+  std::string body;
+  std::string path;  // the spool file
+};
+
+class Spooler {
+ public:
+  virtual ~Spooler() = default;
+  virtual int count() const = 0;  // spool directories configured
+  // Write a task. The keys "spooler" (a configured dir; default the first), "priority" (a
+  // subdirectory) and "at" (unix time, not before) steer it and stay in the task. *path: the file.
+  virtual bool spool(const SpoolTask& task, std::string* path, std::string* err) = 0;
+  // The language plugin's side in a spooler process: init() once after fork, then run(task) for
+  // each task due: -2 (SPOOL_OK) deletes the file, -1 (SPOOL_RETRY) and 0 (SPOOL_IGNORE) keep it.
+  virtual void set_runner(std::function<void()> init, std::function<int(const SpoolTask&)> run) = 0;
+  virtual bool in_spooler() const = 0;  // this process is a spooler
+};
+
 // ---------------------------------------------------------------------------------------------
 // Plugins
 // ---------------------------------------------------------------------------------------------
@@ -427,6 +450,7 @@ class Host {
   virtual Locks& locks();
   virtual Caches& caches();
   virtual Mules& mules();
+  virtual Spooler& spooler();
 };
 
 // What a Host without a signal framework offers: nothing, with a reason.
@@ -490,6 +514,22 @@ class NoMules final : public Mules {
 
 inline Mules& Host::mules() {
   static NoMules none;
+  return none;
+}
+
+class NoSpooler final : public Spooler {
+ public:
+  int count() const override { return 0; }
+  bool spool(const SpoolTask&, std::string*, std::string* err) override {
+    *err = "no spooler is configured (--spooler DIR)";
+    return false;
+  }
+  void set_runner(std::function<void()>, std::function<int(const SpoolTask&)>) override {}
+  bool in_spooler() const override { return false; }
+};
+
+inline Spooler& Host::spooler() {
+  static NoSpooler none;
   return none;
 }
 

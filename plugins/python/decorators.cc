@@ -6,8 +6,9 @@ namespace uwsgi::py {
 namespace {
 
 const char kSource[] = R"PY(
-"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @cron, @mulefunc, @mule, @farm, @lock (built into the server)."""
+"""uWSGI-style decorators: @timer, @rbtimer, @signal, @filemon, @postfork, @cron, @mulefunc, @mule, @farm, @lock, @spool, @spoolforever, @spoolraw (built into the server)."""
 import pickle
+from functools import partial
 
 import uwsgi
 
@@ -196,6 +197,94 @@ def lock(f):
         finally:
             uwsgi.unlock()
     return _lock
+
+spooler_functions = {}
+
+
+def manage_spool_request(vars):
+    """uwsgi.spooler in the spooler: run the @spool function the task names (keys arrive as bytes)."""
+    vars = dict((k.decode('utf-8') if isinstance(k, bytes) else k, v) for k, v in vars.items())
+    if 'args' in vars:
+        for k in ('args', 'kwargs'):
+            vars[k] = pickle.loads(vars.pop(k))
+    name = vars['ud_spool_func']
+    f = spooler_functions[name.decode('utf-8') if isinstance(name, bytes) else name]
+    if 'args' in vars:
+        ret = f(*vars['args'], **vars['kwargs'])
+    else:
+        ret = f(vars)
+    if 'ud_spool_ret' in vars:
+        return int(vars['ud_spool_ret'])
+    return ret
+
+
+uwsgi.spooler = manage_spool_request
+
+
+class _spoolraw(object):
+    """@spoolraw: the function's return code (uwsgi.SPOOL_OK/RETRY/IGNORE) decides the task's fate."""
+
+    def __call__(self, *args, **kwargs):
+        arguments = self.base_dict.copy()
+        if not self.pass_arguments:
+            if len(args) > 0:
+                arguments.update(args[0])
+            if kwargs:
+                arguments.update(kwargs)
+        else:
+            spooler_args = {}
+            for key in ('message_dict', 'spooler', 'priority', 'at', 'body'):
+                if key in kwargs:
+                    spooler_args.update({key: kwargs.pop(key)})
+            arguments.update(spooler_args)
+            arguments.update({'args': pickle.dumps(args), 'kwargs': pickle.dumps(kwargs)})
+        return uwsgi.spool(arguments)
+
+    def spool(self, *args, **kwargs):
+        return self.__class__.__call__(self, *args, **kwargs)
+
+    def __init__(self, f, pass_arguments):
+        if 'spooler' not in uwsgi.opt:
+            raise Exception("you have to enable the uWSGI spooler to use @%s decorator" % self.__class__.__name__)
+        self.f = f
+        spooler_functions[self.f.__name__] = self.f
+        self.f.spool = self.__call__
+        self.pass_arguments = pass_arguments
+        self.base_dict = {'ud_spool_func': self.f.__name__}
+
+
+class _spool(_spoolraw):
+    """@spool: the task is done (deleted) whatever the function returns."""
+
+    def __call__(self, *args, **kwargs):
+        self.base_dict['ud_spool_ret'] = str(uwsgi.SPOOL_OK)
+        return _spoolraw.__call__(self, *args, **kwargs)
+
+
+class _spoolforever(_spoolraw):
+    """@spoolforever: the task runs again at every scan, for ever."""
+
+    def __call__(self, *args, **kwargs):
+        self.base_dict['ud_spool_ret'] = str(uwsgi.SPOOL_RETRY)
+        return _spoolraw.__call__(self, *args, **kwargs)
+
+
+def spool_decorate(f=None, pass_arguments=False, _class=_spoolraw):
+    if not f:
+        return partial(_class, pass_arguments=pass_arguments)
+    return _class(f, pass_arguments)
+
+
+def spoolraw(f=None, pass_arguments=False):
+    return spool_decorate(f, pass_arguments)
+
+
+def spool(f=None, pass_arguments=False):
+    return spool_decorate(f, pass_arguments, _spool)
+
+
+def spoolforever(f=None, pass_arguments=False):
+    return spool_decorate(f, pass_arguments, _spoolforever)
 )PY";
 
 }  // namespace

@@ -67,6 +67,15 @@ class PythonPlugin : public Plugin {
       on_post_fork(host, 0);
       return run_mule(id, arg);
     });
+    // A spooler process: the worker's after-fork steps too, then uwsgi.spooler() for each task.
+    // With --lazy-apps the master never imported the app: the spooler imports it itself.
+    set_spooler_runner(host, [this, &host] {
+      on_post_fork(host, 0);
+      const Config& c = host.config();
+      std::string err;
+      if ((c.get_bool("lazy-apps") || c.get_bool("lazy")) && !on_load_apps(host, &err))
+        host.log("[spooler] cannot load the app: %s", err.c_str());
+    });
   }
 
   bool on_config(Host& host, std::string* err) override {

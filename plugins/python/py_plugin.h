@@ -125,6 +125,9 @@ bool add_shared_functions(PyObject* module);
 // mules.cc: uwsgi.mule_* / farm_* functions; a mule process's main (its script, or messages).
 bool add_mule_functions(PyObject* module);
 int run_mule(int id, const std::string& arg);
+// spooler.cc: uwsgi.spool() / send_to_spooler() / SPOOL_* and the spooler process's task runner.
+bool add_spooler_functions(PyObject* module);
+void set_spooler_runner(Host& host, std::function<void()> post_fork);
 void run_post_fork_hook();
 // decorators.cc: the built-in uwsgidecorators module (an inittab entry).
 PyObject* init_decorators_module();

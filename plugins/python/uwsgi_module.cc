@@ -346,7 +346,7 @@ PyObject* PyInit_uwsgi_module() {
       add(m, "version", PyBytes_FromString(g.host ? g.host->version() : "0")) < 0 ||
       add(m, "version_info", version_info()) < 0 ||
       add(m, "numproc", PyLong_FromLong(g.numproc)) < 0 || !file_wrapper_init_type(m) || !add_signal_functions(m) ||
-      !add_shared_functions(m) || !add_mule_functions(m) || !add_websocket_functions(m))
+      !add_shared_functions(m) || !add_mule_functions(m) || !add_spooler_functions(m) || !add_websocket_functions(m))
     goto fail;
   {
     PyObject* r = PyObject_GetAttrString(m, "wait_fd_read");
