@@ -1,6 +1,7 @@
 #!/bin/sh
 # Our --http router against Debian uWSGI's (--plugins python3,http --http), same app, one sync
-# worker each, side by side: hello world with keep-alive clients, then 64 KiB downloads.
+# worker each, side by side: hello world with keep-alive clients, then 64 KiB downloads; then
+# nginx uwsgi_pass in front of one of our workers (--socket) as the third column.
 # Usage: bench/router.sh [SECONDS_PER_RUN (default 4)] [CONNECTIONS (default 16)]
 # Prints requests/s per server and the ratio ours/uWSGI, and the router's RSS and CPU time.
 # Measured 2026-12-01 (2 cores shared with ~8 builds, load ~15: noisy), `bench/router.sh 4 16`:
@@ -14,9 +15,34 @@ OURS=./uwsgi
 DEB=/usr/bin/uwsgi
 PY=/usr/bin/python3
 port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(port); P2=$(port)
+P1=$(port); P2=$(port); P3=$(port); P4=$(port)
 LOG=$(mktemp -d)
-trap 'kill $PID1 $PID2 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT INT TERM
+PID1=; PID2=; PID3=; PID4=
+trap 'kill $PID1 $PID2 $PID3 $PID4 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT INT TERM
+USER_LINE=""; [ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+cat >"$LOG/nginx.conf" <<NGX
+$USER_LINE
+worker_processes 1;
+daemon off;
+pid $LOG/nginx.pid;
+error_log $LOG/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$P4; location / { include /etc/nginx/uwsgi_params; uwsgi_pass 127.0.0.1:$P3; } }
+}
+NGX
+# nginx uwsgi_pass -> one of our sync workers on --socket, with the same app.
+nginx_rps() {  # $1 = app
+  $OURS --socket 127.0.0.1:$P3 --wsgi-file "$1" --processes 1 --disable-logging >"$LOG/worker.log" 2>&1 &
+  PID3=$!
+  /usr/sbin/nginx -c "$LOG/nginx.conf" -p "$LOG" -e "$LOG/nginx-error.log" >/dev/null 2>&1 &
+  PID4=$!
+  sleep 1.5
+  rps $P4
+  kill -INT $PID3 2>/dev/null; kill -QUIT $PID4 2>/dev/null; wait $PID3 $PID4 2>/dev/null || true
+}
 
 start_pair() {  # $1 = app
   $OURS --http 127.0.0.1:$P1 --wsgi-file "$1" --processes 1 --disable-logging >"$LOG/ours.log" 2>&1 &
@@ -44,13 +70,15 @@ for app in hello big; do
   RSS=$(usage "$RP" | head -1)
   B=$(rps $P2)
   stop_pair
-  $PY - "$app" "$A" "$B" "$RSS" "$T0" "$T1" "$SECS" <<'PYEOF'
+  N=$(nginx_rps bench/apps/$app.py)
+  $PY - "$app" "$A" "$B" "$RSS" "$T0" "$T1" "$SECS" "$N" <<'PYEOF'
 import os, sys
-app, a, b, rss, t0, t1, secs = sys.argv[1:]
-a, b = float(a), float(b)
+app, a, b, rss, t0, t1, secs, n = sys.argv[1:]
+a, b, n = float(a), float(b), float(n or 0)
 hz = os.sysconf('SC_CLK_TCK')
 cpu_us = (int(t1) - int(t0)) / hz * 1e6 / max(1, a * float(secs))
 print(f'{app:6} ours {a:10.0f} req/s  uWSGI {b:10.0f} req/s  ratio {a / b:5.2f}x  '
       f'(our router: RSS {int(rss) // 1024} MiB, {cpu_us:.1f} us CPU per request)')
+print(f'{app:6} nginx uwsgi_pass -> our worker {n:10.0f} req/s  ours/nginx {a / n if n else 0:5.2f}x')
 PYEOF
 done

@@ -42,7 +42,7 @@ bool SignalFramework::register_signal(int num, std::string_view target, SignalHa
   }
   if (!valid_target(target)) {
     *err = "unsupported signal target \"" + std::string(target) +
-           "\" (use worker, workers, active-workers or workerN; mules, spoolers and clusters do not exist here)";
+           "\" (use worker, workers, active-workers or workerN; signals are not routed to mules, spoolers or clusters here)";
     return false;
   }
   SignalSlot* slot = scoreboard().signal(num);
