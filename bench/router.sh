@@ -7,6 +7,10 @@
 # Measured 2026-12-01 (2 cores shared with ~8 builds, load ~15: noisy), `bench/router.sh 4 16`:
 #   hello  ours 11837 req/s  uWSGI 2811 req/s  4.21x  (router RSS 6 MiB, 35.9 us CPU/request)
 #   big    ours  1770 req/s  uWSGI  362 req/s  4.89x  (router RSS 6 MiB, 104.5 us CPU/request)
+# Re-measured 03:20 with the nginx column (load ~4), `bench/router.sh 3 16`:
+#   hello  ours 12717  uWSGI 5114  2.49x  nginx uwsgi_pass -> our worker 5757 (ours/nginx 2.21x)
+#   big    ours  8092  uWSGI  475 17.05x  nginx uwsgi_pass -> our worker 5394 (ours/nginx 1.50x)
+#   (nginx opens a new uwsgi connection to the worker per request: uwsgi_pass has no keep-alive)
 set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-4}
