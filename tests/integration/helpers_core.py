@@ -350,3 +350,29 @@ def children_of(pid):
         return [int(x) for x in out]
     except OSError:
         return []
+
+
+def wait_for(pred, timeout=15.0, interval=0.05):
+    """Poll pred() until it is true or timeout seconds pass; returns its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+def file_lines(path):
+    """The lines of a file a server process appends to ([] while it does not exist)."""
+    try:
+        return Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def pids_in(path):
+    """The pids a test daemon or task wrote to a file, one per line ([] while none)."""
+    try:
+        return [int(x) for x in Path(path).read_text().split()]
+    except (OSError, ValueError):
+        return []

@@ -4,24 +4,9 @@ import subprocess
 import time
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import wait_for, file_lines
 
 FAST = {'UWSGI_CRON_CLOCK_SCALE': '60'}
-
-
-def wait_for(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
-def lines(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
 
 
 def test_cron_command_runs_each_minute(tmp_path):
@@ -29,8 +14,8 @@ def test_cron_command_runs_each_minute(tmp_path):
     srv = start_uwsgi(['--master', '--wsgi-file', app_path('app.py'), '--cron', f'-1 -1 -1 -1 -1 echo tick >> {out}',
                        '--cron', f'0 0 31 2 -1 echo never >> {tmp_path}/never'], env=FAST)
     try:
-        assert wait_for(lambda: len(lines(out)) >= 3), srv.log()[-2000:]
-        assert set(lines(out)) == {'tick'}
+        assert wait_for(lambda: len(file_lines(out)) >= 3), srv.log()[-2000:]
+        assert set(file_lines(out)) == {'tick'}
         assert not (tmp_path / 'never').exists()  # February 31st never comes
         assert '[uwsgi-cron] running' in srv.log()
     finally:
@@ -46,7 +31,7 @@ def test_unique_cron_is_not_started_twice_and_cron2_harakiri_kills(tmp_path):
         assert wait_for(lambda: 'still running' in srv.log() and 'ran over 1 s' in srv.log()), srv.log()[-3000:]
         # A run every "minute" (second), but each lasts 2.5 s: far fewer starts than minutes.
         time.sleep(3)
-        starts = len(lines(out))
+        starts = len(file_lines(out))
         assert 1 <= starts <= 3, starts
     finally:
         srv.stop()
@@ -57,8 +42,8 @@ def test_cron_decorator_raises_its_signal(tmp_path):
     srv = start_uwsgi(['--master', '--processes', '2', '--wsgi-file', app_path('cron_app.py')],
                       env=dict(FAST, CRON_MARK_FILE=str(mark)))
     try:
-        assert wait_for(lambda: len(lines(mark)) >= 2), srv.log()[-2000:]
-        assert lines(mark)[0].startswith('signal ')
+        assert wait_for(lambda: len(file_lines(mark)) >= 2), srv.log()[-2000:]
+        assert file_lines(mark)[0].startswith('signal ')
         assert 'signal' in srv.log() and 'registered' in srv.log()
     finally:
         srv.stop()

@@ -11,25 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import app_path, free_port, start_uwsgi
+from helpers_core import wait_for, pids_in
 from helpers_core import pids_alive
 
 APP = app_path('app.py')
-
-
-def wait_for(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
-def pids_in(path):
-    try:
-        return [int(x) for x in Path(path).read_text().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def sleeper(pids_file, extra=''):

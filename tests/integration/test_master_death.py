@@ -9,25 +9,10 @@ import time
 from pathlib import Path
 
 from conftest import app_path, start_uwsgi
+from helpers_core import wait_for, pids_in
 from helpers_core import children_of, pids_alive
 
 APP = app_path('supervise_app.py')
-
-
-def wait_for(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
-def pids_in(path):
-    try:
-        return [int(x) for x in Path(path).read_text().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def start(tmp_path, *args, workers=2):

@@ -4,27 +4,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import wait_for, file_lines
 
 APP = app_path('mule_app.py')
-
-
-def wait_for(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
-def lines(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
 
 
 def get(srv, path):
@@ -48,23 +32,23 @@ def test_mulefunc_farm_and_script_mule(tmp_path):
     srv = start(tmp_path)
     try:
         script = tmp_path / 'script'
-        assert wait_for(lambda: any(l.startswith('started 1 ') for l in lines(script))), srv.log()[-2000:]
+        assert wait_for(lambda: any(l.startswith('started 1 ') for l in file_lines(script))), srv.log()[-2000:]
         assert get(srv, '/')['mule_id'] == 0
         # A message to mule 1 (the script) reaches it.
         assert get(srv, '/to?1=hello-one')['r'] is True
-        assert wait_for(lambda: 'got hello-one' in lines(script)), srv.log()[-2000:]
+        assert wait_for(lambda: 'got hello-one' in file_lines(script)), srv.log()[-2000:]
         # @mulefunc(4): runs in mule 4 (the farm's mules 2 and 3 only serve the farm).
         for i in range(6):
             get(srv, f'/mulefunc?w{i}')
         mf = tmp_path / 'mulefunc'
-        assert wait_for(lambda: len(lines(mf)) == 6), (lines(mf), srv.log()[-2000:])
-        assert {l.split()[1] for l in lines(mf)} == {'4'}
+        assert wait_for(lambda: len(file_lines(mf)) == 6), (file_lines(mf), srv.log()[-2000:])
+        assert {l.split()[1] for l in file_lines(mf)} == {'4'}
         # Farm messages go to farm members only (mules 2 and 3).
         for i in range(10):
             assert get(srv, f'/farm?f{i}')['r'] is True
         farm = tmp_path / 'farm'
-        assert wait_for(lambda: len(lines(farm)) == 10), (lines(farm), srv.log()[-2000:])
-        assert {l.split()[1] for l in lines(farm)} <= {'2', '3'}
+        assert wait_for(lambda: len(file_lines(farm)) == 10), (file_lines(farm), srv.log()[-2000:])
+        assert {l.split()[1] for l in file_lines(farm)} <= {'2', '3'}
         # Errors: a mule that does not exist.
         assert 'does not exist' in get(srv, '/to?9=x')['error']
     finally:
@@ -75,10 +59,10 @@ def test_killed_mule_is_respawned_and_mules_stop_with_the_server(tmp_path):
     srv = start(tmp_path)
     try:
         script = tmp_path / 'script'
-        assert wait_for(lambda: len([l for l in lines(script) if l.startswith('started')]) == 1)
-        pid = int(lines(script)[0].split()[2])
+        assert wait_for(lambda: len([l for l in file_lines(script) if l.startswith('started')]) == 1)
+        pid = int(file_lines(script)[0].split()[2])
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda: len([l for l in lines(script) if l.startswith('started')]) == 2), srv.log()[-2000:]
+        assert wait_for(lambda: len([l for l in file_lines(script) if l.startswith('started')]) == 2), srv.log()[-2000:]
         assert 'mule 1 (pid %d) killed by signal 9: respawning' % pid in srv.log()
         children = mule_pids(srv)
         assert len(children) >= 6  # 2 workers + 4 mules

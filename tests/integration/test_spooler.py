@@ -9,24 +9,9 @@ import subprocess
 import time
 
 from conftest import app_path, base_args, start_uwsgi, uwsgi_binary
+from helpers_core import wait_for, file_lines
 
 APP = app_path('spooler_app.py')
-
-
-def wait_for(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
-
-
-def lines(path):
-    try:
-        return path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
 
 
 def tasks(spool):
@@ -56,12 +41,12 @@ def test_task_runs_with_body_and_file_format(tmp_path):
         out = tmp_path / 'out'
         path = get(srv, '/spool?kind=marker&name=a&body=hello')
         assert path.startswith(str((tmp_path / 'spool').resolve()) + '/uwsgi_spoolfile_on_')
-        assert wait_for(lambda: lines(out / 'marker_a')), srv.log()[-2000:]
-        assert lines(out / 'marker_a')[0].endswith(' hello')
+        assert wait_for(lambda: file_lines(out / 'marker_a')), srv.log()[-2000:]
+        assert file_lines(out / 'marker_a')[0].endswith(' hello')
         assert wait_for(lambda: not tasks(tmp_path / 'spool')), tasks(tmp_path / 'spool')
         # Keyword form.
         get(srv, '/spool-kw?name=k')
-        assert wait_for(lambda: lines(out / 'marker_k')), srv.log()[-2000:]
+        assert wait_for(lambda: file_lines(out / 'marker_k')), srv.log()[-2000:]
     finally:
         srv.stop()
 
@@ -95,9 +80,9 @@ def test_retry_then_ok_and_exception_retries(tmp_path):
         out = tmp_path / 'out'
         get(srv, '/spool?kind=retry&name=r')
         get(srv, '/spool?kind=raise&name=x')
-        assert wait_for(lambda: lines(out / 'done_r') and lines(out / 'done_x')), srv.log()[-3000:]
-        assert lines(out / 'retry_r') == ['try', 'try']
-        assert lines(out / 'raise_x') == ['try', 'try']
+        assert wait_for(lambda: file_lines(out / 'done_r') and file_lines(out / 'done_x')), srv.log()[-3000:]
+        assert file_lines(out / 'retry_r') == ['try', 'try']
+        assert file_lines(out / 'raise_x') == ['try', 'try']
         assert 'first try fails' in srv.log()  # the traceback is logged
         assert wait_for(lambda: not tasks(tmp_path / 'spool'))
     finally:
@@ -110,9 +95,9 @@ def test_spool_decorator_with_args(tmp_path):
         out = tmp_path / 'out'
         get(srv, '/deco?x=seven')
         get(srv, '/deco2?a=1&b=2')
-        assert wait_for(lambda: lines(out / 'deco') and lines(out / 'deco2')), srv.log()[-3000:]
-        assert lines(out / 'deco') == ['seven']
-        assert lines(out / 'deco2') == ['1 2']
+        assert wait_for(lambda: file_lines(out / 'deco') and file_lines(out / 'deco2')), srv.log()[-3000:]
+        assert file_lines(out / 'deco') == ['seven']
+        assert file_lines(out / 'deco2') == ['1 2']
     finally:
         srv.stop()
 
@@ -125,9 +110,9 @@ def test_at_in_the_future_waits_and_priority_subdir(tmp_path):
         get(srv, f'/spool?kind=marker&name=later&at={at}')
         path = get(srv, '/spool?kind=marker&name=prio&priority=5')
         assert os.path.dirname(path).endswith('/spool/5')
-        assert wait_for(lambda: lines(out / 'marker_prio')), srv.log()[-2000:]
-        assert not lines(out / 'marker_later')
-        assert wait_for(lambda: lines(out / 'marker_later'), timeout=20), srv.log()[-2000:]
+        assert wait_for(lambda: file_lines(out / 'marker_prio')), srv.log()[-2000:]
+        assert not file_lines(out / 'marker_later')
+        assert wait_for(lambda: file_lines(out / 'marker_later'), timeout=20), srv.log()[-2000:]
         assert time.time() >= at
         # Bad steering keys are refused at spool() time.
         status, _, body = srv.request('GET', '/spool?kind=marker&name=z&priority=high')
@@ -143,13 +128,13 @@ def test_kill9_of_spooler_mid_task_runs_it_again(tmp_path):
     try:
         out = tmp_path / 'out'
         get(srv, '/spool?kind=slow&name=s')
-        assert wait_for(lambda: lines(out / 'started_s')), srv.log()[-2000:]
-        pid = int(lines(out / 'started_s')[0])
+        assert wait_for(lambda: file_lines(out / 'started_s')), srv.log()[-2000:]
+        pid = int(file_lines(out / 'started_s')[0])
         assert len(tasks(tmp_path / 'spool')) == 1
         os.kill(pid, signal.SIGKILL)
-        assert wait_for(lambda: lines(out / 'done_s'), timeout=20), srv.log()[-3000:]
-        assert len(lines(out / 'started_s')) == 2
-        assert int(lines(out / 'started_s')[1]) != pid  # a respawned spooler ran it
+        assert wait_for(lambda: file_lines(out / 'done_s'), timeout=20), srv.log()[-3000:]
+        assert len(file_lines(out / 'started_s')) == 2
+        assert int(file_lines(out / 'started_s')[1]) != pid  # a respawned spooler ran it
         assert 'killed by signal 9: respawning' in srv.log()
         assert wait_for(lambda: not tasks(tmp_path / 'spool'))
     finally:
@@ -160,13 +145,13 @@ def test_full_restart_keeps_a_queued_task(tmp_path):
     srv = start(tmp_path, env={'SPOOL_HOLD': '1'})
     try:
         get(srv, '/spool?kind=marker&name=kept')
-        assert wait_for(lambda: 'kept' in lines(tmp_path / 'out' / 'held')), srv.log()[-2000:]
+        assert wait_for(lambda: 'kept' in file_lines(tmp_path / 'out' / 'held')), srv.log()[-2000:]
     finally:
         srv.stop()
     assert len(tasks(tmp_path / 'spool')) == 1
     srv = start(tmp_path)
     try:
-        assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_kept')), srv.log()[-2000:]
+        assert wait_for(lambda: file_lines(tmp_path / 'out' / 'marker_kept')), srv.log()[-2000:]
         assert wait_for(lambda: not tasks(tmp_path / 'spool'))
     finally:
         srv.stop()
@@ -177,7 +162,7 @@ def test_harakiri_and_max_tasks(tmp_path):
     try:
         out = tmp_path / 'out'
         get(srv, '/spool?kind=slow&name=h')  # first run sleeps 60 s: the harakiri ends it
-        assert wait_for(lambda: lines(out / 'done_h'), timeout=25), srv.log()[-3000:]
+        assert wait_for(lambda: file_lines(out / 'done_h'), timeout=25), srv.log()[-3000:]
         assert 'killed by signal 14' in srv.log()
         assert 'maximum number of tasks reached' in srv.log()
     finally:
@@ -209,7 +194,7 @@ def test_spool_wakes_the_spooler_before_the_next_scan(tmp_path):
         assert srv.wait_log('spawned the uWSGI spooler', timeout=10)
         time.sleep(1)
         get(srv, '/spool?kind=marker&name=fast')
-        assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_fast'), timeout=20), srv.log()[-2000:]
+        assert wait_for(lambda: file_lines(tmp_path / 'out' / 'marker_fast'), timeout=20), srv.log()[-2000:]
     finally:
         srv.stop()
 
@@ -219,7 +204,7 @@ def test_lazy_apps_spooler_imports_the_app(tmp_path):
     try:
         get(srv, '/spool?kind=marker&name=lazy')
         get(srv, '/deco?x=lazy')
-        assert wait_for(lambda: lines(tmp_path / 'out' / 'marker_lazy') and lines(tmp_path / 'out' / 'deco')), \
+        assert wait_for(lambda: file_lines(tmp_path / 'out' / 'marker_lazy') and file_lines(tmp_path / 'out' / 'deco')), \
             srv.log()[-2000:]
     finally:
         srv.stop()
@@ -229,8 +214,8 @@ def test_spooler_does_not_outlive_a_killed_master(tmp_path):
     srv = start(tmp_path)
     try:
         get(srv, '/spool?kind=slow&name=orphan')
-        assert wait_for(lambda: lines(tmp_path / 'out' / 'started_orphan')), srv.log()[-2000:]
-        pid = int(lines(tmp_path / 'out' / 'started_orphan')[0])
+        assert wait_for(lambda: file_lines(tmp_path / 'out' / 'started_orphan')), srv.log()[-2000:]
+        pid = int(file_lines(tmp_path / 'out' / 'started_orphan')[0])
         os.kill(srv.proc.pid, signal.SIGKILL)
 
         def gone():
