@@ -1,4 +1,4 @@
-// The router's event loop: one epoll per process, level-triggered; each client connection walks
+// The router's event loop: one I/O engine (the core's epoll, through IoEngine) per process; each client connection walks
 // head -> body -> connect -> send -> response (-> tunnel after a 101), then back to head when
 // kept alive. Timeouts are swept once a second.
 #include "router/router.h"
@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
-#include <sys/epoll.h>
+#include <sys/epoll.h>  // EPOLLIN/EPOLLOUT/EPOLLERR: the handlers' event bits
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <strings.h>
@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "log/log.h"
+#include "loop/io_epoll.h"
 #include "net/request_head.h"
 #include "process/scoreboard.h"
 #include "router/response_head.h"
@@ -83,33 +84,26 @@ class Router {
   Router(const RouterSettings& s, const std::vector<Listener>& ls, int id) : s_(s), ls_(ls), id_(id) {}
 
   int run() {
-    ep_ = epoll_create1(EPOLL_CLOEXEC);
-    if (ep_ < 0) {
-      log_line("router: epoll_create1: %s", strerror(errno));
+    // The project's I/O engine interface (include/uwsgi/plugin.h), with the core's epoll engine.
+    io_ = make_epoll_io_engine();
+    std::string err;
+    if (!io_->init(&err)) {
+      log_line("router: %s", err.c_str());
       return 1;
     }
-    for (size_t i = 0; i < ls_.size(); i++) {
-      epoll_event e{};
-      e.events = EPOLLIN | EPOLLEXCLUSIVE;
-      e.data.u64 = i + 1;  // listeners: small integers; connections: Tag pointers (never < 4096)
-      epoll_ctl(ep_, EPOLL_CTL_ADD, ls_[i].fd, &e);
-    }
-    if (id_ == 1 && s_.stats_fd >= 0) {
-      epoll_event e{};
-      e.events = EPOLLIN;
-      e.data.u64 = ls_.size() + 1;
-      epoll_ctl(ep_, EPOLL_CTL_ADD, s_.stats_fd, &e);
-    }
+    // Listeners are tagged with small integers, connections with Tag pointers (never < 4096).
+    for (size_t i = 0; i < ls_.size(); i++) io_->watch(ls_[i].fd, kIoRead, (void*)(uintptr_t)(i + 1));
+    if (id_ == 1 && s_.stats_fd >= 0) io_->watch(s_.stats_fd, kIoRead, (void*)(uintptr_t)(ls_.size() + 1));
     log_line("HTTP router %d (pid %d) ready: %zu socket(s), %zu worker socket(s)", id_, (int)getpid(), ls_.size(),
              s_.backends.size());
     uint64_t stop_at = 0;
     bool accepting = true;
     uint64_t next_sweep = monotonic_ms() + 1000;
-    epoll_event evs[128];
+    IoReady evs[128];
     for (;;) {
       if (g_stop && accepting) {
         accepting = false;
-        for (auto& l : ls_) epoll_ctl(ep_, EPOLL_CTL_DEL, l.fd, nullptr);
+        for (auto& l : ls_) io_->unwatch(l.fd);
         stop_at = monotonic_ms() + s_.mercy_ms;
         // Requests a worker has are finished; clients still sending a head or a body (or idle
         // between requests) are closed now, as a stopping --http-socket worker would.
@@ -118,30 +112,31 @@ class Router {
         reap();
       }
       if (!accepting && (conns_.empty() || monotonic_ms() >= stop_at)) return 0;
-      int n = epoll_wait(ep_, evs, 128, waiting_.empty() ? 1000 : 5);
+      int n = io_->wait(waiting_.empty() ? 1000 : 5, evs, 128);
       if (!waiting_.empty()) {
         std::vector<Conn*> again;
         again.swap(waiting_);
         for (Conn* c : again)
           if (!c->dead) connect_backend(c);
       }
-      if (n < 0 && errno != EINTR) {
-        log_line("router: epoll_wait: %s", strerror(errno));
-        return 1;
-      }
       for (int i = 0; i < n; i++) {
-        if (evs[i].data.u64 <= ls_.size()) {
-          if (accepting) accept_all(evs[i].data.u64 - 1);
+        uintptr_t tag = (uintptr_t)evs[i].data;
+        if (tag <= ls_.size()) {
+          if (accepting) accept_all(tag - 1);
           continue;
         }
-        if (evs[i].data.u64 == ls_.size() + 1) {
+        if (tag == ls_.size() + 1) {
           serve_stats();
           continue;
         }
-        Tag* t = (Tag*)evs[i].data.ptr;
+        Tag* t = (Tag*)evs[i].data;
         if (t->c->dead) continue;
-        if (t->backend) on_backend(t->c, evs[i].events);
-        else on_client(t->c, evs[i].events);
+        // The handlers speak epoll's bits: the engine's are mapped back (HUP comes as read/write).
+        uint32_t ev = (evs[i].events & kIoRead ? (uint32_t)EPOLLIN : 0u) |
+                      (evs[i].events & kIoWrite ? (uint32_t)EPOLLOUT : 0u) |
+                      (evs[i].events & kIoError ? (uint32_t)EPOLLERR : 0u);
+        if (t->backend) on_backend(t->c, ev);
+        else on_client(t->c, ev);
       }
       uint64_t now = monotonic_ms();
       if (now >= next_sweep) {
@@ -156,12 +151,9 @@ class Router {
   // ---- plumbing ----
   void watch(int fd, uint32_t* cur, uint32_t want, Tag* tag) {
     if (fd < 0 || *cur == want) return;
-    epoll_event e{};
-    e.events = want;
-    e.data.ptr = tag;
-    if (*cur == 0 && want != 0) epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &e);
-    else if (want == 0) epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
-    else epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &e);
+    int io = (want & EPOLLIN ? kIoRead : 0) | (want & EPOLLOUT ? kIoWrite : 0);
+    if (io) io_->watch(fd, io, tag);
+    else io_->unwatch(fd);
     *cur = want;
   }
 
@@ -205,6 +197,10 @@ class Router {
       c->ssl = nullptr;
       ERR_clear_error();
     }
+    // The engine forgets an fd only when told: unwatch before close, or a new connection that
+    // gets the same fd number would inherit a stale interest.
+    watch(c->cfd, &c->cev, 0, &c->ctag);
+    watch(c->bfd, &c->bev, 0, &c->btag);
     if (c->cfd >= 0) close(c->cfd);
     if (c->bfd >= 0) close(c->bfd);
     if (c->body_file >= 0) close(c->body_file);
@@ -901,7 +897,7 @@ class Router {
   const RouterSettings& s_;
   const std::vector<Listener>& ls_;
   int id_;
-  int ep_ = -1;
+  std::unique_ptr<IoEngine> io_;
   std::list<std::unique_ptr<Conn>> conns_;
   size_t next_backend_ = 0;
   std::vector<Conn*> waiting_;  // connections retrying a full unix listen queue
