@@ -126,6 +126,16 @@ def test_chunked_upload_reaches_the_app_with_a_content_length(uwsgi_server):
     assert headers['x-content-length'] == str(len(got))
 
 
+def test_request_log_names_the_client_not_the_router(uwsgi_server):
+    """The worker's request log line takes the address from the packet's REMOTE_ADDR (as uWSGI),
+    not from its peer, the router (a unix socket: '-')."""
+    srv = router(uwsgi_server, '--wsgi-file', APP)
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('GET', '/pid'))
+        assert read_response(s)[0] == 200
+    assert srv.wait_log('127.0.0.1 {'), srv.log()
+
+
 def test_chunked_upload_keeps_its_transfer_encoding_and_werkzeug_reads_it(uwsgi_server):
     """The app sees Transfer-Encoding as the client sent it (as with --http-socket), and Werkzeug,
     which then ignores CONTENT_LENGTH, still reads the de-chunked body (wsgi.input_terminated)."""
