@@ -78,6 +78,10 @@ void rotate_log(int fd, bool force) {
   }
   flock(fd, LOCK_UN);
   log_to_file(g_path.c_str());  // the old fd (and its lock) goes with the dup2
+  // The new file keeps the old one's mode and owner (--logfile-chmod/--logfile-chown): a best
+  // effort, as another process may have rotated it already.
+  bool kept = chmod(g_path.c_str(), st.st_mode & 07777) == 0 && chown(g_path.c_str(), st.st_uid, st.st_gid) == 0;
+  (void)kept;
 }
 
 }  // namespace uwsgi

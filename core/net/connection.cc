@@ -886,7 +886,10 @@ void Connection::log_request() {
   uint64_t end = now_us();
   uint64_t us = end - start_us_;
   if (!lc.wants(status_code_, us / 1000, body_written_)) return;
-  std::string_view addr = remote_addr_;
+  // The request's REMOTE_ADDR, as uWSGI logs it: behind the --http router or nginx (uwsgi
+  // protocol) the peer is the proxy, the client is in the packet.
+  std::string_view addr = head_.find("REMOTE_ADDR");
+  if (addr.empty()) addr = remote_addr_;
   if (lc.x_forwarded_for) {
     std::string_view xff = head_.find("HTTP_X_FORWARDED_FOR");
     if (!xff.empty()) addr = xff;

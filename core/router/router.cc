@@ -630,7 +630,9 @@ class Router {
     bool dechunked = c->head.chunked && !s_.raw_body && !c->upgrade;
     for (auto& kv : c->head.vars) {
       if (kv.first == "HTTP_EXPECT" && !s_.raw_body) continue;  // answered here already
-      if (dechunked && (kv.first == "HTTP_TRANSFER_ENCODING" || kv.first == "CONTENT_LENGTH")) continue;
+      // The header stays visible to the app as --http-socket shows it (the worker's python plugin
+      // then marks wsgi.input_terminated); the body it frames is sent de-chunked, with its length.
+      if (dechunked && kv.first == "CONTENT_LENGTH") continue;
       add(kv.first, kv.second);
     }
     if (dechunked) add("CONTENT_LENGTH", std::to_string(c->body_size));

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -65,6 +66,19 @@ PyObject* fdevent_writable = nullptr;
 
 // uwsgi.core as a Python int made once per core (borrowed): ids above 256 are not among
 // CPython's cached small ints, and every in-flight request would hold its own.
+// The request says its body was chunked (a router that de-chunked it sends its length too):
+// Werkzeug then ignores CONTENT_LENGTH and reads wsgi.input only when it is marked terminated.
+bool says_chunked(PyObject* env) {
+  PyObject* te = PyDict_GetItemString(env, "HTTP_TRANSFER_ENCODING");
+  if (!te || !PyUnicode_Check(te)) return false;
+  const char* s = PyUnicode_AsUTF8(te);
+  if (!s) {
+    PyErr_Clear();
+    return false;
+  }
+  return strcasestr(s, "chunked") != nullptr;
+}
+
 PyObject* core_number(int id) {
   static std::vector<PyObject*> numbers;
   if (id < 0) id = 0;  // core ids are indexes; never negative
@@ -155,7 +169,8 @@ PyObject* environ_template(bool fdevent) {
     // A de-chunked body has no CONTENT_LENGTH: this tells readers (Werkzeug) to read wsgi.input
     // to its end instead of reading nothing.
     static PyObject* input_terminated = intern("wsgi.input_terminated");
-    if (req.content_length() < 0 && (!input_terminated || PyDict_SetItem(env, input_terminated, Py_True) < 0))
+    if ((req.content_length() < 0 || says_chunked(env)) &&
+        (!input_terminated || PyDict_SetItem(env, input_terminated, Py_True) < 0))
       goto fail;
     const char* scheme = req.scheme();
     PyObject* errors = PySys_GetObject("stderr");

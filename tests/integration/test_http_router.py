@@ -126,6 +126,32 @@ def test_chunked_upload_reaches_the_app_with_a_content_length(uwsgi_server):
     assert headers['x-content-length'] == str(len(got))
 
 
+def test_request_log_names_the_client_not_the_router(uwsgi_server):
+    """The worker's request log line takes the address from the packet's REMOTE_ADDR (as uWSGI),
+    not from its peer, the router (a unix socket: '-')."""
+    srv = router(uwsgi_server, '--wsgi-file', APP)
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('GET', '/pid'))
+        assert read_response(s)[0] == 200
+    assert srv.wait_log('127.0.0.1 {'), srv.log()
+
+
+def test_chunked_upload_keeps_its_transfer_encoding_and_werkzeug_reads_it(uwsgi_server):
+    """The app sees Transfer-Encoding as the client sent it (as with --http-socket), and Werkzeug,
+    which then ignores CONTENT_LENGTH, still reads the de-chunked body (wsgi.input_terminated)."""
+    srv = router(uwsgi_server, '--wsgi-file', APP)
+    with connect(srv.port) as s:
+        s.sendall(request_bytes('POST', '/env', headers={'Transfer-Encoding': 'chunked'}) + b'3\r\nabc\r\n0\r\n\r\n')
+        env = json.loads(read_response(s)[2])
+    assert env['HTTP_TRANSFER_ENCODING'] == 'chunked' and env['CONTENT_LENGTH'] == '3'
+    srv2 = router(uwsgi_server, '--wsgi-file', app_path('flask_upload.py'), '--callable', 'app')
+    with connect(srv2.port) as s:
+        s.sendall(request_bytes('POST', '/upload', headers={'Transfer-Encoding': 'chunked'})
+                  + b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n')
+        status, _, got = read_response(s)
+    assert status == 200 and got == b'11:hello world'
+
+
 def test_one_mib_up_and_down(uwsgi_server):
     srv = router(uwsgi_server, '--wsgi-file', APP)
     data = os.urandom(1 << 20)

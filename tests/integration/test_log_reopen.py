@@ -118,6 +118,15 @@ def test_touch_logrotate_renames_the_file(uwsgi_server, tmp_path):
     assert 'GET /before' not in log.read_text()
 
 
+def test_log_maxsize_keeps_logfile_chmod_on_the_new_file(uwsgi_server, tmp_path):
+    log = tmp_path / 'app.log'
+    srv = uwsgi_server('--wsgi-file', APP, '--logto', str(log), '--logfile-chmod', '640', '--log-maxsize', '1000')
+    for i in range(30):
+        assert get(srv.port, f'/r{i}') == 200
+    assert wait_text(log, 'GET /r29') and list(tmp_path.glob('app.log.*'))
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o640
+
+
 def test_log_maxsize_with_log_master(uwsgi_server, tmp_path):
     log = tmp_path / 'app.log'
     srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', '--log-master', '--logto', str(log),
