@@ -14,15 +14,10 @@
 #include "config/options.h"
 #include "config/values.h"
 #include "log/log.h"
+#include "process/scoreboard.h"  // monotonic_ms()
 
 namespace uwsgi {
 namespace {
-
-uint64_t mono_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct Queue {
   int reader = -1, writer = -1;
@@ -114,12 +109,12 @@ class MuleTable final : public Mules {
     if (from & kFromFarms)
       for (auto& f : farms)
         if (in_farm(f.name)) fds.push_back({f.q.reader, POLLIN, 0});
-    uint64_t deadline = timeout_ms < 0 ? 0 : mono_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = timeout_ms < 0 ? 0 : monotonic_ms() + (uint64_t)timeout_ms;
     out->resize(msg_size);
     for (;;) {
       int wait = -1;
       if (timeout_ms >= 0) {
-        uint64_t now = mono_ms();
+        uint64_t now = monotonic_ms();
         wait = now >= deadline ? 0 : (int)(deadline - now);
       }
       int r = poll(fds.data(), fds.size(), wait);
@@ -163,7 +158,7 @@ void spawn(int id) {
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     log_line("fork() for mule %d failed: %s", id, strerror(errno));
-    m.respawn_at_ms = mono_ms() + 1000;
+    m.respawn_at_ms = monotonic_ms() + 1000;
     return;
   }
   if (pid == 0) {
@@ -178,7 +173,7 @@ void spawn(int id) {
     _exit(g_mules.runner(id, m.arg));
   }
   m.pid = pid;
-  m.started_ms = mono_ms();
+  m.started_ms = monotonic_ms();
   log_line("spawned uWSGI mule %d (pid: %d)", id, (int)pid);
 }
 
@@ -254,11 +249,9 @@ void mules_spawn_all() {
 }
 
 void mules_tick(uint64_t now) {
-  (void)now;
-  uint64_t t = mono_ms();
   for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
     MuleSlot& m = g_mules.slots[i - 1];
-    if (m.pid == 0 && t >= m.respawn_at_ms) spawn(i);
+    if (m.pid == 0 && now >= m.respawn_at_ms) spawn(i);
   }
 }
 
@@ -272,7 +265,7 @@ bool mules_reaped(pid_t pid, int status, bool respawn) {
         log_line("mule %d (pid %d) killed by signal %d: respawning", i, (int)pid, WTERMSIG(status));
       else
         log_line("mule %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
-      uint64_t t = mono_ms();
+      uint64_t t = monotonic_ms();
       m.respawn_at_ms = t - m.started_ms < 1000 ? t + 1000 : t;  // never a tight fork loop
     }
     return true;

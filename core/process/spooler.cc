@@ -23,18 +23,13 @@
 #include "config/options.h"
 #include "config/values.h"
 #include "log/log.h"
+#include "process/scoreboard.h"  // monotonic_ms()
 
 namespace uwsgi {
 namespace {
 
 constexpr char kPrefix[] = "uwsgi_spoolfile_on_";
 constexpr char kTmpPrefix[] = ".uwsgi_spooltmp_";  // hidden: never scanned as a task
-
-uint64_t mono_ms() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 bool all_digits(std::string_view s) {
   if (s.empty() || s.size() > 18) return false;
@@ -234,14 +229,14 @@ bool run_task(const std::string& path) {
   // The harakiri: SIGALRM's default action ends this process; the master respawns it and the
   // file, still there, runs again.
   if (g_spooler.harakiri > 0) alarm((unsigned)g_spooler.harakiri);
-  uint64_t t0 = mono_ms();
+  uint64_t t0 = monotonic_ms();
   int rc = g_spooler.run(t);
   alarm(0);
   if (rc == -2) {
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
       log_line("[spooler] cannot remove %s: %s", path.c_str(), strerror(errno));
     log_line("[spooler pid: %d] done with task %s after %llu ms", (int)getpid(), path.c_str(),
-             (unsigned long long)(mono_ms() - t0));
+             (unsigned long long)(monotonic_ms() - t0));
   }
   close(fd);
   return true;
@@ -284,7 +279,7 @@ void spawn(size_t idx) {
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     log_line("fork() for the spooler failed: %s", strerror(errno));
-    s.respawn_at_ms = mono_ms() + 1000;
+    s.respawn_at_ms = monotonic_ms() + 1000;
     return;
   }
   if (pid == 0) {
@@ -298,7 +293,7 @@ void spawn(size_t idx) {
     spooler_main((int)idx);
   }
   s.pid = pid;
-  s.started_ms = mono_ms();
+  s.started_ms = monotonic_ms();
   log_line("spawned the uWSGI spooler on %s (pid: %d)", g_spooler.dirs[s.dir].c_str(), (int)pid);
 }
 
@@ -449,11 +444,10 @@ void spoolers_spawn_all() {
     if (g_spooler.slots[i].pid == 0) spawn(i);
 }
 
-void spoolers_tick(uint64_t) {
-  uint64_t t = mono_ms();
+void spoolers_tick(uint64_t now) {
   for (size_t i = 0; i < g_spooler.slots.size(); i++) {
     Slot& s = g_spooler.slots[i];
-    if (s.pid == 0 && t >= s.respawn_at_ms) spawn(i);
+    if (s.pid == 0 && now >= s.respawn_at_ms) spawn(i);
   }
 }
 
@@ -466,7 +460,7 @@ bool spoolers_reaped(pid_t pid, int status, bool respawn) {
         log_line("spooler (pid %d) killed by signal %d: respawning", (int)pid, WTERMSIG(status));
       else
         log_line("spooler (pid %d) exited with status %d: respawning", (int)pid, WEXITSTATUS(status));
-      uint64_t t = mono_ms();
+      uint64_t t = monotonic_ms();
       s.respawn_at_ms = t - s.started_ms < 1000 ? t + 1000 : t;  // never a tight fork loop
     }
     return true;

@@ -6,27 +6,6 @@
 namespace uwsgi::py {
 namespace {
 
-PyObject* os_error(const std::string& msg) {
-  PyErr_SetString(PyExc_OSError, msg.c_str());
-  return nullptr;
-}
-
-bool as_bytes(PyObject* o, std::string_view* out) {
-  if (PyBytes_Check(o)) {
-    *out = std::string_view(PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
-    return true;
-  }
-  if (PyUnicode_Check(o)) {
-    Py_ssize_t n;
-    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (!s) return false;
-    *out = std::string_view(s, (size_t)n);
-    return true;
-  }
-  PyErr_Format(PyExc_TypeError, "a mule message is bytes or str, not %.100s", Py_TYPE(o)->tp_name);
-  return false;
-}
-
 PyObject* m_mule_id(PyObject*, PyObject*) { return PyLong_FromLong(g.host->mules().current()); }
 
 // mule_msg(msg, target=0): target an int (a mule id; 0 = the shared queue, any mule) or a str
@@ -35,7 +14,7 @@ PyObject* m_mule_msg(PyObject*, PyObject* args) {
   PyObject *msg, *target = nullptr;
   if (!PyArg_ParseTuple(args, "O|O:mule_msg", &msg, &target)) return nullptr;
   std::string_view m;
-  if (!as_bytes(msg, &m)) return nullptr;
+  if (!bytes_or_str(msg, &m, "a mule message")) return nullptr;
   std::string err;
   bool ok;
   if (target && PyUnicode_Check(target)) {
@@ -47,7 +26,7 @@ PyObject* m_mule_msg(PyObject*, PyObject* args) {
     if (id == -1 && PyErr_Occurred()) return nullptr;
     ok = g.host->mules().send((int)id, m, &err);
   }
-  if (!ok) return os_error(err);
+  if (!ok) return raise_os_error(err);
   Py_RETURN_TRUE;
 }
 
@@ -56,9 +35,9 @@ PyObject* m_farm_msg(PyObject*, PyObject* args) {
   PyObject* msg;
   if (!PyArg_ParseTuple(args, "sO:farm_msg", &farm, &msg)) return nullptr;
   std::string_view m;
-  if (!as_bytes(msg, &m)) return nullptr;
+  if (!bytes_or_str(msg, &m, "a mule message")) return nullptr;
   std::string err;
-  if (!g.host->mules().send_farm(farm, m, &err)) return os_error(err);
+  if (!g.host->mules().send_farm(farm, m, &err)) return raise_os_error(err);
   Py_RETURN_TRUE;
 }
 
@@ -68,7 +47,7 @@ PyObject* get_msg(int from, int timeout_s) {
   Py_BEGIN_ALLOW_THREADS
   r = g.host->mules().get_msg(&out, timeout_s < 0 ? -1 : timeout_s * 1000, from, &err);
   Py_END_ALLOW_THREADS
-  if (r < 0) return os_error(err);
+  if (r < 0) return raise_os_error(err);
   if (r == 0) Py_RETURN_NONE;
   return PyBytes_FromStringAndSize(out.data(), (Py_ssize_t)out.size());
 }

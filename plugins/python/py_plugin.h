@@ -122,6 +122,10 @@ bool wsgi_websocket_prepare(CurrentRequest* cur, PyObject* env);
 bool add_signal_functions(PyObject* module);
 // shared_api.cc: uwsgi.lock/unlock/is_locked and uwsgi.cache_* over Host::locks()/caches().
 bool add_shared_functions(PyObject* module);
+// A key/value/message argument as bytes: bytes as is, str as UTF-8; else TypeError naming `what`.
+bool bytes_or_str(PyObject* o, std::string_view* out, const char* what);
+// Sets OSError(msg); returns nullptr.
+PyObject* raise_os_error(const std::string& msg);
 // mules.cc: uwsgi.mule_* / farm_* functions; a mule process's main (its script, or messages).
 bool add_mule_functions(PyObject* module);
 int run_mule(int id, const std::string& arg);

@@ -5,11 +5,6 @@
 namespace uwsgi::py {
 namespace {
 
-PyObject* os_error(const std::string& msg) {
-  PyErr_SetString(PyExc_OSError, msg.c_str());
-  return nullptr;
-}
-
 // lock(n=0): blocks this thread (the GIL is let go meanwhile) until lock n is held. Under
 // --async/--gevent that blocks the whole worker, as in uWSGI. OSError for a bad n or a relock.
 PyObject* m_lock(PyObject*, PyObject* args) {
@@ -20,7 +15,7 @@ PyObject* m_lock(PyObject*, PyObject* args) {
   Py_BEGIN_ALLOW_THREADS
   ok = g.host->locks().lock(n, &err);
   Py_END_ALLOW_THREADS
-  if (!ok) return os_error(err);
+  if (!ok) return raise_os_error(err);
   Py_RETURN_NONE;
 }
 
@@ -28,38 +23,21 @@ PyObject* m_unlock(PyObject*, PyObject* args) {
   int n = 0;
   if (!PyArg_ParseTuple(args, "|i:unlock", &n)) return nullptr;
   std::string err;
-  if (!g.host->locks().unlock(n, &err)) return os_error(err);
+  if (!g.host->locks().unlock(n, &err)) return raise_os_error(err);
   Py_RETURN_NONE;
 }
 
 PyObject* m_is_locked(PyObject*, PyObject* args) {
   int n = 0;
   if (!PyArg_ParseTuple(args, "|i:is_locked", &n)) return nullptr;
-  if (n < 0 || n >= g.host->locks().count()) return os_error("lock " + std::to_string(n) + " does not exist");
+  if (n < 0 || n >= g.host->locks().count()) return raise_os_error("lock " + std::to_string(n) + " does not exist");
   return PyBool_FromLong(g.host->locks().is_locked(n));
-}
-
-// A key or value as bytes: bytes as is, str as UTF-8. false with a TypeError otherwise.
-bool as_bytes(PyObject* o, std::string_view* out, const char* what) {
-  if (PyBytes_Check(o)) {
-    *out = std::string_view(PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
-    return true;
-  }
-  if (PyUnicode_Check(o)) {
-    Py_ssize_t n;
-    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (!s) return false;
-    *out = std::string_view(s, (size_t)n);
-    return true;
-  }
-  PyErr_Format(PyExc_TypeError, "cache %s must be bytes or str, not %.100s", what, Py_TYPE(o)->tp_name);
-  return false;
 }
 
 // The cache named by the optional argument ("" / None: the first one). ValueError when absent.
 Cache* cache_arg(PyObject* name) {
   std::string_view n;
-  if (name && name != Py_None && !as_bytes(name, &n, "name")) return nullptr;
+  if (name && name != Py_None && !bytes_or_str(name, &n, "a cache name")) return nullptr;
   if (Cache* c = g.host->caches().find(n)) return c;
   if (n.empty())
     PyErr_SetString(PyExc_ValueError, "no cache is configured (add --cache2 name=NAME,items=N)");
@@ -75,7 +53,7 @@ PyObject* m_cache_get(PyObject*, PyObject* args, PyObject* kw) {
   if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:cache_get", const_cast<char**>(names), &key, &cache)) return nullptr;
   std::string_view k;
   Cache* c = cache_arg(cache);
-  if (!c || !as_bytes(key, &k, "key")) return nullptr;
+  if (!c || !bytes_or_str(key, &k, "a cache key")) return nullptr;
   std::string v;
   if (!c->get(k, &v)) Py_RETURN_NONE;
   return PyBytes_FromStringAndSize(v.data(), (Py_ssize_t)v.size());
@@ -89,7 +67,7 @@ PyObject* store(PyObject* args, PyObject* kw, bool overwrite, const char* fmt) {
     return nullptr;
   std::string_view k, v;
   Cache* c = cache_arg(cache);
-  if (!c || !as_bytes(key, &k, "key") || !as_bytes(value, &v, "value")) return nullptr;
+  if (!c || !bytes_or_str(key, &k, "a cache key") || !bytes_or_str(value, &v, "a cache value")) return nullptr;
   std::string err;
   if (!c->set(k, v, expires, overwrite, &err)) {
     if (err != "key exists") log_line("uwsgi.cache_%s: %s", overwrite ? "update" : "set", err.c_str());
@@ -107,7 +85,7 @@ PyObject* key_op(PyObject* args, PyObject* kw, const char* fmt, int op) {
   if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, const_cast<char**>(names), &key, &cache)) return nullptr;
   std::string_view k;
   Cache* c = cache_arg(cache);
-  if (!c || !as_bytes(key, &k, "key")) return nullptr;
+  if (!c || !bytes_or_str(key, &k, "a cache key")) return nullptr;
   bool ok = op == 'd' ? c->del(k) : c->exists(k);
   if (!ok) Py_RETURN_NONE;
   Py_RETURN_TRUE;
@@ -153,7 +131,7 @@ PyObject* number_op(PyObject* args, PyObject* kw, const char* fmt, char op) {
     return nullptr;
   std::string_view k;
   Cache* c = cache_arg(cache);
-  if (!c || !as_bytes(key, &k, "key")) return nullptr;
+  if (!c || !bytes_or_str(key, &k, "a cache key")) return nullptr;
   int64_t result;
   std::string err;
   if (!c->update_number(k, op, arg, expires, &result, &err)) {
@@ -175,7 +153,7 @@ PyObject* m_cache_num(PyObject*, PyObject* args, PyObject* kw) {
   if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:cache_num", const_cast<char**>(names), &key, &cache)) return nullptr;
   std::string_view k;
   Cache* c = cache_arg(cache);
-  if (!c || !as_bytes(key, &k, "key")) return nullptr;
+  if (!c || !bytes_or_str(key, &k, "a cache key")) return nullptr;
   std::string v;
   if (!c->get(k, &v)) return PyLong_FromLong(0);
   if (v.size() != 8) {
@@ -210,6 +188,27 @@ PyMethodDef shared_methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
+
+bool bytes_or_str(PyObject* o, std::string_view* out, const char* what) {
+  if (PyBytes_Check(o)) {
+    *out = std::string_view(PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
+    return true;
+  }
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n;
+    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!s) return false;
+    *out = std::string_view(s, (size_t)n);
+    return true;
+  }
+  PyErr_Format(PyExc_TypeError, "%s must be bytes or str, not %.100s", what, Py_TYPE(o)->tp_name);
+  return false;
+}
+
+PyObject* raise_os_error(const std::string& msg) {
+  PyErr_SetString(PyExc_OSError, msg.c_str());
+  return nullptr;
+}
 
 bool add_shared_functions(PyObject* module) { return PyModule_AddFunctions(module, shared_methods) == 0; }
 
