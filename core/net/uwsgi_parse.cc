@@ -65,8 +65,6 @@ ParseResult parse_uwsgi_packet(const char* buf, size_t len, size_t max_packet, R
     if (static_cast<size_t>(end - p) < vlen) return fail(err, 400, "uwsgi packet: value overruns packet");
     sv val(p, vlen);
     p += vlen;
-    // nginx forwards these as well as CONTENT_*; PEP 3333 says they must not be present.
-    if (key == "HTTP_CONTENT_TYPE" || key == "HTTP_CONTENT_LENGTH") continue;
     if (key == "CONTENT_LENGTH") {
       have_cl = true;
       content_length = val;
@@ -75,6 +73,20 @@ ParseResult parse_uwsgi_packet(const char* buf, size_t len, size_t max_packet, R
     }
     out->vars.emplace_back(key, val);
   }
+
+  // nginx forwards Content-Type/-Length as HTTP_* too, equal to CONTENT_*; PEP 3333 says they must
+  // not be present, so those copies go. A different value came from another header (say
+  // "Content_Length", which the HTTP parser maps to the same name): it stays, as --http-socket
+  // shows it, so the --http router and a direct socket give the app the same environ.
+  std::erase_if(out->vars, [&](const std::pair<sv, sv>& kv) {
+    sv cgi;
+    if (kv.first == "HTTP_CONTENT_TYPE") cgi = "CONTENT_TYPE";
+    else if (kv.first == "HTTP_CONTENT_LENGTH") cgi = "CONTENT_LENGTH";
+    else return false;
+    for (auto& other : out->vars)
+      if (other.first == cgi) return other.second == kv.second;
+    return false;
+  });
 
   // nginx sends CONTENT_LENGTH "" when the request has no body.
   if (have_cl && !content_length.empty()) {

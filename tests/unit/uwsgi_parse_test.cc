@@ -82,6 +82,19 @@ TEST(UwsgiParse, GoodPacketVarsExact) {
   EXPECT_EQ(p.head.modifier2, 0);
 }
 
+// The --http router forwards "Content_Length: -1E23" as HTTP_CONTENT_LENGTH next to the real
+// CONTENT_LENGTH: it is another header, kept as the HTTP parser keeps it.
+TEST(UwsgiParse, KeepsHttpContentVarsThatDifferFromCgiOnes) {
+  KV kv = {{"REQUEST_METHOD", "GET"},        {"CONTENT_LENGTH", "7"},
+           {"HTTP_TRANSFER_ENCODING", "x"},  {"HTTP_CONTENT_LENGTH", "-1E23"},
+           {"HTTP_CONTENT_TYPE", "a/b"}};
+  std::string pkt = packet(payload(kv)) + "tricked";  // the vars point into it
+  Parsed p = parse(pkt);
+  ASSERT_EQ(p.r, ParseResult::kComplete) << p.err.message;
+  EXPECT_EQ(vars_of(p.head), kv);
+  EXPECT_EQ(p.head.content_length, 7);
+}
+
 TEST(UwsgiParse, VarsPointIntoBuffer) {
   std::string pkt = packet(payload(kNginxLike));
   Parsed p = parse(pkt);
