@@ -1,6 +1,6 @@
 #!/bin/sh
 # Our --http router against Debian uWSGI's (--plugins python3,http --http), same app, one sync
-# worker each, side by side: hello world with keep-alive clients, then 64 KiB downloads; then
+# worker each, side by side: hello world with keep-alive clients, then 64 KiB and 1 MiB downloads; then
 # nginx uwsgi_pass in front of one of our workers (--socket) as the third column.
 # Usage: bench/router.sh [SECONDS_PER_RUN (default 4)] [CONNECTIONS (default 16)]
 # Prints requests/s per server and the ratio ours/uWSGI, and the router's RSS and CPU time.
@@ -11,6 +11,10 @@
 #   hello  ours 12717  uWSGI 5114  2.49x  nginx uwsgi_pass -> our worker 5757 (ours/nginx 2.21x)
 #   big    ours  8092  uWSGI  475 17.05x  nginx uwsgi_pass -> our worker 5394 (ours/nginx 1.50x)
 #   (nginx opens a new uwsgi connection to the worker per request: uwsgi_pass has no keep-alive)
+# 2026-12-01 05:08 with the 1 MiB row (load ~10 from helpers' builds: noisy), `bench/router.sh 3 16`:
+#   hello  ours 4573  uWSGI 1941  2.36x  nginx 3242 (1.41x)
+#   big    ours 2712  uWSGI  445  6.10x  nginx 1371 (1.98x)
+#   mib    ours  288  uWSGI  126  2.28x  nginx  153 (1.88x)  router RSS 9 MiB, 730 us CPU/request
 set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-4}
@@ -65,7 +69,7 @@ usage() {  # RSS KiB and utime+stime ticks of a pid
   awk '{print $14 + $15}' /proc/$1/stat
 }
 
-for app in hello big; do
+for app in hello big mib; do
   start_pair bench/apps/$app.py
   RP=$(router_pid)
   T0=$(usage "$RP" | tail -1)
