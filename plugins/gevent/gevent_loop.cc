@@ -251,11 +251,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
                                       s_.wait_for_hub ? Py_True : Py_False,
                                       (double)host_.config().get_int("socket-timeout", 30));
     if (loop_obj_) served_ = PyObject_GetAttrString(loop_obj_, "served");
-    if (served_) {
-      PyObject* hub = PyObject_GetAttrString(loop_obj_, "hub");
-      wait_fn_ = hub ? PyObject_CallMethod(mod, "make_wait", "O", hub) : nullptr;
-      Py_XDECREF(hub);
-    }
+    if (served_) wait_fn_ = PyObject_CallMethod(mod, "make_wait", "O", loop_obj_);
     Py_XDECREF(api);
     Py_XDECREF(fds);
     Py_DECREF(mod);
@@ -266,7 +262,7 @@ class GeventLoop final : public uwsgi::LoopEngine {
   Settings s_;
   uwsgi::Worker* worker_ = nullptr;
   PyObject* loop_obj_ = nullptr;  // the WorkerLoop instance
-  PyObject* wait_fn_ = nullptr;   // make_wait(hub)
+  PyObject* wait_fn_ = nullptr;   // make_wait(loop_obj_)
   PyObject* served_ = nullptr;    // loop_obj_.served
 };
 
