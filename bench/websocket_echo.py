@@ -1,24 +1,26 @@
 #!/usr/bin/python3
 """Websocket echo round trips per second, this server beside Debian's uWSGI, same app
-(bench/apps/ws_echo.py), one gevent worker each:
+(bench/apps/ws_echo.py), one gevent worker each (one process, no master):
 
-    ./uwsgi --plugins gevent --gevent 100 --http-socket :PORT --wsgi-file bench/apps/ws_echo.py
-    /usr/bin/uwsgi --plugins python3,gevent_python3 --gevent 100 --http-socket :PORT --wsgi-file ...
+    ./uwsgi --plugins gevent --gevent 1000 --http-socket :PORT --wsgi-file bench/apps/ws_echo.py
+    /usr/bin/uwsgi --plugins python3,gevent_python3 --gevent 1000 --http-socket :PORT --wsgi-file ...
 
-    bench/websocket_echo.py [--clients 100] [--seconds 5] [--size 32] [--idle 2000]
+    bench/websocket_echo.py [--clients 100] [--seconds 5] [--size 32] [--rounds 3] [--idle 10000]
 
-Then --idle N websockets are opened and left waiting in websocket_recv(), and the worker's RSS
-growth per connection is printed (--gevent is raised to N for that part).
+The load comes from bench/ws_echo_client.c (built here with cc into a temp dir): one epoll thread,
+each client keeps one masked text frame in flight (send, read the echo, send again). Each round
+runs both servers one after the other; the medians of the rounds are printed, with the server's
+CPU seconds (/proc/PID/stat) over the measured window.
 
-Each client keeps one message in flight: send a masked text frame, read its echo, repeat. The
-client is one Python process (selectors), so on a small machine it can be the bottleneck: the
-figures compare the two servers under the same client, they are not either server's ceiling."""
+--idle N (0: skip) then opens N websockets with the same client, each left waiting in
+websocket_recv(), and prints the worker's RSS growth per connection (ulimit -n is raised; --gevent
+is N + 10 for that part)."""
 import argparse
-import base64
 import os
 import resource
-import selectors
+import shutil
 import signal
+import tempfile
 import socket
 import subprocess
 import sys
@@ -85,76 +87,50 @@ def rss_kib(pid):
     return 0
 
 
-def idle_rss(cmd, n):
-    """KiB of worker RSS per idle websocket, n of them."""
+def idle_rss(client, cmd, n):
+    """KiB of worker RSS per idle websocket, n of them (held open by the C client)."""
     port = free_port()
     p = start(cmd + ['--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP, '--disable-logging',
                      '--listen', '1024'], port)
-    socks = []
+    holder = None
     try:
-        warm = [connect(port) for _ in range(50)]  # first-use allocations out of the figure
-        for s in warm:
-            s.close()
+        # First-use allocations (a greenlet, the interpreter's frames) out of the figure.
+        subprocess.run([client, 'idle', str(port), '50'], input='', capture_output=True, check=True, timeout=30)
         time.sleep(0.5)
         before = rss_kib(p.pid)
-        for _ in range(n):
-            socks.append(connect(port))
+        holder = subprocess.Popen([client, 'idle', str(port), str(n)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        line = holder.stdout.readline()
+        if not line.startswith('open'):
+            raise SystemExit('idle client failed')
         time.sleep(1)
         after = rss_kib(p.pid)
         return (after - before) / n
     finally:
-        for s in socks:
-            s.close()
+        if holder:
+            holder.stdin.close()
+            holder.wait()
         stop(p)
 
 
-def connect(port):
-    s = socket.create_connection(('127.0.0.1', port))
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    key = base64.b64encode(os.urandom(16))
-    s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
-              b'Sec-WebSocket-Key: ' + key + b'\r\nSec-WebSocket-Version: 13\r\n\r\n')
-    buf = b''
-    while b'\r\n\r\n' not in buf:
-        d = s.recv(4096)
-        if not d:
-            raise SystemExit('handshake failed')
-        buf += d
-    assert buf.startswith(b'HTTP/1.1 101'), buf[:80]
-    s.setblocking(False)
-    return s
+def build_client():
+    """Compiles bench/ws_echo_client.c into a temp dir; returns the binary's path."""
+    d = tempfile.mkdtemp(prefix='ws_echo_client.')
+    exe = os.path.join(d, 'ws_echo_client')
+    subprocess.run([os.environ.get('CC', 'cc'), '-O2', '-o', exe, os.path.join(ROOT, 'bench', 'ws_echo_client.c')],
+                   check=True)
+    return exe
 
 
-def run(port, clients, seconds, size):
-    payload = b'x' * size
-    mask = b'\x01\x02\x03\x04'
-    frame = bytes([0x81, 0x80 | size]) + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
-    echo_len = 2 + size  # the server's unmasked frame
-    socks = [connect(port) for _ in range(clients)]
-    sel = selectors.DefaultSelector()
-    got = {}
-    for s in socks:
-        sel.register(s, selectors.EVENT_READ)
-        got[s] = 0
-        s.send(frame)
-    count = 0
-    t0 = time.monotonic()
-    end = t0 + seconds
-    while time.monotonic() < end:
-        for key, _ in sel.select(0.5):
-            s = key.fileobj
-            d = s.recv(65536)
-            if not d:
-                raise SystemExit('server closed a connection')
-            got[s] += len(d)
-            while got[s] >= echo_len:
-                got[s] -= echo_len
-                count += 1
-                s.send(frame)
-    elapsed = time.monotonic() - t0
-    for s in socks:
-        s.close()
-    return count / elapsed
+def run(client, port, clients, seconds, size):
+    out = subprocess.run([client, 'echo', str(port), str(clients), str(seconds), str(size)],
+                         check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
+    return float(out.split()[1])
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
 def main():
@@ -162,37 +138,59 @@ def main():
     ap.add_argument('--clients', type=int, default=100)
     ap.add_argument('--seconds', type=float, default=5)
     ap.add_argument('--size', type=int, default=32)
-    ap.add_argument('--idle', type=int, default=2000)
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--gevent', type=int, default=1000)
+    ap.add_argument('--idle', type=int, default=10000)
+    ap.add_argument('--only', choices=['ours', 'uwsgi'], help='one server only (e.g. to profile it)')
     a = ap.parse_args()
-    assert a.size < 126
+    client = build_client()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * a.idle + 1000)), hard))
     servers = [
-        ('this server', [os.path.join(ROOT, 'uwsgi'), '--plugins', 'gevent', '--gevent', '100']),
-        ('uWSGI 2.0 (Debian)', ['/usr/bin/uwsgi', '--plugins', 'python3,gevent_python3', '--gevent', '100']),
+        ('this server', [os.path.join(ROOT, 'uwsgi'), '--plugins', 'gevent', '--gevent', str(a.gevent)]),
+        ('uWSGI 2.0 (Debian)', ['/usr/bin/uwsgi', '--plugins', 'python3,gevent_python3', '--gevent', str(a.gevent)]),
     ]
-    rates = []
-    for name, cmd in servers:
-        port = free_port()
-        p = start(cmd + ['--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP, '--disable-logging',
-                         '--listen', '1024'], port)
-        try:
-            run(port, a.clients, 0.5, a.size)  # warm-up
-            c0 = cpu_seconds(p.pid)
-            r = run(port, a.clients, a.seconds, a.size)
-            cpu = cpu_seconds(p.pid) - c0
-            rates.append((name, r, r * a.seconds / cpu if cpu else 0))
-        finally:
-            stop(p)
-    print(f'websocket echo, {a.clients} clients, {a.size}-byte text messages, {a.seconds:g} s each, one gevent worker')
-    for name, r, per_cpu in rates:
-        print(f'  {name:<20} {r:10.0f} round trips/s {per_cpu:10.0f} per server CPU second')
-    print(f'  ratio {rates[0][1] / rates[1][1]:.2f}x (per CPU second {rates[0][2] / max(rates[1][2], 1):.2f}x)')
-    if a.idle:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2 * a.idle + 200)), hard))
-        print(f'{a.idle} idle websockets (each waiting in websocket_recv()), worker RSS growth per connection')
+    if a.only:
+        servers = [servers[0 if a.only == 'ours' else 1]]
+    rates = {name: [] for name, _ in servers}
+    cpus = {name: [] for name, _ in servers}
+    for _ in range(a.rounds if a.seconds > 0 else 0):
         for name, cmd in servers:
-            cmd = [c if c != '100' else str(a.idle + 10) for c in cmd]
-            print(f'  {name:<20} {idle_rss(cmd, a.idle):8.1f} KiB')
+            port = free_port()
+            p = start(cmd + ['--http-socket', f'127.0.0.1:{port}', '--wsgi-file', APP, '--disable-logging',
+                             '--listen', '1024'], port)
+            try:
+                if a.only:
+                    print(f'server pid {p.pid}', flush=True)
+                run(client, port, a.clients, 0.5, a.size)  # warm-up
+                c0 = cpu_seconds(p.pid)
+                rates[name].append(run(client, port, a.clients, a.seconds, a.size))
+                cpus[name].append(cpu_seconds(p.pid) - c0)
+            finally:
+                stop(p)
+    if a.seconds > 0:
+        print(f'websocket echo, {a.clients} clients, {a.size}-byte text messages, {a.seconds:g} s x {a.rounds} '
+              f'rounds (medians), one gevent worker (--gevent {a.gevent})')
+        for name, _ in servers:
+            r, cpu = median(rates[name]), median(cpus[name])
+            print(f'  {name:<20} {r:10.0f} round trips/s  server CPU {cpu:5.2f} s  {r * a.seconds / cpu if cpu else 0:8.0f} '
+                  f'per CPU second   (rounds: {", ".join(f"{x:.0f}" for x in rates[name])})')
+        if len(servers) == 2:
+            (n0, _), (n1, _) = servers
+            r0, r1 = median(rates[n0]), median(rates[n1])
+            e0 = r0 / max(median(cpus[n0]), 1e-9)
+            e1 = r1 / max(median(cpus[n1]), 1e-9)
+            print(f'  ratio {r0 / r1:.2f}x round trips/s, {e0 / e1:.2f}x per CPU second')
+    if a.idle:
+        print(f'{a.idle} idle websockets (each waiting in websocket_recv()), worker RSS growth per connection')
+        kib = {}
+        for name, cmd in servers:
+            cmd = [c if c != str(a.gevent) else str(a.idle + 10) for c in cmd]
+            kib[name] = idle_rss(client, cmd, a.idle)
+            print(f'  {name:<20} {kib[name]:8.1f} KiB')
+        if len(servers) == 2:
+            print(f'  ratio {kib[servers[0][0]] / max(kib[servers[1][0]], 1e-9):.2f}x')
+    shutil.rmtree(os.path.dirname(client), ignore_errors=True)
 
 
 if __name__ == '__main__':

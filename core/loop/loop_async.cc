@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -31,12 +32,23 @@ namespace {
 class AsyncLoop;
 struct Core;
 
-enum TagKind { kListen, kSignal, kParked, kCoreFd, kCoreTimer, kIncoming };
+enum TagKind { kListen, kSignal, kParked, kCoreFd, kCoreFdShared, kCoreTimer, kIncoming };
 
 struct Tag {
   TagKind kind;
   int fd;
   Core* core;
+  int events = 0;  // kCoreFd: what this core waits for on fd
+};
+
+// The cores waiting on one fd. The I/O engine keeps one interest per fd, and two cores may wait
+// on the same fd at once (a websocket's recv for read, a send from another core with
+// request_context= for write): the engine watches the union and the event goes to each core it
+// concerns, instead of the second wait replacing (and its end removing) the first one's.
+struct FdWaiters {
+  Tag tag;  // what the engine is given for the fd
+  std::vector<Tag*> cores;
+  int events = 0;  // what the engine watches now
 };
 
 constexpr int kMaxCoreFds = 8;  // fds one core may wait on at once (uwsgi.wait_fd_* calls)
@@ -182,8 +194,8 @@ class AsyncLoop final : public LoopEngine {
     for (auto& rf : c->reg_fds) {
       if (c->nwatched == kMaxCoreFds) break;
       Tag& t = c->fd_tags[c->nwatched++];
-      t = {kCoreFd, rf.first, c};
-      watch_or_log(rf.first, rf.second, &t, "a core's fd");
+      t = {kCoreFd, rf.first, c, rf.second};
+      add_waiter(&t);
     }
     if (c->reg_timer_s >= 0) c->timer_id = io_->add_timer((uint64_t)(c->reg_timer_s * 1000), &c->timer_tag);
     c->reg_fds.clear();
@@ -262,6 +274,55 @@ class AsyncLoop final : public LoopEngine {
     }
     incoming_.clear();
     if (!fds.empty()) worker_->close_idle(fds);
+  }
+
+  // The core's waits end (an fd or its timer fired): drop them all, then run it.
+  void wake(Core* c) {
+    for (int i = 0; i < c->nwatched; i++) remove_waiter(&c->fd_tags[i]);
+    c->nwatched = 0;
+    if (c->timer_id) {
+      io_->cancel_timer(c->timer_id);
+      c->timer_id = 0;
+    }
+    resume(c);
+  }
+
+  void add_waiter(Tag* t) {
+    auto& w = fd_waiters_[t->fd];
+    if (!w) {
+      w = std::make_unique<FdWaiters>();
+      w->tag = {kCoreFdShared, t->fd, nullptr};
+    }
+    w->cores.push_back(t);
+    int events = w->events | t->events;
+    if (events != w->events) {
+      w->events = events;
+      watch_or_log(t->fd, events, &w->tag, "a core's fd");
+    }
+  }
+
+  void remove_waiter(Tag* t) {
+    auto it = fd_waiters_.find(t->fd);
+    if (it == fd_waiters_.end()) return;
+    FdWaiters& w = *it->second;
+    int events = 0;
+    for (size_t i = 0; i < w.cores.size();) {
+      if (w.cores[i] == t) {
+        w.cores.erase(w.cores.begin() + i);
+        continue;
+      }
+      events |= w.cores[i]->events;
+      i++;
+    }
+    if (w.cores.empty()) {
+      // The entry stays (reused by the fd's next waits): an event of this batch may still
+      // point to its tag.
+      io_->unwatch(t->fd);
+      w.events = 0;
+    } else if (events != w.events) {
+      w.events = events;
+      watch_or_log(t->fd, events, &w.tag, "a core's fd");
+    }
   }
 
   // A failed watch would silently lose that fd's events forever: say so.
@@ -391,23 +452,30 @@ class AsyncLoop final : public LoopEngine {
         if (it != incoming_.end()) consider(it->first, it->second.lfd, false);
         break;
       }
-      case kCoreFd:
+      case kCoreFd:  // never given to the engine (kCoreFdShared is)
+        break;
       case kCoreTimer: {
         Core* c = t->core;
         if (c->state != Core::kWaiting || c->batch == batch_) break;  // stale, or already woken
-        if (t->kind == kCoreTimer) {
-          c->timed_out_flag = true;
-          c->timer_id = 0;
-        } else {
+        c->timed_out_flag = true;
+        c->timer_id = 0;
+        wake(c);
+        break;
+      }
+      case kCoreFdShared: {
+        auto it = fd_waiters_.find(t->fd);
+        if (it == fd_waiters_.end()) break;
+        // Copied first: a core resumed here may end or start waits on this fd.
+        std::vector<Core*> to_wake;
+        for (Tag* w : it->second->cores) {
+          bool hit = (ev.events & (kIoError | kIoTimeout)) || (ev.events & w->events) || !(ev.events & (kIoRead | kIoWrite));
+          if (hit) to_wake.push_back(w->core);
+        }
+        for (Core* c : to_wake) {
+          if (c->state != Core::kWaiting || c->batch == batch_) continue;
           c->ready = t->fd;
+          wake(c);
         }
-        for (int i = 0; i < c->nwatched; i++) io_->unwatch(c->fd_tags[i].fd);
-        c->nwatched = 0;
-        if (c->timer_id) {
-          io_->cancel_timer(c->timer_id);
-          c->timer_id = 0;
-        }
-        resume(c);
         break;
       }
     }
@@ -426,6 +494,7 @@ class AsyncLoop final : public LoopEngine {
   std::unordered_map<int, std::pair<int, uint64_t>> parked_lfd_;  // fd -> (listening fd, idle token)
   IdleQueue idle_;
   std::unordered_map<int, Incoming> incoming_;
+  std::unordered_map<int, std::unique_ptr<FdWaiters>> fd_waiters_;  // fds cores wait(ed) on
   uint64_t head_timeout_ms_ = 30000, last_recheck_ms_ = 0;
   std::vector<Tag> listen_tags_;
   Tag signal_tag_{kSignal, -1, nullptr};

@@ -164,6 +164,14 @@ Request::WsRecv Connection::websocket_recv(std::string* msg, bool* binary, bool 
   }
   WebSocketState& ws = *ws_;
   const WebSocketSettings& st = settings_.websocket;
+  // Sleep until data, the next ping or the pong deadline (never 0: poll would not wait).
+  auto wait_readable = [&](uint64_t now) {
+    uint64_t until = UINT64_MAX;
+    if (st.ping_freq_s > 0) until = ws.next_ping_us;
+    if (ws.pong_deadline_us) until = std::min(until, ws.pong_deadline_us);
+    int timeout_ms = until == UINT64_MAX ? -1 : (int)std::max<uint64_t>(1, (until - std::min(until, now) + 999) / 1000);
+    return loop_->wait_fd(fd_, kIoRead, timeout_ms) >= 0;
+  };
   for (;;) {
     if (ws.failed || ws.close_received) {
       error_ = ws.why;
@@ -187,8 +195,14 @@ Request::WsRecv Connection::websocket_recv(std::string* msg, bool* binary, bool 
       if (!ws.pong_deadline_us && st.pong_tolerance_s > 0)
         ws.pong_deadline_us = now + (uint64_t)st.pong_tolerance_s * 1000000;
     }
+    if (ws.drained && !nonblocking) {  // saves a read that would find nothing, per message
+      ws.drained = false;
+      if (!wait_readable(now)) return ws_fail("error waiting for websocket data");
+      continue;
+    }
     char* buf = ws_scratch(kWsRead);
     ssize_t r = ::recv(fd_, buf, kWsRead, MSG_DONTWAIT);
+    ws.drained = r > 0 && (size_t)r < kWsRead;
     if (r > 0) {
       size_t pos = 0;
       while (pos < (size_t)r) {
@@ -212,12 +226,7 @@ Request::WsRecv Connection::websocket_recv(std::string* msg, bool* binary, bool 
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return ws_fail(std::string("websocket read error: ") + strerror(errno));
     if (nonblocking) return WsRecv::kNone;
-    // Sleep until data, the next ping or the pong deadline (never 0: poll would not wait).
-    uint64_t until = UINT64_MAX;
-    if (st.ping_freq_s > 0) until = ws.next_ping_us;
-    if (ws.pong_deadline_us) until = std::min(until, ws.pong_deadline_us);
-    int timeout_ms = until == UINT64_MAX ? -1 : (int)std::max<uint64_t>(1, (until - std::min(until, now) + 999) / 1000);
-    if (loop_->wait_fd(fd_, kIoRead, timeout_ms) < 0) return ws_fail("error waiting for websocket data");
+    if (!wait_readable(now)) return ws_fail("error waiting for websocket data");
   }
 }
 

@@ -31,6 +31,9 @@ struct WebSocketState {
   uint64_t next_ping_us = 0;    // when recv sends the next ping
   uint64_t pong_deadline_us = 0;  // 0 = no ping awaiting its pong
   std::string why;              // why recv fails from now on
+  // The last read left the socket empty: the next recv waits for readiness before reading (a
+  // client mostly answers our last message first, so reading at once would find nothing).
+  bool drained = false;
 };
 
 }  // namespace uwsgi

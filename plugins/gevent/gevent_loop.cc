@@ -72,7 +72,12 @@ class GeventLoop final : public uwsgi::LoopEngine {
     // ours: keep it aside while gevent runs Python.
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    long rc = -1;
+    long rc = events == uwsgi::kIoRead && timeout_ms <= 0 ? read_wait(fd) : kNotHere;
+    if (rc != kNotHere) {
+      PyErr_Restore(et, ev, tb);
+      return (int)rc;
+    }
+    rc = -1;
     if (PyObject* r = PyObject_CallFunction(wait_fn_, "iii", fd, events, timeout_ms)) {
       rc = PyLong_AsLong(r);
       Py_DECREF(r);
@@ -86,6 +91,52 @@ class GeventLoop final : public uwsgi::LoopEngine {
   }
 
  private:
+  static constexpr long kNotHere = -3;
+
+  // The Python wait()'s common case in C (a websocket waits once per message): a read wait,
+  // no timeout, on a connection being served, with its read watcher idle. The same steps
+  // (watcher.start(greenlet.switch, 1), hub.switch(), watcher.stop()) without a Python frame.
+  // kNotHere for anything else: the Python wait() does it.
+  long read_wait(int fd) {
+    if (!getcurrent_) return kNotHere;
+    PyObject* key = PyLong_FromLong(fd);
+    if (!key) {
+      PyErr_Clear();
+      return kNotHere;
+    }
+    PyObject* w = PySet_Contains(serving_, key) == 1 ? PyDict_GetItemWithError(watchers_, key) : nullptr;
+    Py_XINCREF(w);
+    Py_DECREF(key);
+    PyObject* g = nullptr;
+    PyObject* sw = nullptr;
+    long rc = kNotHere;
+    if (w) {
+      PyObject* active = PyObject_GetAttr(w, s_active_);
+      int busy = active ? PyObject_IsTrue(active) : -1;
+      Py_XDECREF(active);
+      if (busy == 0) g = PyObject_CallNoArgs(getcurrent_);
+    }
+    if (g && g != hub_) sw = PyObject_GetAttr(g, s_switch_);
+    if (sw) {
+      PyObject* r = PyObject_CallMethodObjArgs(w, s_start_, sw, one_, nullptr);
+      if (r) {
+        Py_DECREF(r);
+        // Killed (GreenletExit) or another greenlet's exception: -1, the core closes the
+        // connection; the exception cannot cross the C++ frames above.
+        PyObject* res = PyObject_CallNoArgs(hub_switch_);
+        rc = res && PyLong_Check(res) && PyLong_AsLong(res) == 1 ? 1 : -1;
+        Py_XDECREF(res);
+        PyErr_Clear();
+        if (PyObject* s = PyObject_CallMethodNoArgs(w, s_stop_)) Py_DECREF(s);
+      }
+    }
+    PyErr_Clear();
+    Py_XDECREF(sw);
+    Py_XDECREF(g);
+    Py_XDECREF(w);
+    return rc;
+  }
+
   static GeventLoop* self_of(PyObject* cap) {
     return static_cast<GeventLoop*>(PyCapsule_GetPointer(cap, kCapsule));
   }
@@ -251,22 +302,49 @@ class GeventLoop final : public uwsgi::LoopEngine {
                                       s_.wait_for_hub ? Py_True : Py_False,
                                       (double)host_.config().get_int("socket-timeout", 30));
     if (loop_obj_) served_ = PyObject_GetAttrString(loop_obj_, "served");
-    if (served_) {
-      PyObject* hub = PyObject_GetAttrString(loop_obj_, "hub");
-      wait_fn_ = hub ? PyObject_CallMethod(mod, "make_wait", "O", hub) : nullptr;
-      Py_XDECREF(hub);
-    }
+    if (served_) wait_fn_ = PyObject_CallMethod(mod, "make_wait", "O", loop_obj_);
+    if (wait_fn_) setup_read_wait();
     Py_XDECREF(api);
     Py_XDECREF(fds);
     Py_DECREF(mod);
     return loop_obj_ && served_ && wait_fn_;
   }
 
+  // What read_wait() uses; without them (an error here) every wait goes to the Python wait().
+  void setup_read_wait() {
+    PyObject* gevent = PyImport_ImportModule("gevent");
+    PyObject* gc = gevent ? PyObject_GetAttrString(gevent, "getcurrent") : nullptr;
+    Py_XDECREF(gevent);
+    hub_ = PyObject_GetAttrString(loop_obj_, "hub");
+    hub_switch_ = hub_ ? PyObject_GetAttrString(hub_, "switch") : nullptr;
+    serving_ = PyObject_GetAttrString(loop_obj_, "serving");
+    watchers_ = PyObject_GetAttrString(loop_obj_, "watchers");
+    one_ = PyLong_FromLong(1);
+    s_active_ = PyUnicode_InternFromString("active");
+    s_switch_ = PyUnicode_InternFromString("switch");
+    s_start_ = PyUnicode_InternFromString("start");
+    s_stop_ = PyUnicode_InternFromString("stop");
+    if (gc && hub_switch_ && serving_ && PySet_Check(serving_) && watchers_ && PyDict_Check(watchers_) && one_ &&
+        s_active_ && s_switch_ && s_start_ && s_stop_)
+      getcurrent_ = gc;
+    else
+      Py_XDECREF(gc);
+    PyErr_Clear();
+  }
+
   uwsgi::Host& host_;
   Settings s_;
   uwsgi::Worker* worker_ = nullptr;
+  // read_wait()'s (owned references, kept for the worker's life)
+  PyObject* getcurrent_ = nullptr;  // gevent.getcurrent, set only when all the others are
+  PyObject* hub_ = nullptr;
+  PyObject* hub_switch_ = nullptr;
+  PyObject* serving_ = nullptr;   // loop_obj_.serving
+  PyObject* watchers_ = nullptr;  // loop_obj_.watchers
+  PyObject* one_ = nullptr;
+  PyObject *s_active_ = nullptr, *s_switch_ = nullptr, *s_start_ = nullptr, *s_stop_ = nullptr;
   PyObject* loop_obj_ = nullptr;  // the WorkerLoop instance
-  PyObject* wait_fn_ = nullptr;   // make_wait(hub)
+  PyObject* wait_fn_ = nullptr;   // make_wait(loop_obj_)
   PyObject* served_ = nullptr;    // loop_obj_.served
 };
 

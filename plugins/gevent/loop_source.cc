@@ -55,6 +55,7 @@ class WorkerLoop:
         # fd -> read watcher of the connection on that fd, kept while it lives: parking and
         # waking a connection does not create or free watchers (see watcher()).
         self.watchers = {}
+        self.serving = set()  # fds of the connections a greenlet serves now
         self.idle_timeout = idle_timeout  # --socket-timeout: an idle keep-alive connection closes
         # One timer sweeps the parked connections (instead of a timer each); an idle connection
         # closes between idle_timeout and 1.25 x idle_timeout after its last request.
@@ -243,6 +244,7 @@ class WorkerLoop:
     def start(self, fd, lfd):
         core = self.free.pop()
         self.active += 1
+        self.serving.add(fd)
         # A raw greenlet (what gevent.spawn_raw makes) straight on the C serve call: nobody
         # joins a connection's greenlet, and no Python frame of ours sits under the app's (each
         # suspended greenlet keeps a copy of its C stack, and every Python frame level costs
@@ -253,6 +255,7 @@ class WorkerLoop:
     def served(self, fd, lfd, core, idle):
         self.free.append(core)
         self.active -= 1
+        self.serving.discard(fd)
         if idle:
             self.park(fd, lfd)
         else:  # the core closed it
@@ -300,20 +303,33 @@ class WorkerLoop:
             self.set_accepting(True)
 
 
-def make_wait(hub):
+def make_wait(wl):
     """wait(fd, events, timeout_ms) for the core's socket I/O: 1 ready, 0 timeout, -1 error,
     -2 when called outside a greenlet that may block (the caller then polls).
     Raw watchers whose callbacks switch straight back, not gevent.Timeout + hub.wait(): a
-    websocket waits once per message, and the Timeout object and Waiter cost a third of it."""
+    websocket waits once per message, and the Timeout object and Waiter cost a third of it.
+    A read wait on a connection being served reuses the connection's read watcher (started and
+    stopped, not made and freed per wait; dropped with the connection, see drop_watcher)."""
+    hub = wl.hub
     loop = hub.loop
     getcurrent = gevent.getcurrent
     hub_switch = hub.switch
+    watchers = wl.watchers
+    serving = wl.serving
+    make_watcher = wl.watcher
 
     def wait(fd, events, timeout_ms):
         g = getcurrent()
         if g is hub:
             return -2
-        w = loop.io(fd, (_READ if events & 1 else 0) | (_WRITE if events & 2 else 0))
+        w = None
+        if events == 1 and fd in serving:
+            w = watchers.get(fd) or make_watcher(fd)
+            if w.active:  # another greenlet waits on it (request_context=): one of our own
+                w = None
+        own = w is None
+        if own:
+            w = loop.io(fd, (_READ if events & 1 else 0) | (_WRITE if events & 2 else 0))
         t = loop.timer(timeout_ms / 1000.0) if timeout_ms > 0 else None
         try:
             w.start(g.switch, 1)
@@ -326,7 +342,10 @@ def make_wait(hub):
             # connection; the exception cannot cross the C++ frames above.
             return -1
         finally:
-            w.close()
+            if own:
+                w.close()
+            else:
+                w.stop()
             if t is not None:
                 t.close()
 

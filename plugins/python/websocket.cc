@@ -139,7 +139,9 @@ PyObject* recv_impl(Request* req, int mode) {
 PyObject* recv_entry(PyObject* args, PyObject* kw, int mode, const char* fmt, const char* fn) {
   static const char* names[] = {"request_context", nullptr};
   PyObject* ctx = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, const_cast<char**>(names), &ctx)) return nullptr;
+  // No arguments (the usual call, once per message): no parsing.
+  bool bare = PyTuple_GET_SIZE(args) == 0 && (!kw || PyDict_GET_SIZE(kw) == 0);
+  if (!bare && !PyArg_ParseTupleAndKeywords(args, kw, fmt, const_cast<char**>(names), &ctx)) return nullptr;
   Request* req = find_request(ctx, fn);
   return req ? recv_impl(req, mode) : nullptr;
 }
@@ -157,12 +159,19 @@ PyObject* m_websocket_receive(PyObject*, PyObject* args, PyObject* kw) {
 PyObject* send_impl(PyObject* args, PyObject* kw, int binary, const char* fmt, const char* fn) {
   static const char* names[] = {"msg", "request_context", nullptr};
   PyObject *msg, *ctx = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, const_cast<char**>(names), &msg, &ctx)) return nullptr;
+  // One positional argument (the usual call, once per message): no parsing.
+  if (PyTuple_GET_SIZE(args) == 1 && (!kw || PyDict_GET_SIZE(kw) == 0)) {
+    msg = PyTuple_GET_ITEM(args, 0);
+  } else if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, const_cast<char**>(names), &msg, &ctx)) {
+    return nullptr;
+  }
   Request* req = find_request(ctx, fn);
   if (!req) return nullptr;
   if (binary < 0) binary = !PyUnicode_Check(msg);  // wsgi.websocket's send(binary=None)
   bool ok;
-  if (PyUnicode_Check(msg)) {
+  if (PyBytes_CheckExact(msg)) {
+    ok = req->websocket_send(PyBytes_AS_STRING(msg), PyBytes_GET_SIZE(msg), binary);
+  } else if (PyUnicode_Check(msg)) {
     Py_ssize_t n;
     const char* s = PyUnicode_AsUTF8AndSize(msg, &n);
     if (!s) return nullptr;

@@ -252,6 +252,14 @@ http {{
             uwsgi_buffering off;
             uwsgi_pass 127.0.0.1:{upstream};
         }}
+        # An upstream on --http-socket instead: /http/X is proxied as /X, websocket upgrades too.
+        location /http/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+        }}
     }}
 }}
 """

@@ -1,6 +1,7 @@
 """WebSockets (RFC 6455) on uWSGI's API and --wsgi-websocket, in every mode, over --http-socket
-and behind nginx (uwsgi_pass). The client here is hand-made so the tests can send frames no
-library would: unmasked, reserved bits, bad UTF-8, oversized, byte by byte."""
+and behind nginx (uwsgi_pass, and proxy_pass to --http-socket). The client here is hand-made so
+the tests can send frames no library would: unmasked, reserved bits, bad UTF-8, oversized, byte
+by byte."""
 import base64
 import hashlib
 import os
@@ -321,6 +322,41 @@ def test_nginx_uwsgi_pass(uwsgi_server, tmp_path):
         ng.stop()
 
 
+@pytest.mark.parametrize('mode', ['sync', 'gevent'])
+def test_nginx_proxy_pass_upgrade(uwsgi_server, mode, tmp_path):
+    """Behind nginx proxy_pass (HTTP/1.1, Upgrade and Connection headers passed on) to
+    --http-socket: the upgrade goes through and frames pass both ways."""
+    srv = uwsgi_server(*MODES[mode], '--wsgi-file', app_path('ws_app.py'))
+    ng = start_nginx(tmp_path / 'nginx', srv.port)
+    try:
+        c = WsClient(ng.port, '/http/echo')
+        c.send(TEXT, 'via proxy_pass')
+        assert c.recv() == (TEXT, b'via proxy_pass')
+        big = 'p' * (100 * 1024)
+        c.send(TEXT, big)
+        assert c.recv() == (TEXT, big.encode())
+        c.send(PING, b'pp')
+        assert c.recv_frame()[1:] == (PONG, b'pp')
+        c.send(TEXT, 'close:4001')
+        assert c.expect_close()[0] == 4001
+        c.send(CLOSE, close_payload(4001))
+        assert c.closed_by_server()
+        assert srv.wait_log('ws-end:')
+        # A plain request on the same location still works.
+        h = socket.create_connection(('127.0.0.1', ng.port), timeout=10)
+        h.sendall(b'GET /http/plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        resp = b''
+        while True:
+            d = h.recv(65536)
+            if not d:
+                break
+            resp += d
+        h.close()
+        assert resp.startswith(b'HTTP/1.1 200') and resp.endswith(b'ok'), resp
+    finally:
+        ng.stop()
+
+
 def test_flask_socketio_chat_room(uwsgi_server):
     """Flask-SocketIO with async_mode='gevent_uwsgi' (engineio drives uWSGI's websocket API with
     request_context=); python-socketio clients on the websocket transport; a message said in a
@@ -387,3 +423,31 @@ def test_through_the_http_router(uwsgi_server, mode):
         c.send(CLOSE, close_payload(1000))
         assert c.expect_close()[0] == 1000
         c.close()
+
+
+@pytest.mark.parametrize('mode', ['ugreen', 'fcontext-libuv', 'greenlet-libev'])
+def test_send_from_another_core_keeps_the_recv_waiting(uwsgi_server, mode):
+    """Under --async a core blocked in websocket_recv() and another core sending on the same
+    websocket (request_context=) blocked on write wait on one fd: the send's wait must not
+    replace the recv's read interest (the recv would never wake again)."""
+    srv = uwsgi_server(*MODES[mode], '--wsgi-file', app_path('ws_app.py'))
+    c = WsClient(srv.port, '/hold', timeout=5)
+    c.send(TEXT, 'first')
+    assert c.recv() == (TEXT, b'first')  # the holder now waits in websocket_recv()
+    n = 200  # 12.5 MiB: more than the socket buffers, so the sender blocks on write
+    h = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+    h.sendall(f'GET /blast?{n} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'.encode())
+    time.sleep(0.5)  # the sender is now waiting for the client to read
+    for _ in range(n):
+        assert c.recv() == (BINARY, b'b' * 65536)
+    resp = b''
+    while True:
+        d = h.recv(65536)
+        if not d:
+            break
+        resp += d
+    h.close()
+    assert resp.endswith(b'sent %d' % n), resp[-200:]
+    c.send(TEXT, 'after')
+    assert c.recv() == (TEXT, b'after')  # timed out (hang) before the fix
+    c.close()

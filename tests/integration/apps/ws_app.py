@@ -7,6 +7,9 @@
 /nb         websocket_recv_nb() polled with sleeps (the mode's own sleep)
 /ctx        (gevent) a second greenlet sends 'tick N' with request_context= while the first
             waits in websocket_recv()
+/hold       (async) echo like /echo, keeping its request_context() for /blast
+/blast?N    (async) sends N 64 KiB binary messages on /hold's websocket from this request's core,
+            blocking on write while that client does not read; answers 'sent N'
 /wsgi       environ['wsgi.websocket']: echo until receive() returns None
 anything else: 200 'ok'
 """
@@ -80,6 +83,30 @@ def ctx(env):
     return []
 
 
+HELD = []  # /hold's request_context()
+
+
+def hold(env):
+    uwsgi.websocket_handshake()
+    HELD[:] = [uwsgi.request_context()]
+    while True:
+        try:
+            msg = uwsgi.websocket_recv()
+        except OSError as e:
+            uwsgi.log('ws-end: %s' % e)
+            return []
+        uwsgi.websocket_send(msg)
+
+
+def blast(env, start_response):
+    n = int(env['QUERY_STRING'])
+    chunk = b'b' * 65536
+    for _ in range(n):
+        uwsgi.websocket_send_binary(chunk, request_context=HELD[0])
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'sent %d' % n]
+
+
 def wsgi_ws(env):
     ws = env['wsgi.websocket']
     while True:
@@ -103,6 +130,10 @@ def application(env, start_response):
         return nb(env)
     if path == '/ctx':
         return ctx(env)
+    if path == '/hold':
+        return hold(env)
+    if path == '/blast':
+        return blast(env, start_response)
     if path == '/wsgi':
         return wsgi_ws(env)
     start_response('200 OK', [('Content-Type', 'text/plain')])
