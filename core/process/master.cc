@@ -227,6 +227,10 @@ class Master {
       if (stats_.fd() >= 0) {
         facts_.running = mode_ == kRunning;
         facts_.daemons = daemons_.stats();
+        facts_.supervised.clear();
+        for (auto& r : routers_) facts_.supervised.push_back(supervised_stat(r));
+        mules_stats(&facts_.supervised);
+        spoolers_stats(&facts_.supervised);
         stats_.serve(facts_);
       }
       if (harakiri_ms_ > 0 && !paused_) check_harakiri();  // a paused worker is not stuck

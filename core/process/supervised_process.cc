@@ -66,7 +66,7 @@ pid_t fork_supervised(const ChildSetup& c) {
   }
   // The master's handlers only set the master's flags: in a child they would swallow signals.
   for (int sig = 1; sig < 65; sig++) ::signal(sig, SIG_DFL);
-  ::signal(SIGPIPE, SIG_IGN);
+  if (c.ignore_sigpipe) ::signal(SIGPIPE, SIG_IGN);
   for (int fd : master_only_fds()) close(fd);
   if (c.log_to_master) log_master_child();
   if (!c.title.empty()) set_procname_title(c.title);

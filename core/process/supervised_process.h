@@ -56,12 +56,13 @@ struct ChildSetup {
   int pdeath_signal = 0;    // sent to it when the master dies (0: it may outlive the master)
   bool new_session = false;  // setsid(): its own process group (daemons: a stop reaches its children)
   bool log_to_master = true;  // with --log-master its lines go through the master
+  bool ignore_sigpipe = true;  // false for a process that execs (an ignored SIGPIPE is inherited)
   bool unblock_signals = true;  // false: it unblocks them itself once its handlers are in place
   std::function<void()> prepare;  // in the child, dispositions reset, before signals are unblocked
 };
 
 // Forks a child of the master. Every signal is blocked around fork() so no master handler runs in
-// the child; there every disposition goes back to its default (SIGPIPE ignored), the master's own
+// the child; there every disposition goes back to its default (SIGPIPE ignored unless told not), the master's own
 // fds (add_master_only_fd) are closed, the process name is set and the mask emptied. Returns the
 // child's pid in the master (-1, errno set, when fork fails) and 0 in the child.
 pid_t fork_supervised(const ChildSetup& c);

@@ -107,3 +107,43 @@ def test_a_worker_that_keeps_dying_young_is_respawned_with_a_growing_back_off(uw
     assert 'respawning it in 1 s' in log and 'respawning it in 2 s' in log, log
     assert wait_for(lambda: len(workers(srv)) == 1 and workers(srv)[0] not in seen, 15), srv.log()
     assert srv.request('GET', '/')[0] == 200
+
+
+def test_stats_show_every_supervised_process_with_its_respawns(uwsgi_server, tmp_path):
+    # One HTTP router, a mule, a spooler and a daemon: each in --stats with pid, respawn_count
+    # and last_spawn; a killed one is respawned (after the back-off when it died young).
+    sport, port = free_port(), free_port()
+    spool = tmp_path / 'spool'
+    srv = uwsgi_server('--http', f'127.0.0.1:{port}', '--http-socket', f'127.0.0.1:{free_port()}',
+                       '--wsgi-file', APP, '--master', '--stats', f'127.0.0.1:{sport}', '--mules', '1',
+                       '--spooler', str(spool), '--attach-daemon', 'sleep 600', port=port, http=False)
+    stats = lambda: read_stats(sport)  # noqa: E731
+
+    def by_kind():
+        return {p['kind']: p for p in stats().get('supervised', [])}
+
+    assert wait_for(lambda: set(by_kind()) == {'router', 'mule', 'spooler'}
+                    and all(p['pid'] > 0 for p in by_kind().values())), stats()
+    before = by_kind()
+    for p in before.values():
+        assert p['respawn_count'] == 0 and p['last_spawn'] > 0 and p['id'] == 1, p
+    (daemon,) = stats()['daemons']
+    assert daemon['pid'] > 0 and daemon['last_spawn'] > 0 and daemon['respawns'] == 0, daemon
+    for kind in ('router', 'mule', 'spooler'):
+        os.kill(before[kind]['pid'], signal.SIGKILL)
+    assert wait_for(lambda: all(p['pid'] > 0 and p['respawn_count'] == 1 for p in by_kind().values()), 15), \
+        (stats(), srv.log())
+    after = by_kind()
+    assert all(after[k]['pid'] != before[k]['pid'] for k in after), (before, after)
+    # A mule killed again as soon as it is back died young: its respawn waits for the back-off.
+    for _ in range(5):
+        mule = by_kind()['mule']['pid']
+        os.kill(mule, signal.SIGKILL)
+        if srv.wait_log('mule 1 (pid %d) killed by signal 9: respawning after a back-off' % mule, 3):
+            break
+        assert wait_for(lambda: by_kind()['mule']['pid'] not in (0, mule), 15), stats()
+    else:
+        raise AssertionError(srv.log())
+    assert wait_for(lambda: by_kind()['mule']['pid'] > 0, 15), stats()
+    status, _, _ = srv.request('GET', '/')
+    assert status == 200
