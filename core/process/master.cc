@@ -753,20 +753,14 @@ class Master {
   // check-only mode (kConfigCheckEnv). Until it answers, and if it fails, the workers serve on.
   void start_config_check() {
     log_line("reload requested: checking the configuration first");
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);  // as in spawn(): no master handler runs in the child
-    pid_t pid = fork();
-    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    ChildSetup setup;  // exec keeps the mask and ignored signals: both back to defaults first
+    setup.log_to_master = false;
+    pid_t pid = fork_supervised(setup);
     if (pid < 0) {
       log_line("reload check: fork() failed: %s; reload cancelled", strerror(errno));
       return;
     }
     if (pid == 0) {
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP}) signal(sig, SIG_DFL);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask
       setenv(kConfigCheckEnv, "1", 1);
       exec_self();
       _exit(127);

@@ -68,6 +68,7 @@ pid_t fork_supervised(const ChildSetup& c) {
   for (int sig = 1; sig < 65; sig++) ::signal(sig, SIG_DFL);
   if (c.ignore_sigpipe) ::signal(SIGPIPE, SIG_IGN);
   for (int fd : master_only_fds()) close(fd);
+  master_only_fds().clear();  // gone here: a fork of this child must not close their numbers again
   if (c.log_to_master) log_master_child();
   if (!c.title.empty()) set_procname_title(c.title);
   if (c.prepare) c.prepare();
