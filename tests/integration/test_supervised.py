@@ -147,3 +147,23 @@ def test_stats_show_every_supervised_process_with_its_respawns(uwsgi_server, tmp
     assert wait_for(lambda: by_kind()['mule']['pid'] > 0, 15), stats()
     status, _, _ = srv.request('GET', '/')
     assert status == 200
+
+
+def test_auto_procname_names_the_router_mules_and_spooler(uwsgi_server, tmp_path):
+    sport, port = free_port(), free_port()
+    srv = uwsgi_server('--http', f'127.0.0.1:{port}', '--http-socket', f'127.0.0.1:{free_port()}',
+                       '--wsgi-file', APP, '--master', '--stats', f'127.0.0.1:{sport}', '--mules', '1',
+                       '--spooler', str(tmp_path / 'spool'), '--auto-procname', '--procname-prefix', 'x-',
+                       port=port, http=False)
+
+    def names():
+        out = {}
+        for p in read_stats(sport).get('supervised', []):
+            try:
+                out[p['kind']] = open(f"/proc/{p['pid']}/cmdline", 'rb').read().split(b'\0')[0].decode()
+            except OSError:
+                pass
+        return out
+
+    want = {'router': 'x-uWSGI http 1', 'mule': 'x-uWSGI mule 1', 'spooler': 'x-uWSGI spooler'}
+    assert wait_for(lambda: names() == want, 10), (names(), srv.log())
