@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -327,7 +326,7 @@ class Master {
           spoolers_signal_all(SIGKILL);
           if (mode_ == kShutdown)
             for (auto& r : routers_)
-              if (r.pid > 0) kill(r.pid, SIGKILL);
+              r.signal(SIGKILL);
           killed_ = true;
         }
       }
@@ -358,7 +357,7 @@ class Master {
     // a shutdown stops it gracefully too.
     if (m == kShutdown)
       for (auto& r : routers_)
-        if (r.pid > 0) kill(r.pid, SIGINT);
+        r.signal(r.stop_signal);
   }
 
   int routers_alive() const {

@@ -22,9 +22,10 @@ uint64_t Backoff::on_exit(uint64_t lived_ms, bool counts) {
     return 0;
   }
   streak_++;
-  uint64_t d = p_.first_delay_ms;
+  const uint64_t kFloor = 100;  // whatever the policy says: a young death is never respawned at once
+  uint64_t first = std::max(p_.first_delay_ms, kFloor), d = first;
   for (int i = 1; i < streak_ && d < p_.max_delay_ms; i++) d *= 2;
-  return std::min(d, std::max(p_.first_delay_ms, p_.max_delay_ms));
+  return std::min(d, std::max(first, p_.max_delay_ms));
 }
 
 const char* process_kind_name(ProcessKind k) {

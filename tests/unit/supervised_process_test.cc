@@ -25,6 +25,9 @@ TEST(Backoff, NeverZeroForAYoungDeath) {
   Backoff b({1000, 1000, 0});
   EXPECT_EQ(b.on_exit(0), 1000u);
   EXPECT_EQ(b.on_exit(0), 1000u);
+  Backoff z({1000, 0, 0});
+  EXPECT_EQ(z.on_exit(0), 100u);
+  EXPECT_EQ(z.on_exit(0), 100u);
 }
 
 TEST(Backoff, OneNormalLifeResetsTheStreak) {
