@@ -112,7 +112,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("max-worker-lifetime-delta", 0, R,
                       "worker N's --max-worker-lifetime is (N-1) x this many seconds longer, so they do not all go at once", {}, true));
   host.add_option(make_option("min-worker-lifetime", 0, R,
-                      "a worker that dies younger than this many seconds is respawned after a 1 s back-off (default 1)", {}, true));
+                      "a worker younger than this many seconds is not recycled by --max-requests, --reload-on-rss or "
+                      "--reload-on-as yet (default 0; uWSGI's is 60)", {}, true));
   host.add_option(make_option("harakiri-verbose", 0, N,
                               "harakiri also logs the stuck worker's system call and wait channel"));
   host.add_option(make_option("max-fd", 0, R, "set the open files limit (RLIMIT_NOFILE)", {}, true));

@@ -199,7 +199,7 @@ int Cheaper::pick_victim(const std::function<WorkerLife(int)>& life) const {
     if (cheap_[id]) continue;
     WorkerLife l = life(id);
     if (l.pid <= 0 || l.leaving) continue;
-    if (scoreboard().worker(id).busy_cores.load() == 0) return id;
+    if (!scoreboard().worker(id).busy()) return id;
     if (!busy_pick) busy_pick = id;
   }
   return busy_pick;
@@ -238,8 +238,9 @@ std::vector<int> Cheaper::tick(uint64_t now_ms, const std::function<WorkerLife(i
     if (cheap_[id]) continue;
     t.running++;
     WorkerLife l = life(id);
-    // A slot between two processes (respawning) will be idle: count it so, not as missing.
-    if (l.pid <= 0 || sb.worker(id).busy_cores.load() < cores) t.idle++;
+    // A slot between two processes (respawning) will be idle: count it so, not as missing. A
+    // worker with --threads is idle only when none of its threads runs a request (uWSGI's).
+    if (l.pid <= 0 || !sb.worker(id).busy()) t.idle++;
     if (shares_[id].alive_ms > 0) t.shares.push_back(shares_[id]);
     shares_[id] = {id, 0, 0};
   }
@@ -286,6 +287,33 @@ std::vector<int> Cheaper::tick(uint64_t now_ms, const std::function<WorkerLife(i
                d.why.c_str());
     }
   }
+  return stop;
+}
+
+std::vector<int> Cheaper::adjust(int delta, const std::function<WorkerLife(int)>& life) {
+  std::vector<int> stop;
+  if (!enabled() || delta == 0) return stop;
+  int running = kept();
+  if (delta > 0) {
+    int n = std::min(delta, p_.max - running), started = 0;
+    for (int id = 1; id <= p_.max && started < n; id++)
+      if (cheap_[id]) {
+        set_cheap(id, false);
+        started++;
+      }
+    if (started) log_line("cheaper: spawning %d worker(s) (master fifo), %d running", started, running + started);
+    else log_line("cheaper: already at --processes %d workers: none added", p_.max);
+    return stop;
+  }
+  int n = std::min(-delta, running - p_.min);
+  for (int i = 0; i < n; i++) {
+    int id = pick_victim(life);
+    if (!id) break;
+    set_cheap(id, true);
+    stop.push_back(id);
+    log_line("cheaper: stopping worker %d (pid %d) (master fifo), %d left", id, (int)life(id).pid, running - 1 - i);
+  }
+  if (stop.empty()) log_line("cheaper: already at --cheaper %d workers: none stopped", p_.min);
   return stop;
 }
 

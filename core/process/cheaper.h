@@ -43,6 +43,10 @@ class Cheaper {
   // Every master loop while serving: samples the workers; once a second runs the algorithm.
   // Returns the workers to stop gracefully now (already marked cheap).
   std::vector<int> tick(uint64_t now_ms, const std::function<WorkerLife(int)>& life);
+  // The master fifo's '+' (delta 1) and '-' (delta -1): one worker more or fewer, bounded by
+  // --cheaper (the fewest) and --processes (the most). Returns the workers to stop gracefully now
+  // (already marked cheap); a worker to add is spawned by the master's respawn loop.
+  std::vector<int> adjust(int delta, const std::function<WorkerLife(int)>& life);
 
  private:
   void set_cheap(int id, bool cheap);

@@ -10,6 +10,7 @@
 
 #include "config/options.h"
 #include "log/log.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 namespace {
@@ -77,17 +78,16 @@ void start_command(CronJob& j) {
     log_line("[uwsgi-cron] %s: still running (pid %d), not started again", j.command.c_str(), (int)j.pid);
     return;
   }
-  pid_t pid = fork();
+  ChildSetup setup;  // the command gets default dispositions and its own session
+  setup.new_session = true;
+  setup.log_to_master = false;
+  setup.ignore_sigpipe = false;
+  pid_t pid = fork_supervised(setup);
   if (pid < 0) {
     log_line("[uwsgi-cron] cannot fork for %s: %s", j.command.c_str(), strerror(errno));
     return;
   }
   if (pid == 0) {
-    setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGPIPE}) signal(s, SIG_DFL);
     execl("/bin/sh", "sh", "-c", j.command.c_str(), (char*)nullptr);
     _exit(127);
   }

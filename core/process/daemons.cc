@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -275,12 +275,13 @@ void Daemons::start_all(uint64_t now_ms) {
 void Daemons::spawn(Daemon& d, uint64_t now_ms) {
   d.pending = false;
   d.down = false;
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);  // no master handler may run in the child
-  pid_t master_pid = getpid();
-  pid_t pid = fork();
-  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+  ChildSetup setup;
+  setup.new_session = true;  // its own process group: a stop reaches what the shell started too
+  // A plain daemon goes with the master (uWSGI: destroyed when the master dies).
+  if (d.spec.pidfile.empty()) setup.pdeath_signal = d.spec.stop_signal;
+  setup.log_to_master = false;   // its output goes to the server's log fd as it is
+  setup.ignore_sigpipe = false;  // the command gets default dispositions
+  pid_t pid = fork_supervised(setup);
   if (pid < 0) {
     log_line("[uwsgi-daemons] daemon \"%s\": fork: %s: retrying in 1 s", d.spec.cmd.c_str(), strerror(errno));
     d.pending = true;
@@ -288,14 +289,6 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
     return;
   }
   if (pid == 0) {
-    setsid();  // its own process group: a stop reaches what the shell started too
-    // A plain daemon goes with the master (uWSGI: destroyed when the master dies).
-    if (d.spec.pidfile.empty()) prctl(PR_SET_PDEATHSIG, d.spec.stop_signal);
-    for (int sig = 1; sig < 65; sig++) signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (d.spec.pidfile.empty() && getppid() != master_pid) _exit(0);  // the master is already gone
     // Nothing of the server's leaks into it: a daemon holding a listening socket would keep the
     // port bound after the server is gone.
     close_range(3, ~0U, 0);
@@ -334,6 +327,7 @@ void Daemons::spawn(Daemon& d, uint64_t now_ms) {
   if (d.started_ms != 0) d.respawns++;
   d.pid = pid;
   d.started_ms = now_ms;
+  d.last_spawn = (uint64_t)time(nullptr);
   d.killed = false;
   log_line("[uwsgi-daemons] spawned daemon \"%s\" (pid %d)", d.spec.cmd.c_str(), (int)pid);
 }
@@ -379,13 +373,14 @@ void Daemons::died(Daemon& d, const char* how, uint64_t now_ms) {
     return;
   }
   uint64_t lived = now_ms - d.started_ms;
-  if (lived < ms_from_s(d.spec.freq_s)) {
-    d.throttle_s = d.throttle_s == 0 ? 1 : std::min(d.throttle_s * 2, std::max(1, d.spec.max_throttle_s));
+  // Died younger than freq: 1, 2, 4 ... up to max_throttle seconds (supervised_process.h).
+  d.backoff.set_policy({ms_from_s(d.spec.freq_s), 1000, ms_from_s(std::max(1, d.spec.max_throttle_s))});
+  d.throttle_s = (int)(d.backoff.on_exit(lived) / 1000);
+  if (d.throttle_s) {
     log_line("[uwsgi-daemons] daemon \"%s\" died after %llu ms (%s), less than freq=%d s: "
              "throttled, respawning in %d s",
              d.spec.cmd.c_str(), (unsigned long long)lived, how, d.spec.freq_s, d.throttle_s);
   } else {
-    d.throttle_s = 0;
     log_line("[uwsgi-daemons] daemon \"%s\" died (%s): respawning", d.spec.cmd.c_str(), how);
   }
   d.pending = true;
@@ -509,6 +504,7 @@ std::vector<DaemonStat> Daemons::stats() const {
     s.kind = d.spec.pidfile.empty() ? "classic" : "smart";
     s.control = d.spec.control;
     s.throttle = d.pending ? d.throttle_s : 0;
+    s.last_spawn = d.last_spawn;
     out.push_back(s);
   }
   return out;

@@ -17,6 +17,7 @@
 
 #include "host.h"
 #include "process/stats.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 
@@ -76,7 +77,9 @@ class Daemons {
     bool down = false;           // stopped for good (shutdown, or a control daemon that died)
     uint64_t check_after_ms = 0;  // smart: no pidfile check before this
     int throttle_s = 0;
+    Backoff backoff;            // the throttle: grows while it dies younger than freq
     uint64_t respawns = 0;
+    uint64_t last_spawn = 0;    // unix time
     bool stopping = false;      // asked to stop: not respawned
     bool restart_after_stop = false;  // touch: start again once it is gone
     uint64_t stop_deadline_ms = 0;

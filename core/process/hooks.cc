@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 
@@ -67,7 +68,10 @@ bool split_action(const std::string& hook, std::string* action, std::string* arg
 // /bin/sh -c CMD, waited for; "" on success, else why it failed.
 std::string run_command(const std::string& cmd) {
   fflush(nullptr);
-  pid_t pid = fork();
+  ChildSetup setup;  // no handler of the caller's runs in the child; the command gets defaults
+  setup.log_to_master = false;
+  setup.ignore_sigpipe = false;
+  pid_t pid = fork_supervised(setup);
   if (pid < 0) return std::string("fork: ") + strerror(errno);
   if (pid == 0) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);

@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +25,7 @@
 #include "process/spooler.h"
 #include "process/signal_framework.h"
 #include "process/stats.h"
+#include "process/supervised_process.h"
 #include "process/status_report.h"
 #include "process/cheaper.h"
 #include "process/daemons.h"
@@ -123,14 +124,6 @@ void master_signal(int sig) {
 
 uint64_t now_ms() { return monotonic_ms(); }
 
-// An HTTP router process (--http).
-struct RouterSlot {
-  pid_t pid = 0;
-  uint64_t started_ms = 0;
-  uint64_t respawn_at_ms = 0;
-  int quick_deaths = 0;  // in a row: the respawn back-off grows with them
-};
-
 struct WorkerSlot {
   pid_t pid = 0;
   uint64_t started_ms = 0;
@@ -141,6 +134,7 @@ struct WorkerSlot {
   const char* recycle_reason = nullptr;  // set when the master asked this worker to go
   uint64_t recycle_ms = 0;               // when it was asked
   bool mercy_killed = false;             // ... and it outlived --reload-mercy
+  Backoff backoff;                       // respawn delay while it keeps dying young
 };
 
 class Master {
@@ -152,6 +146,8 @@ class Master {
       log_line("master: pipe: %s", strerror(errno));
       return 1;
     }
+    add_master_only_fd(g_master_pipe[0]);
+    add_master_only_fd(g_master_pipe[1]);
     const Config& cfg = s_.host->config();
     harakiri_ms_ = (uint64_t)cfg.get_int("harakiri", 0) * 1000;
     harakiri_verbose_ = cfg.get_bool("harakiri-verbose");
@@ -166,7 +162,7 @@ class Master {
     sf.set_has_master(true);
     sf.set_worker_view(
         s_.processes, [this](int id) { return id >= 1 && id <= s_.processes && slots_[id].pid > 0 && mode_ == kRunning; },
-        [](int id) { return scoreboard().worker(id).busy_cores.load() == 0; });
+        [](int id) { return !scoreboard().worker(id).busy(); });
     if (!open_stats(cfg, &stats_)) return 1;
     cheaper_.configure(cfg, s_.processes, s_.listeners);
     facts_.listeners = s_.listeners;
@@ -230,6 +226,10 @@ class Master {
       if (stats_.fd() >= 0) {
         facts_.running = mode_ == kRunning;
         facts_.daemons = daemons_.stats();
+        facts_.supervised.clear();
+        for (auto& r : routers_) facts_.supervised.push_back(supervised_stat(r));
+        mules_stats(&facts_.supervised);
+        spoolers_stats(&facts_.supervised);
         stats_.serve(facts_);
       }
       if (harakiri_ms_ > 0 && !paused_) check_harakiri();  // a paused worker is not stuck
@@ -301,8 +301,8 @@ class Master {
       if (mode_ == kRunning) {
         for (int i = 1; i <= s_.processes; i++)
           if (slots_[i].pid == 0 && now >= slots_[i].respawn_at_ms && !cheaper_.is_cheap(i)) spawn(i);
-        for (size_t r = 0; r < routers_.size(); r++)
-          if (routers_[r].pid == 0 && now >= routers_[r].respawn_at_ms) spawn_router(r);
+        for (auto& r : routers_)
+          if (r.due(now)) spawn_router(r);
       } else {
         if (alive() == 0 && mules_alive() == 0 && spoolers_alive() == 0 && daemons_.stopped() && (mode_ != kShutdown || routers_alive() == 0)) {
           if (mode_ == kShutdown) {
@@ -326,7 +326,7 @@ class Master {
           spoolers_signal_all(SIGKILL);
           if (mode_ == kShutdown)
             for (auto& r : routers_)
-              if (r.pid > 0) kill(r.pid, SIGKILL);
+              r.signal(SIGKILL);
           killed_ = true;
         }
       }
@@ -357,7 +357,7 @@ class Master {
     // a shutdown stops it gracefully too.
     if (m == kShutdown)
       for (auto& r : routers_)
-        if (r.pid > 0) kill(r.pid, SIGINT);
+        r.signal(r.stop_signal);
   }
 
   int routers_alive() const {
@@ -372,6 +372,23 @@ class Master {
   void start_routers() {
     if (!s_.router) return;
     routers_.resize(s_.router->processes);
+    for (size_t r = 0; r < routers_.size(); r++) {
+      SupervisedProcess& p = routers_[r];
+      p.kind = ProcessKind::kRouter;
+      p.id = (int)r + 1;
+      p.name = "HTTP router " + std::to_string(r + 1);
+      p.stop_signal = SIGINT;
+      p.reload = OnReload::kKeep;
+      p.backoff.set_policy({2000, 1000, 30000});  // 0, then 1, 2, 4 ... up to 30 s while it keeps dying at once
+      p.setup.title = "uWSGI http " + std::to_string(r + 1);
+      p.setup.log_to_master = false;  // it outlives a reload's re-exec, and the master's log pair with it
+      p.setup.unblock_signals = false;  // run_router unblocks them once its handlers are set
+      p.setup.prepare = [this] {
+        // The workers' sockets are theirs: the router only connects to them.
+        for (auto& l : *s_.listeners) close(l.fd);
+      };
+      p.start = [this, r] { return run_router(*s_.router, *s_.router_listeners, (int)r + 1); };
+    }
     if (const char* env = getenv("UWSGI_ROUTER_PIDS")) {
       size_t r = 0;
       for (const char* p = env; *p && r < routers_.size();) {
@@ -379,6 +396,7 @@ class Master {
         if (pid > 0 && kill(pid, 0) == 0) {
           routers_[r].pid = pid;
           routers_[r].started_ms = now_ms();
+          routers_[r].spawned_once = true;
           log_line("HTTP router %zu (pid %d) kept across the reload", r + 1, (int)pid);
           r++;
         }
@@ -387,51 +405,27 @@ class Master {
       }
       unsetenv("UWSGI_ROUTER_PIDS");
     }
-    for (size_t r = 0; r < routers_.size(); r++)
-      if (routers_[r].pid == 0) spawn_router(r);
+    for (auto& r : routers_)
+      if (r.pid == 0) spawn_router(r);
   }
 
-  void spawn_router(size_t r) {
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (pid < 0) {
-      log_line("fork() for the HTTP router failed: %s", strerror(errno));
-      routers_[r].respawn_at_ms = now_ms() + 1000;
-      return;
-    }
-    if (pid == 0) {
-      close(g_master_pipe[0]);
-      close(g_master_pipe[1]);
-      signal(SIGCHLD, SIG_DFL);
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
-      // The workers' sockets are theirs: the router only connects to them.
-      for (auto& l : *s_.listeners) close(l.fd);
-      _exit(run_router(*s_.router, *s_.router_listeners, (int)r + 1));  // unblocks its signals
-    }
-    routers_[r].pid = pid;
-    routers_[r].started_ms = now_ms();
-    log_line("spawned HTTP router %zu (pid %d)", r + 1, (int)pid);
+  void spawn_router(SupervisedProcess& r) {
+    if (r.spawn(now_ms())) log_line("spawned HTTP router %d (pid %d)", r.id, (int)r.pid);
   }
 
   bool reap_router(pid_t pid, int status) {
-    for (size_t r = 0; r < routers_.size(); r++) {
-      if (routers_[r].pid != pid) continue;
-      routers_[r].pid = 0;
-      if (mode_ == kShutdown) return true;
-      uint64_t now = now_ms();
-      bool quick = now - routers_[r].started_ms < 2000;
-      routers_[r].quick_deaths = quick ? routers_[r].quick_deaths + 1 : 0;
-      // 0, then 1, 2, 4 ... up to 30 s while it keeps dying at once.
-      uint64_t delay = quick ? std::min<uint64_t>(30000, 1000ull << std::min(routers_[r].quick_deaths - 1, 5)) : 0;
-      routers_[r].respawn_at_ms = now + delay;
+    for (auto& r : routers_) {
+      if (r.pid != pid) continue;
+      if (mode_ == kShutdown) {
+        r.pid = 0;
+        return true;
+      }
+      uint64_t delay = r.exited(now_ms());
       if (WIFSIGNALED(status))
-        log_line("HTTP router %zu (pid %d) killed by signal %d (%s): respawning%s", r + 1, (int)pid, WTERMSIG(status),
+        log_line("HTTP router %d (pid %d) killed by signal %d (%s): respawning%s", r.id, (int)pid, WTERMSIG(status),
                  strsignal(WTERMSIG(status)), delay ? " after a back-off" : "");
       else
-        log_line("HTTP router %zu (pid %d) exited with status %d: respawning%s", r + 1, (int)pid, WEXITSTATUS(status),
+        log_line("HTTP router %d (pid %d) exited with status %d: respawning%s", r.id, (int)pid, WEXITSTATUS(status),
                  delay ? " after a back-off" : "");
       return true;
     }
@@ -465,7 +459,12 @@ class Master {
       case 'L': reopen_log(true); break;
       case '+':
       case '-':
-        log_line("master fifo '%c': the number of workers changes only in cheaper mode (--cheaper)", c);
+        if (!cheaper_.enabled()) {
+          log_line("master fifo '%c': the number of workers changes only in cheaper mode (--cheaper)", c);
+          break;
+        }
+        if (mode_ != kRunning) break;
+        for (int id : cheaper_.adjust(c == '+' ? 1 : -1, worker_life())) recycle(id, "cheaper");
         break;
       case 'f': log_line("master fifo 'f' (re-fork the master) is not supported: use 'r' to reload"); break;
       case 'B': case 'C': case 'E':
@@ -633,8 +632,11 @@ class Master {
   // --cheaper: the algorithm's verdict of this second; its spawns happen in the respawn loop.
   void cheaper_tick(uint64_t now) {
     if (!cheaper_.enabled()) return;
-    auto life = [this](int id) { return WorkerLife{slots_[id].pid, slots_[id].recycle_reason != nullptr}; };
-    for (int id : cheaper_.tick(now, life)) recycle(id, "cheaper");
+    for (int id : cheaper_.tick(now, worker_life())) recycle(id, "cheaper");
+  }
+
+  std::function<WorkerLife(int)> worker_life() const {
+    return [this](int id) { return WorkerLife{slots_[id].pid, slots_[id].recycle_reason != nullptr}; };
   }
 
   void spawn(int id) {
@@ -646,16 +648,15 @@ class Master {
     wb.apps_loaded.store(0);
     wb.last_progress_ms.store(0);
     for (int c = 0; c < scoreboard().cores(); c++) scoreboard().core(id, c).busy.store(0);
-    // Signals wait until the child has dropped the master's handlers: a SIGINT caught by
-    // master_signal() in the child would only set the child's copy of a flag, and the new worker
-    // would never stop.
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
     bool first = !slots_[id].spawned_once;
-    pid_t master_pid = getpid();
-    pid_t pid = fork();
-    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    // A worker never outlives its master (also while it loads a --lazy-apps app).
+    ChildSetup setup;
+    setup.pdeath_signal = SIGINT;
+    setup.prepare = [&sf, id] {
+      sf.child_after_fork(id);
+      ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
+    };
+    pid_t pid = fork_supervised(setup);
     if (pid < 0) {
       log_line("fork() for worker %d failed: %s", id, strerror(errno));
       sf.close_channel(id);
@@ -663,18 +664,6 @@ class Master {
       return;
     }
     if (pid == 0) {
-      // A worker never outlives its master (also while it loads a --lazy-apps app): SIGINT when
-      // it dies, and gone at once if it died before this line.
-      prctl(PR_SET_PDEATHSIG, SIGINT);
-      if (getppid() != master_pid) _exit(0);
-      sf.child_after_fork(id);
-      log_master_child();
-      close(g_master_pipe[0]);
-      close(g_master_pipe[1]);
-      signal(SIGCHLD, SIG_DFL);
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGTSTP}) signal(sig, SIG_DFL);
-      ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
-      sigprocmask(SIG_SETMASK, &old, nullptr);
       int rc = run_worker(s_, id, true, first);
       log_flush();  // _exit() runs no atexit handler
       _exit(rc);
@@ -727,14 +716,16 @@ class Master {
             log_line("worker %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
           slots_[i].failed_app = WIFEXITED(status) && WEXITSTATUS(status) == kExitFailedApp;
           uint64_t now = now_ms();
-          // A worker that dies right after starting would otherwise fork in a tight loop (but a
-          // harakiri or a --max-requests recycle is not a crash loop).
-          bool quick = now - slots_[i].started_ms < recycle_.min_lifetime_ms && !slots_[i].harakiri_sent &&
-                       !slots_[i].recycle_reason && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-          slots_[i].respawn_at_ms = quick ? now + 1000 : now;
-          if (quick)
-            log_line("worker %d lived %llu ms, less than --min-worker-lifetime: respawning it in 1 s", i,
-                     (unsigned long long)(now - slots_[i].started_ms));
+          // A worker that keeps dying right after starting would otherwise fork in a tight loop
+          // (but a harakiri or a --max-requests recycle is not a crash loop).
+          bool counts = !slots_[i].harakiri_sent && !slots_[i].recycle_reason &&
+                        !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+          uint64_t lived = now - slots_[i].started_ms;
+          uint64_t delay = slots_[i].backoff.on_exit(lived, counts);
+          slots_[i].respawn_at_ms = now + delay;
+          if (delay)
+            log_line("worker %d lived %llu ms: respawning it in %llu s (back-off)", i, (unsigned long long)lived,
+                     (unsigned long long)(delay / 1000));
         }
       }
     }
@@ -761,20 +752,14 @@ class Master {
   // check-only mode (kConfigCheckEnv). Until it answers, and if it fails, the workers serve on.
   void start_config_check() {
     log_line("reload requested: checking the configuration first");
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);  // as in spawn(): no master handler runs in the child
-    pid_t pid = fork();
-    if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
+    ChildSetup setup;  // exec keeps the mask and ignored signals: both back to defaults first
+    setup.log_to_master = false;
+    pid_t pid = fork_supervised(setup);
     if (pid < 0) {
       log_line("reload check: fork() failed: %s; reload cancelled", strerror(errno));
       return;
     }
     if (pid == 0) {
-      for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP}) signal(sig, SIG_DFL);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);  // exec keeps the mask
       setenv(kConfigCheckEnv, "1", 1);
       exec_self();
       _exit(127);
@@ -826,7 +811,7 @@ class Master {
 
   ProcessSetup& s_;
   std::vector<WorkerSlot> slots_;
-  std::vector<RouterSlot> routers_;
+  std::vector<SupervisedProcess> routers_;  // --http: the HTTP router processes
   uint64_t harakiri_ms_ = 0;
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;

@@ -15,6 +15,7 @@
 #include "config/values.h"
 #include "log/log.h"
 #include "process/scoreboard.h"  // monotonic_ms()
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 namespace {
@@ -41,8 +42,7 @@ bool make_queue(Queue* q, size_t msg_size, std::string* err) {
 struct MuleSlot {
   std::string arg;  // --mule value: "" or a script
   Queue q;
-  pid_t pid = 0;
-  uint64_t started_ms = 0, respawn_at_ms = 0;
+  SupervisedProcess proc;  // its process: pid, spawn time, respawns, back-off
 };
 
 struct Farm {
@@ -151,30 +151,22 @@ MuleTable g_mules;
 
 void spawn(int id) {
   MuleSlot& m = g_mules.slots[id - 1];
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    log_line("fork() for mule %d failed: %s", id, strerror(errno));
-    m.respawn_at_ms = monotonic_ms() + 1000;
-    return;
+  SupervisedProcess& p = m.proc;
+  if (p.name.empty()) {
+    p.kind = ProcessKind::kMule;
+    p.id = id;
+    p.name = "mule " + std::to_string(id);
+    p.setup.title = "uWSGI mule " + std::to_string(id);
+    p.start = [id] {
+      g_mules.me = id;
+      if (!g_mules.runner) {
+        log_line("mule %d: no language plugin runs mules (load the python plugin)", id);
+        return 1;
+      }
+      return g_mules.runner(id, g_mules.slots[id - 1].arg);
+    };
   }
-  if (pid == 0) {
-    for (int s : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) signal(s, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    g_mules.me = id;
-    if (!g_mules.runner) {
-      log_line("mule %d: no language plugin runs mules (load the python plugin)", id);
-      _exit(1);
-    }
-    _exit(g_mules.runner(id, m.arg));
-  }
-  m.pid = pid;
-  m.started_ms = monotonic_ms();
-  log_line("spawned uWSGI mule %d (pid: %d)", id, (int)pid);
+  if (p.spawn(monotonic_ms())) log_line("spawned uWSGI mule %d (pid: %d)", id, (int)p.pid);
 }
 
 }  // namespace
@@ -245,28 +237,28 @@ Mules& shared_mules() { return g_mules; }
 
 void mules_spawn_all() {
   for (int i = 1; i <= (int)g_mules.slots.size(); i++)
-    if (g_mules.slots[i - 1].pid == 0) spawn(i);
+    if (g_mules.slots[i - 1].proc.pid == 0) spawn(i);
 }
 
 void mules_tick(uint64_t now) {
   for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
-    MuleSlot& m = g_mules.slots[i - 1];
-    if (m.pid == 0 && now >= m.respawn_at_ms) spawn(i);
+    if (g_mules.slots[i - 1].proc.due(now)) spawn(i);
   }
 }
 
 bool mules_reaped(pid_t pid, int status, bool respawn) {
   for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
-    MuleSlot& m = g_mules.slots[i - 1];
+    SupervisedProcess& m = g_mules.slots[i - 1].proc;
     if (m.pid != pid) continue;
     m.pid = 0;
     if (respawn) {
+      uint64_t delay = m.exited(monotonic_ms());  // never a tight fork loop
       if (WIFSIGNALED(status))
-        log_line("mule %d (pid %d) killed by signal %d: respawning", i, (int)pid, WTERMSIG(status));
+        log_line("mule %d (pid %d) killed by signal %d: respawning%s", i, (int)pid, WTERMSIG(status),
+                 delay ? " after a back-off" : "");
       else
-        log_line("mule %d (pid %d) exited with status %d: respawning", i, (int)pid, WEXITSTATUS(status));
-      uint64_t t = monotonic_ms();
-      m.respawn_at_ms = t - m.started_ms < 1000 ? t + 1000 : t;  // never a tight fork loop
+        log_line("mule %d (pid %d) exited with status %d: respawning%s", i, (int)pid, WEXITSTATUS(status),
+                 delay ? " after a back-off" : "");
     }
     return true;
   }
@@ -274,15 +266,18 @@ bool mules_reaped(pid_t pid, int status, bool respawn) {
 }
 
 void mules_signal_all(int sig) {
-  for (auto& m : g_mules.slots)
-    if (m.pid > 0) kill(m.pid, sig);
+  for (auto& m : g_mules.slots) m.proc.signal(sig);
 }
 
 int mules_alive() {
   int n = 0;
   for (auto& m : g_mules.slots)
-    if (m.pid > 0) n++;
+    if (m.proc.pid > 0) n++;
   return n;
+}
+
+void mules_stats(std::vector<SupervisedStat>* out) {
+  for (auto& m : g_mules.slots) out->push_back(supervised_stat(m.proc));
 }
 
 }  // namespace uwsgi

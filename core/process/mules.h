@@ -1,14 +1,17 @@
 // uWSGI's mules: --mule [SCRIPT] (each one more mule), --mules N, --farm NAME:ID,ID.., message
 // queues (one datagram socket pair per mule, one shared by all, one per farm) made before any
-// fork. The master spawns the mules once the apps are loaded, respawns one that dies (a mule
-// that dies within a second of starting waits a second first), and stops them with the workers.
+// fork. The master spawns the mules once the apps are loaded, respawns one that dies (with the
+// back-off of supervised_process.h while it keeps dying young), and stops them with the workers.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 
+#include <vector>
+
 #include "host.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 
@@ -23,5 +26,6 @@ void mules_tick(uint64_t now_ms);          // respawn the dead ones when due
 bool mules_reaped(pid_t pid, int status, bool respawn);  // true when pid was a mule
 void mules_signal_all(int sig);
 int mules_alive();
+void mules_stats(std::vector<SupervisedStat>* out);  // --stats: each mule's process
 
 }  // namespace uwsgi

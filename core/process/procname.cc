@@ -10,6 +10,7 @@ extern char** environ;
 
 namespace uwsgi {
 
+static const Config* g_cfg = nullptr;  // main()'s, for processes named without one at hand
 static char* g_area = nullptr;  // argv[0] .. the end of the last argv/environ string
 static size_t g_area_len = 0;
 
@@ -18,6 +19,7 @@ static bool wants_names(const Config& cfg) {
 }
 
 void procname_init(const Config& cfg, int argc, char** argv) {
+  g_cfg = &cfg;
   if (!wants_names(cfg) || argc < 1 || !argv[0] || g_area) return;
   char* end = argv[0] + strlen(argv[0]) + 1;
   for (int i = 1; i < argc; i++)
@@ -36,12 +38,8 @@ void procname_init(const Config& cfg, int argc, char** argv) {
   g_area_len = (size_t)(end - argv[0]);
 }
 
-void set_procname(const Config& cfg, int worker_id) {
-  std::string base;
-  if (worker_id == 0 && cfg.has("procname-master")) base = cfg.get("procname-master");
-  else if (cfg.has("procname")) base = cfg.get("procname");
-  else if (cfg.get_bool("auto-procname"))
-    base = worker_id == 0 ? "uWSGI master" : "uWSGI worker " + std::to_string(worker_id);
+// The prefix and suffix options around base, written where ps and top read it.
+static void apply_title(const Config& cfg, const std::string& base) {
   if (base.empty()) return;
   std::string name = cfg.get("procname-prefix");
   if (cfg.has("procname-prefix-spaced")) name += cfg.get("procname-prefix-spaced") + " ";
@@ -51,6 +49,19 @@ void set_procname(const Config& cfg, int worker_id) {
   size_t n = std::min(name.size(), g_area_len - 1);
   memcpy(g_area, name.data(), n);
   memset(g_area + n, 0, g_area_len - n);
+}
+
+void set_procname(const Config& cfg, int worker_id) {
+  std::string base;
+  if (worker_id == 0 && cfg.has("procname-master")) base = cfg.get("procname-master");
+  else if (cfg.has("procname")) base = cfg.get("procname");
+  else if (cfg.get_bool("auto-procname"))
+    base = worker_id == 0 ? "uWSGI master" : "uWSGI worker " + std::to_string(worker_id);
+  apply_title(cfg, base);
+}
+
+void set_procname_title(const std::string& title) {
+  if (g_cfg && g_cfg->get_bool("auto-procname")) apply_title(*g_cfg, title);
 }
 
 }  // namespace uwsgi

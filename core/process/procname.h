@@ -14,5 +14,8 @@ namespace uwsgi {
 void procname_init(const Config& cfg, int argc, char** argv);
 // The master (worker_id 0) or worker N names itself; nothing when no option gives it a name.
 void set_procname(const Config& cfg, int worker_id);
+// Another process of the master names itself ("uWSGI mule 1") with --auto-procname (and the
+// prefix / append options); nothing otherwise.
+void set_procname_title(const std::string& title);
 
 }  // namespace uwsgi

@@ -31,7 +31,8 @@ RecycleSettings read_recycle_settings(const Config& cfg) {
   r.evil_as_bytes = (uint64_t)cfg.get_int("evil-reload-on-as", 0) << 20;
   r.max_lifetime_ms = (uint64_t)cfg.get_int("max-worker-lifetime", 0) * 1000;
   r.lifetime_delta_ms = (uint64_t)cfg.get_int("max-worker-lifetime-delta", 0) * 1000;
-  if (cfg.has("min-worker-lifetime")) r.min_lifetime_ms = (uint64_t)cfg.get_int("min-worker-lifetime", 1) * 1000;
+  // uWSGI's default is 60 s; ours is 0 (docs/configuration.md, differences).
+  r.min_lifetime_ms = (uint64_t)cfg.get_int("min-worker-lifetime", 0) * 1000;
   return r;
 }
 

@@ -18,7 +18,7 @@ struct RecycleSettings {
   uint64_t evil_as_bytes = 0;   // --evil-reload-on-as MB
   uint64_t max_lifetime_ms = 0;
   uint64_t lifetime_delta_ms = 0;  // worker N waits (N-1) x this longer
-  uint64_t min_lifetime_ms = 1000;  // a worker that dies younger is respawned after a back-off
+  uint64_t min_lifetime_ms = 0;  // --max-requests / --reload-on-rss / -as wait until a worker is this old
 };
 RecycleSettings read_recycle_settings(const Config& cfg);
 // Range checks for main(): a bad value stops start-up naming the option.

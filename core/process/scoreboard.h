@@ -45,6 +45,9 @@ struct WorkerBoard {
   std::atomic<uint64_t> running_time_us{0};  // sum of request durations
   std::atomic<uint32_t> uri_seq{0};          // odd while uri is being written
   char uri[kUriMax];                         // URI of the latest request started
+  // uWSGI's meaning, for --stats' "busy", the cheaper algorithms and signal targets alike: busy
+  // while any of its cores (threads, async slots) runs a request, idle when none does.
+  bool busy() const { return busy_cores.load() > 0; }
 };
 
 struct SignalSlot {

@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +23,7 @@
 #include "config/values.h"
 #include "log/log.h"
 #include "process/scoreboard.h"  // monotonic_ms()
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 namespace {
@@ -40,8 +40,7 @@ bool all_digits(std::string_view s) {
 
 struct Slot {
   size_t dir = 0;  // index into dirs
-  pid_t pid = 0;
-  uint64_t started_ms = 0, respawn_at_ms = 0;
+  SupervisedProcess proc;  // its process: pid, spawn time, respawns, back-off
 };
 
 bool write_all(int fd, const std::string& s) {
@@ -270,31 +269,22 @@ bool run_task(const std::string& path) {
 }
 
 void spawn(size_t idx) {
-  Slot& s = g_spooler.slots[idx];
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid_t master = getpid();
-  pid_t pid = fork();
-  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    log_line("fork() for the spooler failed: %s", strerror(errno));
-    s.respawn_at_ms = monotonic_ms() + 1000;
-    return;
-  }
-  if (pid == 0) {
+  SupervisedProcess& p = g_spooler.slots[idx].proc;
+  if (p.name.empty()) {
+    p.kind = ProcessKind::kSpooler;
+    p.id = (int)idx + 1;
+    p.name = "the spooler on " + g_spooler.dirs[g_spooler.slots[idx].dir];
+    p.setup.title = "uWSGI spooler";
     // Never outlive the master (a task cut short stays on disk for the next start).
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) signal(sig, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    if (getppid() != master) _exit(0);  // the master died before prctl
-    g_spooler.me = (int)idx;
-    spooler_main((int)idx);
+    p.setup.pdeath_signal = SIGTERM;
+    p.start = [idx] {
+      g_spooler.me = (int)idx;
+      spooler_main((int)idx);
+      return 0;
+    };
   }
-  s.pid = pid;
-  s.started_ms = monotonic_ms();
-  log_line("spawned the uWSGI spooler on %s (pid: %d)", g_spooler.dirs[s.dir].c_str(), (int)pid);
+  if (p.spawn(monotonic_ms()))
+    log_line("spawned the uWSGI spooler on %s (pid: %d)", g_spooler.dirs[g_spooler.slots[idx].dir].c_str(), (int)p.pid);
 }
 
 void put16(std::string* o, size_t v) {
@@ -441,27 +431,28 @@ Spooler& shared_spooler() { return g_spooler; }
 
 void spoolers_spawn_all() {
   for (size_t i = 0; i < g_spooler.slots.size(); i++)
-    if (g_spooler.slots[i].pid == 0) spawn(i);
+    if (g_spooler.slots[i].proc.pid == 0) spawn(i);
 }
 
 void spoolers_tick(uint64_t now) {
   for (size_t i = 0; i < g_spooler.slots.size(); i++) {
-    Slot& s = g_spooler.slots[i];
-    if (s.pid == 0 && now >= s.respawn_at_ms) spawn(i);
+    if (g_spooler.slots[i].proc.due(now)) spawn(i);
   }
 }
 
 bool spoolers_reaped(pid_t pid, int status, bool respawn) {
-  for (auto& s : g_spooler.slots) {
+  for (auto& sl : g_spooler.slots) {
+    SupervisedProcess& s = sl.proc;
     if (s.pid != pid) continue;
     s.pid = 0;
     if (respawn) {
+      uint64_t delay = s.exited(monotonic_ms());  // never a tight fork loop
       if (WIFSIGNALED(status))
-        log_line("spooler (pid %d) killed by signal %d: respawning", (int)pid, WTERMSIG(status));
+        log_line("spooler (pid %d) killed by signal %d: respawning%s", (int)pid, WTERMSIG(status),
+                 delay ? " after a back-off" : "");
       else
-        log_line("spooler (pid %d) exited with status %d: respawning", (int)pid, WEXITSTATUS(status));
-      uint64_t t = monotonic_ms();
-      s.respawn_at_ms = t - s.started_ms < 1000 ? t + 1000 : t;  // never a tight fork loop
+        log_line("spooler (pid %d) exited with status %d: respawning%s", (int)pid, WEXITSTATUS(status),
+                 delay ? " after a back-off" : "");
     }
     return true;
   }
@@ -469,15 +460,18 @@ bool spoolers_reaped(pid_t pid, int status, bool respawn) {
 }
 
 void spoolers_signal_all(int sig) {
-  for (auto& s : g_spooler.slots)
-    if (s.pid > 0) kill(s.pid, sig);
+  for (auto& s : g_spooler.slots) s.proc.signal(sig);
 }
 
 int spoolers_alive() {
   int n = 0;
   for (auto& s : g_spooler.slots)
-    if (s.pid > 0) n++;
+    if (s.proc.pid > 0) n++;
   return n;
+}
+
+void spoolers_stats(std::vector<SupervisedStat>* out) {
+  for (auto& s : g_spooler.slots) out->push_back(supervised_stat(s.proc));
 }
 
 }  // namespace uwsgi

@@ -2,7 +2,7 @@
 // --spooler-max-tasks, --spooler-ordered, --spooler-harakiri. Tasks are spool files in uWSGI's
 // format (a uwsgi packet of vars, modifier1 17, then the body), written to a hidden temp name and
 // renamed, so a crash never leaves half a task. The master forks the spooler processes once the
-// apps are loaded, respawns one that dies (after a second when it died young), stops them with the
+// apps are loaded, respawns one that dies (with supervised_process.h's back-off while it dies young), stops them with the
 // workers. A task's file is deleted only when it returns SPOOL_OK: a killed spooler loses nothing.
 #pragma once
 
@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "host.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 
@@ -30,5 +32,6 @@ void spoolers_tick(uint64_t now_ms);
 bool spoolers_reaped(pid_t pid, int status, bool respawn);  // true when pid was a spooler
 void spoolers_signal_all(int sig);
 int spoolers_alive();
+void spoolers_stats(std::vector<SupervisedStat>* out);  // --stats: each spooler process
 
 }  // namespace uwsgi

@@ -126,8 +126,16 @@ std::string stats_json(const StatsFacts& f) {
     json daemons = json::array();
     for (auto& d : f.daemons)
       daemons.push_back({{"cmd", d.cmd}, {"pid", d.pid}, {"respawns", d.respawns}, {"class", d.kind},
-                         {"control", d.control ? 1 : 0}, {"throttle", d.throttle}});
+                         {"control", d.control ? 1 : 0}, {"throttle", d.throttle}, {"last_spawn", d.last_spawn}});
     doc["daemons"] = daemons;
+  }
+  // The other processes the master runs (supervised_process.h), with the workers' keys.
+  if (!f.supervised.empty()) {
+    json sup = json::array();
+    for (auto& p : f.supervised)
+      sup.push_back({{"kind", p.kind}, {"id", p.id}, {"name", p.name}, {"pid", p.pid},
+                     {"respawn_count", p.respawn_count}, {"last_spawn", p.last_spawn}});
+    doc["supervised"] = sup;
   }
   doc["sockets"] = sockets;
   return doc.dump();

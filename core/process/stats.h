@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/listener.h"
+#include "process/supervised_process.h"
 
 namespace uwsgi {
 
@@ -18,6 +19,7 @@ struct DaemonStat {
   std::string kind;  // "classic" or "smart" (a pidfile)
   bool control = false;
   int throttle = 0;  // seconds its throttled respawn waits, while it waits
+  uint64_t last_spawn = 0;  // unix time
 };
 
 struct StatsFacts {
@@ -26,6 +28,7 @@ struct StatsFacts {
   int ncores = 1;
   bool running = true;  // false while reloading / shutting down (workers not accepting)
   std::vector<DaemonStat> daemons;
+  std::vector<SupervisedStat> supervised;  // HTTP routers, mules, spooler processes
 };
 
 std::string stats_json(const StatsFacts& f);

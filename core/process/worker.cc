@@ -163,6 +163,7 @@ WorkerImpl::WorkerImpl(HostImpl& host, int id, const std::vector<Listener>& list
   max_requests_ = host.config().get_int("max-requests", 0);
   reaper_ = host.config().get_bool("reaper");
   recycle_ = read_recycle_settings(host.config());
+  started_ms_ = monotonic_ms();
   counters_.observer = this;
 }
 
@@ -200,19 +201,35 @@ void WorkerImpl::tick() {
   if (reaper_)
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-  if (max_requests_ > 0 && counters_.requests >= (uint64_t)max_requests_ && !g_stop) {
+  if (g_stop) return;
+  const char* why = nullptr;
+  ProcessMemory m;
+  bool memory = false;
+  if (max_requests_ > 0 && counters_.requests >= (uint64_t)max_requests_) {
+    why = "max-requests";
+  } else if (memory_check_due_.exchange(false)) {
+    // --reload-on-rss / --reload-on-as: once after each request (tick() also runs between them).
+    why = memory_recycle_reason(recycle_, &m);
+    memory = why != nullptr;
+  }
+  if (!why) return;
+  // --min-worker-lifetime (uWSGI's meaning): a worker younger than that is not recycled by these
+  // yet; the next request after it is old enough does it.
+  uint64_t lived = monotonic_ms() - started_ms_;
+  if (lived < recycle_.min_lifetime_ms) {
+    if (!young_said_)
+      log_line("worker %d over --%s but only %llu ms old: recycled once older than --min-worker-lifetime %llu s", id_,
+               why, (unsigned long long)lived, (unsigned long long)(recycle_.min_lifetime_ms / 1000));
+    young_said_ = true;
+    if (memory) memory_check_due_ = true;
+    return;
+  }
+  if (memory)
+    log_line("worker %d (rss %llu MB, address space %llu MB) over --%s: recycling", id_,
+             (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(m.as_bytes >> 20), why);
+  else
     log_line("worker %d reached --max-requests %lld: recycling", id_, max_requests_);
-    on_stop_signal(0);
-  }
-  // --reload-on-rss / --reload-on-as: once after each request (tick() also runs between them).
-  if (!g_stop && memory_check_due_.exchange(false)) {
-    ProcessMemory m;
-    if (const char* why = memory_recycle_reason(recycle_, &m)) {
-      log_line("worker %d (rss %llu MB, address space %llu MB) over --%s: recycling", id_,
-               (unsigned long long)(m.rss_bytes >> 20), (unsigned long long)(m.as_bytes >> 20), why);
-      on_stop_signal(0);
-    }
-  }
+  on_stop_signal(0);
 }
 
 int WorkerImpl::accept_one(int listen_fd) {

@@ -66,6 +66,8 @@ class WorkerImpl final : public Worker, private RequestObserver {
   long long max_requests_ = 0;
   bool reaper_ = false;  // --reaper: reap the app's exited children after each request
   RecycleSettings recycle_;
+  uint64_t started_ms_ = 0;  // monotonic: --min-worker-lifetime holds recycling back until it is old enough
+  bool young_said_ = false;  // that it is held back was logged
   std::atomic<bool> memory_check_due_{false};  // a request ended (any thread) since the last --reload-on-rss check
   int signal_ep_ = -1;  // epoll fd over the stop pipe and the master's signal channel
 };
