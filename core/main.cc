@@ -139,12 +139,6 @@ int main(int argc, char** argv) {
   if (!configure_mules(cfg, check_only, &err)) return fail(err);
   if (!configure_spoolers(cfg, check_only, &err)) return fail(err);
 
-  for (auto& p : loader.plugins()) {
-    host.set_registering_group(p.name);
-    if (!p.plugin->on_config(host, &err)) return fail(p.name + ": " + err);
-  }
-  host.set_registering_group("core");
-
   ProcessSetup setup;
   setup.host = &host;
   setup.loader = &loader;
@@ -191,6 +185,14 @@ int main(int argc, char** argv) {
   if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
   if (!read_static_config(cfg, &err)) return fail(err);
   if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);
+
+  // The plugins configure themselves (python starts its interpreter and says its version) once
+  // the core's values are known to be good: a bad value stops start-up before any banner.
+  for (auto& p : loader.plugins()) {
+    host.set_registering_group(p.name);
+    if (!p.plugin->on_config(host, &err)) return fail(p.name + ": " + err);
+  }
+  host.set_registering_group("core");
 
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;
@@ -310,14 +312,17 @@ int main(int argc, char** argv) {
     if (!hooks("post-app")) return fail(err);
   }
 
+  std::vector<std::string> vacuum;
+  if (cfg.get_bool("vacuum")) {
+    for (auto& l : listeners)
+      if (!l.unix_path.empty()) vacuum.push_back(l.unix_path);
+    if (!pidfile.empty()) vacuum.push_back(pidfile);
+  }
+  worker_set_exit_unlinks(vacuum);  // the master-less worker's exit after its mercy
   int rc = run_processes(setup);
   hooks("as-user-atexit");  // not fatal: logged
   if (!internal_socket.empty()) unlink(internal_socket.c_str());
 
-  if (cfg.get_bool("vacuum")) {
-    for (auto& l : listeners)
-      if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
-    if (!pidfile.empty()) unlink(pidfile.c_str());
-  }
+  for (auto& p : vacuum) unlink(p.c_str());
   return rc;
 }

@@ -125,6 +125,24 @@ def test_log_date_flag_keeps_default_request_line(uwsgi_server):
     assert re.search(r'^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - HTTP socket bound', srv.log(), re.M)
 
 
+def test_log_date_flag_before_another_option(uwsgi_server):
+    srv = uwsgi_server('--log-date', '--wsgi-file', APP)
+    assert srv.request('GET', '/')[0] == 200
+    assert re.search(r'^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - HTTP socket bound', srv.log(), re.M)
+
+
+def test_log_date_format_as_a_separate_word_says_how(tmp_path):
+    # uWSGI 2.0.21 takes the word for a config file ("unable to load configuration from %Y");
+    # both stop: the message says the option's optional value goes after "=".
+    srv = start_uwsgi(['--wsgi-file', APP, '--log-date', '%Y-%m-%d'], wait=False, log_dir=str(tmp_path))
+    try:
+        srv.proc.wait(timeout=10)
+        assert srv.proc.returncode != 0
+        assert '--log-date takes its optional value as --log-date=%Y-%m-%d' in srv.log()
+    finally:
+        srv.stop()
+
+
 def test_unknown_log_variable_stops_start_up(tmp_path):
     srv = start_uwsgi(['--wsgi-file', APP, '--log-format', '%(addr) %(adr)'], wait=False, log_dir=str(tmp_path))
     try:

@@ -118,6 +118,20 @@ def test_stop_honours_reload_mercy_and_names_the_request(uwsgi_server, tmp_path,
     assert 'waiting' in log and ('killing' in log or 'abandoned' in log), log
 
 
+def test_stop_after_the_mercy_still_vacuums_without_master(uwsgi_server, tmp_path):
+    # The master-less worker exits from its mercy alarm: --vacuum's files go all the same.
+    sock, pidfile = tmp_path / 'app.sock', tmp_path / 'app.pid'
+    srv = uwsgi_server('--wsgi-file', APP, '--reload-mercy', '1', '--socket', sock, '--pidfile', pidfile,
+                       '--vacuum', env={'OPS_DIR': str(tmp_path)})
+    assert sock.exists() and pidfile.exists()
+    in_flight(srv, '/sleep?40')
+    time.sleep(0.8)
+    os.kill(srv.proc.pid, signal.SIGINT)
+    srv.proc.wait(timeout=20)
+    assert 'abandoned' in srv.log(), srv.log()
+    assert not sock.exists() and not pidfile.exists()
+
+
 # ---- 13: the process name survives a reload ----------------------------------------------------
 
 def comm(pid):
