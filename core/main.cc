@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
   ignore_report_signals();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
+  // Its lines are shown only if it fails: the reloaded server logs its start-up itself.
+  struct HeldLines {
+    ~HeldLines() { log_release_held(); }
+  } held_lines;
+  if (check_only) log_hold();
   HostImpl host;
   register_core_options(host);
   register_hook_options(host);
@@ -221,6 +226,7 @@ int main(int argc, char** argv) {
     // The app is part of what must start: a reload onto an app that no longer imports would
     // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
     if (!load_apps(host, loader)) return kExitFailedApp;
+    log_drop_held();
     log_line("reload check: the configuration is valid");
     return 0;
   }

@@ -252,6 +252,22 @@ def test_reload_with_a_broken_ini_keeps_serving(tmp_path, bad):
         srv.stop()
 
 
+def test_reload_check_logs_nothing_twice(uwsgi_server, tmp_path):
+    # The dry run's start-up lines are held: the reloaded server logs its own start-up once.
+    srv = uwsgi_server('--wsgi-file', APP, '--master', env={'OPS_DIR': str(tmp_path)})
+    old = pid_of(srv)
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    assert srv.wait_log('re-executing', timeout=15), srv.log()
+
+    def replaced():
+        p = get_quietly(srv, '/pid')
+        return p is not None and p[0] == 200 and int(p[1]) != old
+    assert wait_for(replaced, 15), srv.log()
+    log = srv.log()
+    assert log.count('reload check: the configuration is valid') == 1, log
+    assert log.count('Python version') == 2, log  # the first start and the reloaded one
+
+
 def test_reload_onto_an_app_that_no_longer_imports_keeps_serving(tmp_path):
     # need-app stops a start whose app fails to import; on reload that would be an outage, so the
     # reload check loads the app too and cancels the reload instead.
