@@ -464,3 +464,16 @@ def test_bad_value_stops_before_python_starts(args, named):
     rc, out = run_fail(['--http-socket', '127.0.0.1:%d' % free_port(), '--wsgi-file', app_path('app.py')] + args)
     assert rc != 0 and named in out, out
     assert 'Python version' not in out, out
+
+
+def test_magic_j_and_ansi_escape_as_uwsgi(tmp_path):
+    # %j: djb33x of the file's absolute path, its bytes least significant first (uWSGI 2.0.21
+    # prints D64F4E24 where the plain hex is 244E4FD6); %[: ESC.
+    ini = tmp_path / 'm.ini'
+    ini.write_text('[uwsgi]\nchdir = /nonexistent/j=%j/esc=%[x\n')
+    h = 5381
+    for c in str(ini).encode():
+        h = ((h * 33) ^ c) & 0xffffffff
+    rc, out = run_fail([str(ini)])
+    assert rc != 0
+    assert '/nonexistent/j=%s/esc=\x1bx' % h.to_bytes(4, 'little').hex().upper() in out, out

@@ -279,3 +279,19 @@ def test_log_reopen_on_reload(uwsgi_server, tmp_path):
             time.sleep(0.1)
     assert wait_lines_in(log, '/after')
     assert '/after' not in moved.read_text()
+
+
+def test_rerr_and_werr_split_ioerr(uwsgi_server):
+    # uWSGI's %(rerr) / %(werr): the request's read and write errors (%(ioerr) is both).
+    import socket
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'), '--log-format',
+                       'LOG %(uri) rerr=%(rerr) werr=%(werr) ioerr=%(ioerr)')
+    assert srv.request('GET', '/')[0] == 200
+    with socket.create_connection(('127.0.0.1', srv.port), timeout=5) as c:  # the body is cut short
+        c.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789')
+        c.shutdown(socket.SHUT_WR)
+        c.recv(4096)
+    ok = wait_lines(srv, r'^LOG / ')
+    cut = wait_lines(srv, r'^LOG /echo ')
+    assert ok == ['LOG / rerr=0 werr=0 ioerr=0'], srv.log()
+    assert cut == ['LOG /echo rerr=1 werr=0 ioerr=1'], srv.log()
