@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
   ignore_report_signals();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
+  // Its lines are shown only if it fails: the reloaded server logs its start-up itself.
+  struct HeldLines {
+    ~HeldLines() { log_release_held(); }
+  } held_lines;
+  if (check_only) log_hold();
   HostImpl host;
   register_core_options(host);
   register_hook_options(host);
@@ -139,12 +144,6 @@ int main(int argc, char** argv) {
   if (!configure_mules(cfg, check_only, &err)) return fail(err);
   if (!configure_spoolers(cfg, check_only, &err)) return fail(err);
 
-  for (auto& p : loader.plugins()) {
-    host.set_registering_group(p.name);
-    if (!p.plugin->on_config(host, &err)) return fail(p.name + ": " + err);
-  }
-  host.set_registering_group("core");
-
   ProcessSetup setup;
   setup.host = &host;
   setup.loader = &loader;
@@ -192,6 +191,14 @@ int main(int argc, char** argv) {
   if (!read_static_config(cfg, &err)) return fail(err);
   if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);
 
+  // The plugins configure themselves (python starts its interpreter and says its version) once
+  // the core's values are known to be good: a bad value stops start-up before any banner.
+  for (auto& p : loader.plugins()) {
+    host.set_registering_group(p.name);
+    if (!p.plugin->on_config(host, &err)) return fail(p.name + ": " + err);
+  }
+  host.set_registering_group("core");
+
   // Sockets: taken over from a reloading master, or bound now.
   std::vector<Listener> listeners;
   SocketSettings sock;
@@ -219,6 +226,7 @@ int main(int argc, char** argv) {
     // The app is part of what must start: a reload onto an app that no longer imports would
     // stop the workers and then fail (need-app), an outage; the running workers serve on instead.
     if (!load_apps(host, loader)) return kExitFailedApp;
+    log_drop_held();
     log_line("reload check: the configuration is valid");
     return 0;
   }
@@ -310,14 +318,17 @@ int main(int argc, char** argv) {
     if (!hooks("post-app")) return fail(err);
   }
 
+  std::vector<std::string> vacuum;
+  if (cfg.get_bool("vacuum")) {
+    for (auto& l : listeners)
+      if (!l.unix_path.empty()) vacuum.push_back(l.unix_path);
+    if (!pidfile.empty()) vacuum.push_back(pidfile);
+  }
+  worker_set_exit_unlinks(vacuum);  // the master-less worker's exit after its mercy
   int rc = run_processes(setup);
   hooks("as-user-atexit");  // not fatal: logged
   if (!internal_socket.empty()) unlink(internal_socket.c_str());
 
-  if (cfg.get_bool("vacuum")) {
-    for (auto& l : listeners)
-      if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
-    if (!pidfile.empty()) unlink(pidfile.c_str());
-  }
+  for (auto& p : vacuum) unlink(p.c_str());
   return rc;
 }

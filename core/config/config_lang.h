@@ -57,6 +57,10 @@ struct ExpandScope {
 // Expands %(name), %(a + b), %X magic, %%, $(ENV), @(file), @(exec://cmd) in one left-to-right
 // pass. Unknown %(name) stays as written (uWSGI: log-format variables look the same).
 bool expand_value(const std::string& in, const ExpandScope& scope, std::string* out, std::string* err);
+// The config is read twice (once early for --plugins, then whole): the first reading records
+// each @(exec://cmd) output and the second replays them in order, so each command runs once.
+enum class ExecIncludes { kRun, kRecord, kReplay };
+void set_exec_includes(ExecIncludes mode);
 
 // ---- conditionals and loops ----
 bool is_condition_key(const std::string& key);

@@ -1,5 +1,5 @@
 // uWSGI's magic variables: %d %p %s %n %e %c %o %O %x %j %0..%9 describe the config file being
-// read; %k %h %v %V %u %U %g %G %t %T %P need no file.
+// read; %k %h %v %V %u %U %g %G %t %T %P %[ need no file.
 #include <grp.h>
 #include <pwd.h>
 #include <sys/time.h>
@@ -30,6 +30,7 @@ MagicVars MagicVars::global() {
   }
   if (getcwd(buf, sizeof buf)) t['v'] = buf;
   t['V'] = UWSGI_SERVER_VERSION;
+  t['['] = "\033";  // an ANSI escape, for colours
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n > 0) t['P'] = std::string(buf, (size_t)n);
   t['u'] = std::to_string(getuid());
@@ -63,8 +64,10 @@ MagicVars MagicVars::for_file(const std::string& path, const std::string& sectio
   t['n'] = dot == std::string::npos ? file : file.substr(0, dot);
   t['e'] = dot == std::string::npos ? "" : file.substr(dot + 1);
   t['x'] = section;
+  // %j: the hash's bytes as they lie in memory, least significant first (uWSGI's digits on x86).
+  unsigned h = djb33x_hash(abs);
   char hex[16];
-  snprintf(hex, sizeof hex, "%08X", djb33x_hash(abs));
+  snprintf(hex, sizeof hex, "%02X%02X%02X%02X", h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, h >> 24);
   t['j'] = hex;
   // %c: the directory holding the file; %0..%9: the components of its path.
   std::vector<std::string> parts;

@@ -195,6 +195,7 @@ static const char* env_option_name(const char* entry, std::string* name) {
 static bool is_config_option(const std::string& name, std::string* kind) { return is_include_key(name, kind); }
 
 bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
+  set_exec_includes(ExecIncludes::kRecord);  // parse_config replays what the commands printed
   ConfigInterpreter in(nullptr);
   for (char** e = environ; e && *e; e++) {
     std::string name;
@@ -310,6 +311,10 @@ static bool apply(const OptionRegistry& reg, const RawOption& r, ConfigStore* st
 
 bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore* store, std::string* err,
                   OptionResolver* resolver) {
+  set_exec_includes(ExecIncludes::kReplay);  // what scan_early's reading recorded
+  struct RunAfter {
+    ~RunAfter() { set_exec_includes(ExecIncludes::kRun); }
+  } run_after;
   ConfigInterpreter in(&reg);
   // Environment first, so the command line wins for scalars. Unknown UWSGI_* names are ignored:
   // build variables such as UWSGI_PROFILE share the prefix.
@@ -327,8 +332,10 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     }
     in.add_direct(name, eq + 1, true, "environment UWSGI_" + name);
   }
+  std::string optional_before;  // an optional-value option given without "=VALUE" just before
   for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
+    std::string a = argv[i], after_optional;
+    after_optional.swap(optional_before);
     if (a.size() > 2 && a[0] == '-' && a[1] == '-') {
       std::string name = a.substr(2), value;
       size_t eq = name.find('=');
@@ -366,6 +373,7 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
         if (!in.run_file(kind, value, 0, err)) return false;
         continue;
       }
+      if (!has_value && o->def.arg == OptArg::Optional) optional_before = o->def.name;
       in.add_direct(o->def.name, value, has_value, "command line");
     } else if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
       const RegisteredOption* o = reg.find_short(a[1]);
@@ -392,6 +400,12 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
       in.add_direct(o->def.name, value, has_value, "command line");
     } else if (!config_kind_of(a).empty()) {  // uwsgi app.ini / app.yaml / app.xml:section
       if (!in.run_file("", a, 0, err)) return false;
+    } else if (!after_optional.empty()) {
+      // As uWSGI's getopt: an optional value is given only as --NAME=VALUE (a separate word
+      // would be taken for the value of a flag followed by a stray argument).
+      *err = "unexpected argument \"" + a + "\": --" + after_optional + " takes its optional value as --" +
+             after_optional + "=" + a;
+      return false;
     } else {
       *err = "unexpected argument \"" + a + "\" (options start with --)";
       return false;

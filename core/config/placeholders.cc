@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -45,10 +46,29 @@ static bool run_command(const std::string& cmd, std::string* out, std::string* e
   return true;
 }
 
+static ExecIncludes g_exec_mode = ExecIncludes::kRun;
+static std::deque<std::pair<std::string, std::string>> g_exec_outputs;  // (command, output), in order
+
+void set_exec_includes(ExecIncludes mode) {
+  g_exec_mode = mode;
+  if (mode != ExecIncludes::kReplay) g_exec_outputs.clear();
+}
+
+static bool exec_include(const std::string& cmd, std::string* out, std::string* err) {
+  if (g_exec_mode == ExecIncludes::kReplay && !g_exec_outputs.empty() && g_exec_outputs.front().first == cmd) {
+    *out = std::move(g_exec_outputs.front().second);
+    g_exec_outputs.pop_front();
+    return true;
+  }
+  if (!run_command(cmd, out, err)) return false;
+  if (g_exec_mode == ExecIncludes::kRecord) g_exec_outputs.emplace_back(cmd, *out);
+  return true;
+}
+
 static bool include_value(const std::string& what, std::string* out, std::string* err) {
   std::string v;
   if (what.rfind("exec://", 0) == 0) {
-    if (!run_command(what.substr(7), &v, err)) return false;
+    if (!exec_include(what.substr(7), &v, err)) return false;
   } else if (what.find("://") != std::string::npos) {
     *err = "@(" + what + "): only files and exec:// can be read here";
     return false;

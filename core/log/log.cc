@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 namespace uwsgi {
 
@@ -60,6 +61,27 @@ void log_request_line(std::string& line) {
   log_enqueue(line.data(), line.size());  // batched by this process's log writer (log_buffer.h)
 }
 
+static bool g_holding = false;
+static std::vector<std::string> g_held;
+
+void log_hold() { g_holding = true; }
+
+void log_drop_held() {
+  g_held.clear();
+  g_holding = false;
+}
+
+static void emit_server_line(const char* data, size_t n) {
+  if (g_line_hook && g_line_hook(LogKind::kServer, data, n)) return;
+  log_write_now(data, n);
+}
+
+void log_release_held() {
+  g_holding = false;
+  for (auto& l : g_held) emit_server_line(l.data(), l.size());
+  g_held.clear();
+}
+
 void log_vline(const char* fmt, va_list ap) {
   char buf[8192];
   int p = g_date_format.empty() ? 0 : date_prefix(buf, 256);
@@ -68,8 +90,8 @@ void log_vline(const char* fmt, va_list ap) {
   n += p;
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
-  if (g_line_hook && g_line_hook(LogKind::kServer, buf, n)) return;
-  log_write_now(buf, n);
+  if (g_holding) g_held.emplace_back(buf, (size_t)n);
+  else emit_server_line(buf, n);
 }
 
 void log_line(const char* fmt, ...) {

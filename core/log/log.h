@@ -17,6 +17,12 @@ void set_log_date_format(const std::string& fmt);
 // This process's pid, for the request lines (getpid() is a system call in this libc; the copy is
 // renewed after a fork).
 int log_pid();
+// A reload's dry run: the server's lines are held (its start-up would repeat what the reloaded
+// server then logs); log_release_held() writes them (a failed check shows why), log_drop_held()
+// forgets them (the check passed).
+void log_hold();
+void log_release_held();
+void log_drop_held();
 // A request log line, written as is (one write, a newline added): uWSGI puts no date on these.
 void log_request_line(std::string& line);
 

@@ -38,7 +38,8 @@ const VarName kVars[] = {
     {"vsz", LogFormat::Var::kVsz},           {"rssM", LogFormat::Var::kRssM},
     {"vszM", LogFormat::Var::kVszM},         {"pktsize", LogFormat::Var::kPktsize},
     {"modifier1", LogFormat::Var::kModifier1}, {"modifier2", LogFormat::Var::kModifier2},
-    {"ioerr", LogFormat::Var::kIoerr},
+    {"ioerr", LogFormat::Var::kIoerr},       {"rerr", LogFormat::Var::kRerr},
+    {"werr", LogFormat::Var::kWerr},
 };
 
 void append_num(std::string* out, long long v) {
@@ -192,6 +193,8 @@ void LogFormat::render(const RequestLogData& d, std::string* out) const {
       case Var::kModifier1: append_num(out, d.modifier1); break;
       case Var::kModifier2: append_num(out, d.modifier2); break;
       case Var::kIoerr: append_num(out, d.ioerr); break;
+      case Var::kRerr: append_num(out, d.rerr); break;
+      case Var::kWerr: append_num(out, d.werr); break;
     }
   }
 }

@@ -28,7 +28,8 @@ struct RequestLogData {
   size_t pktsize = 0;         // size of the request as a uwsgi packet
   int modifier1 = 0, modifier2 = 0;
   long long content_length = 0;  // cl
-  int ioerr = 0;                 // 1 when a write to the client failed
+  int ioerr = 0;                 // 1 when reading the request or writing the response failed
+  int rerr = 0, werr = 0;        // ... split: reading / writing
 };
 
 class LogFormat {
@@ -46,7 +47,7 @@ class LogFormat {
     kLiteral, kEnv, kAddr, kUser, kLtime, kTime, kEpoch, kCtime, kFtime, kTmsecs, kTmicros, kMethod,
     kUri, kProto, kStatus, kSize, kHsize, kRsize, kCl, kReferer, kUagent, kHost, kMsecs, kMicros,
     kSecs, kPid, kWid, kCore, kSwitches, kVars, kHeaders, kRss, kVsz, kRssM, kVszM, kPktsize,
-    kModifier1, kModifier2, kIoerr,
+    kModifier1, kModifier2, kIoerr, kRerr, kWerr,
   };
 
  private:

@@ -16,6 +16,7 @@
 #include "host.h"
 #include "log/log.h"
 #include "log/log_buffer.h"
+#include "log/loggers.h"
 
 namespace uwsgi {
 
@@ -58,7 +59,7 @@ static void receive_loop(int fd) {
     ssize_t r = recv(fd, buf.data(), buf.size(), 0);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return;
-    if (r > 0) log_enqueue(buf.data(), (size_t)r);
+    if (r > 0 && !loggers_take_server_lines(buf.data(), (size_t)r)) log_enqueue(buf.data(), (size_t)r);
   }
 }
 
@@ -97,6 +98,7 @@ void log_master_child() {
   close(g_pair[1]);
   g_pair[0] = g_pair[1] = -1;
   set_log_datagram_target(2, g_max_dgram);
+  loggers_leave_server_lines_to_master();
 }
 
 void log_master_drain() {

@@ -66,10 +66,11 @@ struct LoggerSet {
 };
 
 LoggerSet g_server, g_request;
+bool g_server_lines_to_master = false;  // a --log-master worker: the master routes its server lines
 
 bool line_hook(LogKind kind, const char* data, size_t len) {
   LoggerSet& s = kind == LogKind::kRequest && g_request.active ? g_request : g_server;
-  if (!s.active) return false;
+  if (!s.active || (&s == &g_server && g_server_lines_to_master)) return false;
   s.emit(std::string_view(data, len));
   return true;
 }
@@ -146,6 +147,20 @@ bool read_set(const Config& cfg, const char* logger_opt, const char* route_opt, 
 }
 
 }  // namespace
+
+void loggers_leave_server_lines_to_master() { g_server_lines_to_master = true; }
+
+bool loggers_take_server_lines(const char* data, size_t len) {
+  if (!g_server.active) return false;
+  std::string_view rest(data, len);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    size_t n = nl == std::string_view::npos ? rest.size() : nl + 1;
+    g_server.emit(rest.substr(0, n));
+    rest.remove_prefix(n);
+  }
+  return true;
+}
 
 void register_logger_options(HostImpl& host) {
   const OptArg R = OptArg::Required;

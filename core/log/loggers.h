@@ -59,4 +59,11 @@ void register_logger_options(HostImpl& host);
 // option and the bad value.
 bool setup_loggers(const Config& cfg, std::string* err);
 
+// --log-master. In a worker: its server lines (and what the app prints) go raw to the master,
+// which passes them through the --logger set; request lines with a --req-logger set stay here.
+void loggers_leave_server_lines_to_master();
+// In the master's log thread: whole lines received from a worker through the --logger set; false
+// when no --logger is set (they go to the default log).
+bool loggers_take_server_lines(const char* data, size_t len);
+
 }  // namespace uwsgi

@@ -53,6 +53,11 @@ void Connection::grow_input() {
   if (in_.size() < full) in_.resize(std::min(full, std::max(in_.size() * 4, kInitialInput)));
 }
 
+void Connection::fail_read(const std::string& why) {
+  if (!failed_) read_failed_ = true;  // the first failure says which side it was
+  fail(why);
+}
+
 void Connection::fail(const std::string& why) {
   if (!failed_) error_ = why;
   failed_ = true;
@@ -65,7 +70,7 @@ ssize_t Connection::recv_some(char* p, size_t n) {
     if (r >= 0) return r;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      fail(std::string("read error: ") + strerror(errno));
+      fail_read(std::string("read error: ") + strerror(errno));
       return -1;
     }
     int timeout_ms = settings_.socket_timeout_ms;
@@ -75,11 +80,11 @@ ssize_t Connection::recv_some(char* p, size_t n) {
     }
     int w = timeout_ms > 0 ? loop_->wait_fd(fd_, kIoRead, timeout_ms) : 0;
     if (w == 0) {
-      fail(head_deadline_us_ ? kHeadTimeout : "timeout reading from client");
+      fail_read(head_deadline_us_ ? kHeadTimeout : "timeout reading from client");
       return -1;
     }
     if (w < 0) {
-      fail("error waiting for client data");
+      fail_read("error waiting for client data");
       return -1;
     }
   }
@@ -536,7 +541,7 @@ ssize_t Connection::read(char* buf, size_t n) {
       got = recv_some(buf, want);  // straight into the caller's buffer: no copy for big uploads
       if (got < 0) return -1;
       if (got == 0) {
-        fail("client closed the connection with " + std::to_string(body_left_) + " body bytes missing");
+        fail_read("client closed the connection with " + std::to_string(body_left_) + " body bytes missing");
         return -1;
       }
     }
@@ -564,7 +569,7 @@ ssize_t Connection::read(char* buf, size_t n) {
       ssize_t r = recv_some(in_.data(), in_.size());
       if (r < 0) return -1;
       if (r == 0) {
-        fail("client closed the connection in the middle of a chunked body");
+        fail_read("client closed the connection in the middle of a chunked body");
         return -1;
       }
       in_len_ = r;
@@ -920,6 +925,8 @@ void Connection::log_request() {
     d.modifier2 = head_.modifier2;
     d.content_length = head_.chunked ? 0 : head_.content_length;
     d.ioerr = failed_ ? 1 : 0;
+    d.rerr = read_failed_ ? 1 : 0;
+    d.werr = failed_ && !read_failed_ ? 1 : 0;
     line.reserve(256);
     lc.format->render(d, &line);
     log_request_line(line);

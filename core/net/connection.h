@@ -119,6 +119,7 @@ class Connection final : public Request {
   bool offload_body(int in_fd, off_t offset, size_t len);
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags = 0);
   void fail(const std::string& why);
+  void fail_read(const std::string& why);  // fail() on the reading side (%(rerr) of the request log)
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
   [[gnu::noinline]] void reject_chunked_body(int status, const char* reason, const std::string& why);
@@ -176,6 +177,7 @@ class Connection final : public Request {
   bool keep_alive_ = false;
   bool aborted_ = false;   // the response cannot be completed: close after it
   bool failed_ = false;    // a socket error or timeout
+  bool read_failed_ = false;  // ... while reading the request (else while writing the response)
   bool answered_error_ = false;  // a 4xx for the request body went out (the log keeps its status)
   bool exception_ = false;
   bool offloaded_ = false;  // an offload thread sends the body and owns fd_ (--offload-threads)

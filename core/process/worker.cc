@@ -56,11 +56,14 @@ static void on_stop_signal(int) {
   errno = saved;
 }
 
+static std::vector<std::string> g_exit_unlinks;  // set before the worker serves; only read after
+
 static void on_mercy_expired(int) {
   static const char msg[] = "requests still running after the --reload-mercy: exiting without them\n";
   ssize_t r = ::write(log_fd(), msg, sizeof msg - 1);
   (void)r;
   report_in_flight(g_worker_id, "abandoned: ");
+  for (auto& p : g_exit_unlinks) unlink(p.c_str());  // async-signal-safe: the strings exist already
   _exit(0);  // the stop that was asked for (as the master's shutdown after its mercy)
 }
 
@@ -73,6 +76,8 @@ static void on_report_signal(int sig) {
 }
 
 void worker_set_own_mercy(int seconds) { g_own_mercy_s = seconds; }
+
+void worker_set_exit_unlinks(const std::vector<std::string>& paths) { g_exit_unlinks = paths; }
 
 void worker_install_signals() {
   if (g_sig_pipe[0] < 0 && pipe2(g_sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) g_sig_pipe[0] = g_sig_pipe[1] = -1;

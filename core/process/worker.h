@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "net/connection.h"
@@ -77,5 +78,8 @@ void worker_install_signals();
 // Without a master: a stop signal gives in-flight requests this many seconds, then the worker
 // exits (logging which requests it abandons). Not called under a master, which enforces it.
 void worker_set_own_mercy(int seconds);
+// Without a master: files the worker removes if the mercy runs out and it exits at once
+// (--vacuum's unix sockets and pidfile; main() removes them on the ordinary way out).
+void worker_set_exit_unlinks(const std::vector<std::string>& paths);
 
 }  // namespace uwsgi

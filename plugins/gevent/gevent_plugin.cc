@@ -21,6 +21,8 @@ const char* loop_setting(std::string_view name) {
   return nullptr;
 }
 
+constexpr long long kMaxCores = 1000000;
+
 class GeventPlugin final : public uwsgi::Plugin {
  public:
   void on_register(uwsgi::Host& host) override {
@@ -29,6 +31,14 @@ class GeventPlugin final : public uwsgi::Plugin {
     n.help = "run the worker on gevent's hub, serving up to N requests at once (loop-engine=gevent)";
     n.numeric = true;
     n.implies = {{"loop-engine", "gevent"}};
+    // Checked as the option is read (before any banner); the loop keeps a core id per connection.
+    n.on_set = [](std::string_view v, std::string* err) {
+      long long cores = std::atoll(std::string(v).c_str());  // numeric: a whole number by now
+      if (cores >= 1 && cores <= kMaxCores) return true;
+      *err = "wants the number of requests to serve at once, between 1 and " + std::to_string(kMaxCores) +
+             ", not " + std::string(v);
+      return false;
+    };
     host.add_option(std::move(n));
 
     flag(host, "gevent-monkey-patch", "call gevent.monkey.patch_all() before the app is loaded");
@@ -56,10 +66,6 @@ class GeventPlugin final : public uwsgi::Plugin {
 
   bool on_config(uwsgi::Host& host, std::string* err) override {
     const uwsgi::Config& c = host.config();
-    if (c.has("gevent") && c.get_int("gevent", 0) < 1) {
-      *err = "--gevent wants the number of requests to serve at once (at least 1)";
-      return false;
-    }
     // Set before gevent is first imported anywhere (the hub reads it when it makes its loop).
     if (c.has("gevent-loop")) setenv("GEVENT_LOOP", loop_setting(c.get("gevent-loop")), 1);
     if (!Py_IsInitialized()) {

@@ -438,3 +438,42 @@ def test_router_tuning_options_without_a_router_warn_and_change_nothing(tmp_path
     assert get(port, '/t').status == 200
     log = Path(srv.log_path).read_text()
     assert '--http-timeout has no effect' in log and '--http-raw-body has no effect' in log, log
+
+
+# ---- the config is read once for what it runs, and bad values stop it before any banner --------
+
+def test_exec_include_in_ini_runs_once(tmp_path):
+    # The file is read twice (early for --plugins, then whole); the command must run once.
+    count = tmp_path / 'count'
+    ini = tmp_path / 'app.ini'
+    ini.write_text('[uwsgi]\nhttp-socket = 127.0.0.1:%d\nwsgi-file = %s\n'
+                   'procname-prefix = @(exec://sh -c "echo x >> %s; echo pre-")\n'
+                   'buffer-size = 1\n' % (free_port(), app_path('app.py'), count))
+    rc, out = run_fail([str(ini)])
+    assert rc != 0 and '--buffer-size' in out, out
+    assert count.read_text() == 'x\n'
+
+
+@pytest.mark.parametrize('args, named', [
+    (['--buffer-size', '1'], '--buffer-size'),
+    (['--socket-timeout', '0'], '--socket-timeout'),
+    (['--processes', '0'], '--processes'),
+    (['--async', '0', '--plugins', 'ugreen', '--ugreen'], '--async'),
+])
+def test_bad_value_stops_before_python_starts(args, named):
+    rc, out = run_fail(['--http-socket', '127.0.0.1:%d' % free_port(), '--wsgi-file', app_path('app.py')] + args)
+    assert rc != 0 and named in out, out
+    assert 'Python version' not in out, out
+
+
+def test_magic_j_and_ansi_escape_as_uwsgi(tmp_path):
+    # %j: djb33x of the file's absolute path, its bytes least significant first (uWSGI 2.0.21
+    # prints D64F4E24 where the plain hex is 244E4FD6); %[: ESC.
+    ini = tmp_path / 'm.ini'
+    ini.write_text('[uwsgi]\nchdir = /nonexistent/j=%j/esc=%[x\n')
+    h = 5381
+    for c in str(ini).encode():
+        h = ((h * 33) ^ c) & 0xffffffff
+    rc, out = run_fail([str(ini)])
+    assert rc != 0
+    assert '/nonexistent/j=%s/esc=\x1bx' % h.to_bytes(4, 'little').hex().upper() in out, out

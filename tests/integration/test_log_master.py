@@ -147,3 +147,24 @@ def test_stalled_log_reader_does_not_stop_answers(uwsgi_server, tmp_path, mode):
         reader.kill()
         reader.wait()
         out.close()
+
+
+def test_log_master_lines_go_through_the_loggers(uwsgi_server, tmp_path):
+    # What the master receives from the workers (here what the app prints) follows --logger and
+    # --log-route as the server's own lines do, not the default log.
+    log, app = tmp_path / 'server.log', tmp_path / 'print_app.py'
+    app.write_text(PRINT_APP)
+    routed = tmp_path / 'routed.log'
+    srv = uwsgi_server('--wsgi-file', str(app), '--master', '--processes', '2', '--log-master',
+                       '--logger', f'file:{log}', '--logger', f'prints file:{routed}',
+                       '--log-route', 'prints APP PRINTS /routed')
+    assert get(srv.port, '/plain') == 200
+    assert get(srv.port, '/routed') == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not ('GET /routed' in log.read_text() and routed.exists()
+                                               and 'APP PRINTS /routed' in routed.read_text()):
+        time.sleep(0.05)
+    text = log.read_text()
+    assert 'APP PRINTS /plain' in text and 'GET /plain' in text and 'GET /routed' in text
+    assert 'APP PRINTS /routed' in routed.read_text() and 'APP PRINTS /routed' not in text
+    assert 'APP PRINTS' not in srv.log() and 'GET /plain' not in srv.log()

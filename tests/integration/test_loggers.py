@@ -283,3 +283,20 @@ def test_bad_logger_config_stops_startup(tmp_path, args, named):
         assert named in srv.log()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize('opt', ['--logger', '--req-logger'])
+def test_file_logger_follows_log_rotation(uwsgi_server, tmp_path, opt):
+    # logrotate renames the file: every process (not only the master) goes on in a new file
+    # within a second, as --logto does with --touch-logreopen.
+    log = tmp_path / 'app.log'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '2', opt, f'file:{log}')
+    assert srv.request('GET', '/before')[0] == 200
+    assert lines_of(log, 'GET /before')
+    os.rename(log, tmp_path / 'app.log.1')
+    time.sleep(1.2)
+    for i in range(20):  # both workers write
+        assert srv.request('GET', f'/after{i}')[0] == 200
+    assert len(lines_of(log, 'GET /after', 20)) == 20, read(log)
+    old = read(tmp_path / 'app.log.1')
+    assert 'GET /before' in old and 'GET /after' not in old

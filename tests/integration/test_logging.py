@@ -125,6 +125,24 @@ def test_log_date_flag_keeps_default_request_line(uwsgi_server):
     assert re.search(r'^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - HTTP socket bound', srv.log(), re.M)
 
 
+def test_log_date_flag_before_another_option(uwsgi_server):
+    srv = uwsgi_server('--log-date', '--wsgi-file', APP)
+    assert srv.request('GET', '/')[0] == 200
+    assert re.search(r'^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - HTTP socket bound', srv.log(), re.M)
+
+
+def test_log_date_format_as_a_separate_word_says_how(tmp_path):
+    # uWSGI 2.0.21 takes the word for a config file ("unable to load configuration from %Y");
+    # both stop: the message says the option's optional value goes after "=".
+    srv = start_uwsgi(['--wsgi-file', APP, '--log-date', '%Y-%m-%d'], wait=False, log_dir=str(tmp_path))
+    try:
+        srv.proc.wait(timeout=10)
+        assert srv.proc.returncode != 0
+        assert '--log-date takes its optional value as --log-date=%Y-%m-%d' in srv.log()
+    finally:
+        srv.stop()
+
+
 def test_unknown_log_variable_stops_start_up(tmp_path):
     srv = start_uwsgi(['--wsgi-file', APP, '--log-format', '%(addr) %(adr)'], wait=False, log_dir=str(tmp_path))
     try:
@@ -261,3 +279,19 @@ def test_log_reopen_on_reload(uwsgi_server, tmp_path):
             time.sleep(0.1)
     assert wait_lines_in(log, '/after')
     assert '/after' not in moved.read_text()
+
+
+def test_rerr_and_werr_split_ioerr(uwsgi_server):
+    # uWSGI's %(rerr) / %(werr): the request's read and write errors (%(ioerr) is both).
+    import socket
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'), '--log-format',
+                       'LOG %(uri) rerr=%(rerr) werr=%(werr) ioerr=%(ioerr)')
+    assert srv.request('GET', '/')[0] == 200
+    with socket.create_connection(('127.0.0.1', srv.port), timeout=5) as c:  # the body is cut short
+        c.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789')
+        c.shutdown(socket.SHUT_WR)
+        c.recv(4096)
+    ok = wait_lines(srv, r'^LOG / ')
+    cut = wait_lines(srv, r'^LOG /echo ')
+    assert ok == ['LOG / rerr=0 werr=0 ioerr=0'], srv.log()
+    assert cut == ['LOG /echo rerr=1 werr=0 ioerr=1'], srv.log()

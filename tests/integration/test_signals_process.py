@@ -118,6 +118,20 @@ def test_stop_honours_reload_mercy_and_names_the_request(uwsgi_server, tmp_path,
     assert 'waiting' in log and ('killing' in log or 'abandoned' in log), log
 
 
+def test_stop_after_the_mercy_still_vacuums_without_master(uwsgi_server, tmp_path):
+    # The master-less worker exits from its mercy alarm: --vacuum's files go all the same.
+    sock, pidfile = tmp_path / 'app.sock', tmp_path / 'app.pid'
+    srv = uwsgi_server('--wsgi-file', APP, '--reload-mercy', '1', '--socket', sock, '--pidfile', pidfile,
+                       '--vacuum', env={'OPS_DIR': str(tmp_path)})
+    assert sock.exists() and pidfile.exists()
+    in_flight(srv, '/sleep?40')
+    time.sleep(0.8)
+    os.kill(srv.proc.pid, signal.SIGINT)
+    srv.proc.wait(timeout=20)
+    assert 'abandoned' in srv.log(), srv.log()
+    assert not sock.exists() and not pidfile.exists()
+
+
 # ---- 13: the process name survives a reload ----------------------------------------------------
 
 def comm(pid):
@@ -236,6 +250,22 @@ def test_reload_with_a_broken_ini_keeps_serving(tmp_path, bad):
         assert wait_for(replaced, 15), srv.log()
     finally:
         srv.stop()
+
+
+def test_reload_check_logs_nothing_twice(uwsgi_server, tmp_path):
+    # The dry run's start-up lines are held: the reloaded server logs its own start-up once.
+    srv = uwsgi_server('--wsgi-file', APP, '--master', env={'OPS_DIR': str(tmp_path)})
+    old = pid_of(srv)
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    assert srv.wait_log('re-executing', timeout=15), srv.log()
+
+    def replaced():
+        p = get_quietly(srv, '/pid')
+        return p is not None and p[0] == 200 and int(p[1]) != old
+    assert wait_for(replaced, 15), srv.log()
+    log = srv.log()
+    assert log.count('reload check: the configuration is valid') == 1, log
+    assert log.count('Python version') == 2, log  # the first start and the reloaded one
 
 
 def test_reload_onto_an_app_that_no_longer_imports_keeps_serving(tmp_path):

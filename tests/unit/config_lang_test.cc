@@ -148,8 +148,9 @@ TEST_F(ConfigLangTest, MagicVariablesOfTheFile) {
   ASSERT_TRUE(uwsgi::read_ini(p, &out, &err)) << err;
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].value, dir + "/etc/site/|" + p + "|app.ini|app|ini|site|" + p);
-  char hex[16];
-  snprintf(hex, sizeof hex, "%08X", uwsgi::djb33x_hash(p));
+  unsigned h = uwsgi::djb33x_hash(p);
+  char hex[16];  // least significant byte first, as uWSGI prints it
+  snprintf(hex, sizeof hex, "%02X%02X%02X%02X", h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff, h >> 24);
   EXPECT_EQ(out[1].value, std::string("|") + hex + "|" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + "|%|%q");
 }
 
