@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "host.h"
+#include "process/stats.h"
 
 namespace uwsgi {
 
@@ -23,5 +24,11 @@ void mules_tick(uint64_t now_ms);          // respawn the dead ones when due
 bool mules_reaped(pid_t pid, int status, bool respawn);  // true when pid was a mule
 void mules_signal_all(int sig);
 int mules_alive();
+// uwsgi signal targets "mule" (any one mule), "mules" (all), "muleN". The master queues num for
+// the mule(s); a mule runs it while it waits in mule_get_msg() (a plain mule always does).
+bool mule_signal_target(std::string_view target);
+bool mules_route_signal(std::string_view target, int num, std::string* err);
+// For --stats (reads the shared counters; any process).
+std::vector<MuleStat> mules_stats();
 
 }  // namespace uwsgi

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "host.h"
+#include "process/stats.h"
 
 namespace uwsgi {
 
@@ -30,5 +31,10 @@ void spoolers_tick(uint64_t now_ms);
 bool spoolers_reaped(pid_t pid, int status, bool respawn);  // true when pid was a spooler
 void spoolers_signal_all(int sig);
 int spoolers_alive();
+// uwsgi signal target "spooler" (or "spoolers"): every spooler process runs num's handler between
+// two tasks (or at once when it is idle).
+bool spoolers_route_signal(int num, std::string* err);
+// For --stats: one entry per dir (counts the waiting spool files).
+std::vector<SpoolerStat> spoolers_stats();
 
 }  // namespace uwsgi
