@@ -47,7 +47,9 @@ bool make_queue(Queue* q, size_t msg_size, std::string* err) {
 struct MuleSlot {
   std::string arg;  // --mule value: "" or a script
   Queue q;
-  Queue sig;  // uwsgi signals for this mule (target "muleN", "mules"): master writes, mule reads
+  // uwsgi signals: the master sends numbers (one byte) for targets "muleN"/"mules" on writer, the
+  // mule sends its requests (uwsgi.signal(), timers: the worker channel's format) on reader.
+  Queue sig;
   pid_t pid = 0;
   uint64_t started_ms = 0, respawn_at_ms = 0;
   uint64_t respawns = 0;
@@ -201,6 +203,7 @@ void spawn(int id) {
     sigprocmask(SIG_SETMASK, &old, nullptr);
     g_mules.me = id;
     log_master_child();  // with --log-master its lines (and its stdout) go through the master, as a worker's
+    SignalFramework::get().set_upstream(m.sig.reader);  // uwsgi.signal() in a mule goes to the master
     if (!g_mules.runner) {
       log_line("mule %d: no language plugin runs mules (load the python plugin)", id);
       _exit(1);
@@ -210,6 +213,12 @@ void spawn(int id) {
   m.pid = pid;
   m.started_ms = monotonic_ms();
   log_line("spawned uWSGI mule %d (pid: %d)", id, (int)pid);
+}
+
+// What mules asked the master (uwsgi.signal(), timers, ...) on their signal channels.
+void read_mule_requests() {
+  for (size_t i = 0; i < g_mules.slots.size(); i++)
+    SignalFramework::get().read_messages(g_mules.slots[i].sig.writer, "mule " + std::to_string(i + 1));
 }
 
 }  // namespace
@@ -290,6 +299,7 @@ void mules_spawn_all() {
 }
 
 void mules_tick(uint64_t now) {
+  read_mule_requests();
   for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
     MuleSlot& m = g_mules.slots[i - 1];
     if (m.pid == 0 && now >= m.respawn_at_ms) spawn(i);

@@ -222,6 +222,10 @@ void SignalFramework::close_channel(int id) {
 void SignalFramework::read_worker_messages(int id) {
   int fd = master_fd(id);
   if (fd < 0) return;
+  read_messages(fd, "worker " + std::to_string(id));
+}
+
+void SignalFramework::read_messages(int fd, const std::string& who) {
   char buf[4200];
   for (int i = 0; i < 64; i++) {
     ssize_t n = ::recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
@@ -242,7 +246,7 @@ void SignalFramework::read_worker_messages(int id) {
     } else if (buf[0] == 'F') {
       char* sp = strchr(buf + 2, ' ');
       if (sp && !master_add_monitor(atoi(buf + 2), sp + 1, &err))
-        log_line("worker %d: file monitor on %s: %s", id, sp + 1, err.c_str());
+        log_line("%s: file monitor on %s: %s", who.c_str(), sp + 1, err.c_str());
     }
   }
 }

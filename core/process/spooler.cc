@@ -49,7 +49,9 @@ struct Slot {
   pid_t pid = 0;
   uint64_t started_ms = 0, respawn_at_ms = 0;
   uint64_t respawns = 0;
-  int sig_reader = -1, sig_writer = -1;  // uwsgi signals (target "spooler"): master writes
+  // uwsgi signals: the master sends numbers (one byte) for target "spooler" on sig_writer; the
+  // spooler sends its requests (uwsgi.signal(), timers) on sig_reader.
+  int sig_reader = -1, sig_writer = -1;
 };
 
 // What a spooler process counts for --stats, in memory shared with the master (mapped before any fork).
@@ -307,6 +309,7 @@ void spooler_wait(int idx) {
 
 [[noreturn]] void spooler_main(int idx) {
   log_master_child();  // with --log-master its lines (and its stdout) go through the master, as a worker's
+  SignalFramework::get().set_upstream(g_spooler.slots[idx].sig_reader);  // uwsgi.signal() goes to the master
   const std::string& dir = g_spooler.dirs[g_spooler.slots[idx].dir];
   if (!g_spooler.run) {
     log_line("[spooler %s] no language plugin runs spooler tasks (load the python plugin)", dir.c_str());
@@ -584,6 +587,8 @@ static void check_touch(uint64_t now) {
 
 void spoolers_tick(uint64_t now) {
   check_touch(now);
+  for (auto& s : g_spooler.slots)  // what spooler processes asked (uwsgi.signal(), timers, ...)
+    SignalFramework::get().read_messages(s.sig_writer, "spooler");
   for (size_t i = 0; i < g_spooler.slots.size(); i++) {
     Slot& s = g_spooler.slots[i];
     if (s.pid == 0 && now >= s.respawn_at_ms) spawn(i);

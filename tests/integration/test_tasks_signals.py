@@ -1,8 +1,11 @@
 """uwsgi signal targets beyond the workers, as uWSGI: 'muleN' (that mule), 'mules' (every mule),
 'mule' (any one mule), 'spooler' (the spooler processes). Handlers are registered at load time
 (inherited by the mules and the spooler); uwsgi.signal() in a worker reaches them: a plain mule and
-a script mule waiting in uwsgi.mule_get_msg() run them, the spooler between tasks."""
+a script mule waiting in uwsgi.mule_get_msg() run them, the spooler between tasks. uwsgi.signal()
+in a mule reaches the master, which routes it."""
 import json
+import os
+import signal
 import time
 
 from conftest import app_path, free_port, start_uwsgi
@@ -52,6 +55,15 @@ def test_signals_reach_mules_and_the_spooler(tmp_path):
         mules = read_stats(sport)['mules']
         n19 = 1 if received(tmp_path)[4][1] == 'mule1' else 0
         assert [m['signals'] for m in mules] == [2 + n19, 2 + 1 - n19], mules
+        # uwsgi.signal() in a mule goes to the master, which routes it (here: to every worker), also
+        # to a worker born after the mule.
+        old = read_stats(sport)['workers'][0]['pid']
+        os.kill(old, signal.SIGKILL)
+        assert wait_for(lambda: read_stats(sport)['workers'][0]['pid'] not in (0, old)), srv.log()[-2000:]
+        time.sleep(0.5)
+        assert get(srv, '/mule-raise?n=22&mule=2') is True
+        assert wait_for(lambda: sorted(l[1] for l in received(tmp_path)[6:]) == ['worker1', 'worker2']), \
+            (received(tmp_path), srv.log()[-3000:])
         # The messages still flow beside the signals.
         assert 'got' not in ' '.join(file_lines(tmp_path / 'out' / 'script'))
     finally:

@@ -1,7 +1,7 @@
 """Mules, spooler and cache seen from outside (test_tasks_stats.py, test_tasks_signals.py):
-/cache-set?k=K&v=V, /cache-get?k=K, /spool?name=N[&at=T][&spooler=DIR], /signal?n=N. Spooled tasks and the
+/cache-set?k=K&v=V, /cache-get?k=K, /spool?name=N[&at=T][&spooler=DIR], /signal?n=N, /mule-raise?n=N&mule=M (mule M raises N). Spooled tasks and the
 handlers of uwsgi signals write lines in $TASKS_OUT_DIR. $TASKS_SIGNALS=1 registers signals 17
-('mule1'), 18 ('mules'), 19 ('mule'), 20 ('spooler'), 21 ('mule2') at load time, as uWSGI apps do."""
+('mule1'), 18 ('mules'), 19 ('mule'), 20 ('spooler'), 21 ('mule2'), 22 ('workers') at load time, as uWSGI apps do."""
 import json
 import os
 from urllib.parse import parse_qs
@@ -37,6 +37,9 @@ if os.environ.get('TASKS_SIGNALS'):
     uwsgi.register_signal(19, 'mule', on_signal)
     uwsgi.register_signal(20, 'spooler', on_signal)
     uwsgi.register_signal(21, 'mule2', on_signal)
+    uwsgi.register_signal(22, 'workers', on_signal)
+    # A plain mule raises the signal a message names (uwsgi.signal() in a mule).
+    uwsgi.mule_msg_hook = lambda msg: uwsgi.signal(int(msg))
 
 
 def application(environ, start_response):
@@ -56,6 +59,8 @@ def application(environ, start_response):
             if 'spooler' in q:
                 args[b'spooler'] = q['spooler'].encode()
             out['r'] = uwsgi.spool(args).decode()
+        elif path == '/mule-raise':
+            out['r'] = uwsgi.mule_msg(q['n'].encode(), int(q['mule']))
         elif path == '/signal':
             uwsgi.signal(int(q['n']))
             out['r'] = True
