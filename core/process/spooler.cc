@@ -249,10 +249,10 @@ bool run_task(const std::string& path) {
       close(fd);
       return false;  // not yet
     }
-  // The harakiri: SIGALRM's default action ends this process; the master respawns it and the
-  // file, still there, runs again.
   if (!g_spooler.chdir_to.empty() && chdir(g_spooler.chdir_to.c_str()) != 0)
     log_line("[spooler] chdir(%s): %s", g_spooler.chdir_to.c_str(), strerror(errno));
+  // The harakiri: SIGALRM's default action ends this process; the master respawns it and the
+  // file, still there, runs again.
   if (g_spooler.harakiri > 0) alarm((unsigned)g_spooler.harakiri);
   uint64_t t0 = monotonic_ms();
   SlotCounters* c = g_spooler.counters ? &g_spooler.counters[g_spooler.me] : nullptr;
@@ -266,7 +266,7 @@ bool run_task(const std::string& path) {
       log_line("[spooler] cannot remove %s: %s", path.c_str(), strerror(errno));
     if (!g_spooler.quiet)
       log_line("[spooler pid: %d] done with task %s after %llu ms", (int)getpid(), path.c_str(),
-             (unsigned long long)(monotonic_ms() - t0));
+               (unsigned long long)(monotonic_ms() - t0));
   }
   close(fd);
   return true;
