@@ -2,19 +2,25 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "config/options.h"
 #include "config/values.h"
 #include "log/log.h"
+#include "log/log_master.h"
 #include "process/scoreboard.h"  // monotonic_ms()
+#include "process/signal_framework.h"
 #include "process/supervised_process.h"
 
 namespace uwsgi {
@@ -43,6 +49,14 @@ struct MuleSlot {
   std::string arg;  // --mule value: "" or a script
   Queue q;
   SupervisedProcess proc;  // its process: pid, spawn time, respawns, back-off
+  // uwsgi signals: the master sends numbers (one byte) for targets "muleN"/"mules" on writer, the
+  // mule sends its requests (uwsgi.signal(), timers: the worker channel's format) on reader.
+  Queue sig;
+};
+
+// What a mule counts for --stats, in memory shared with the master (mapped before any fork).
+struct MuleCounters {
+  std::atomic<uint64_t> signals{0};
 };
 
 struct Farm {
@@ -55,7 +69,9 @@ class MuleTable final : public Mules {
  public:
   std::vector<MuleSlot> slots;  // index = id - 1
   std::vector<Farm> farms;
+  MuleCounters* counters = nullptr;  // one per mule
   Queue shared;
+  Queue shared_sig;  // uwsgi signals for any one mule (target "mule")
   size_t msg_size = 65536;
   int me = 0;
   std::function<int(int, const std::string&)> runner;
@@ -104,6 +120,12 @@ class MuleTable final : public Mules {
       return -1;
     }
     std::vector<pollfd> fds;
+    // Signals first: a mule busy with messages still runs its handlers (as uWSGI's mules do).
+    if (from & kSignals) {
+      fds.push_back({slots[me - 1].sig.reader, POLLIN, 0});
+      fds.push_back({shared_sig.reader, POLLIN, 0});
+    }
+    size_t nsig = fds.size();
     if (from & kFromMule) fds.push_back({slots[me - 1].q.reader, POLLIN, 0});
     if (from & kFromShared) fds.push_back({shared.reader, POLLIN, 0});
     if (from & kFromFarms)
@@ -124,7 +146,10 @@ class MuleTable final : public Mules {
         return -1;
       }
       if (r == 0) return 0;
-      for (auto& p : fds) {
+      for (size_t k = 0; k < nsig; k++)
+        if (fds[k].revents & POLLIN) run_signals(fds[k].fd);
+      for (size_t k = nsig; k < fds.size(); k++) {
+        pollfd& p = fds[k];
         if (!(p.revents & POLLIN)) continue;
         ssize_t n = recv(p.fd, out->data(), out->size(), MSG_DONTWAIT);
         if (n >= 0) {
@@ -133,6 +158,16 @@ class MuleTable final : public Mules {
         }
         // EAGAIN: another mule of the shared queue or the farm took it first.
       }
+    }
+  }
+
+  // Read the signal numbers waiting on fd and run their handlers here (the language plugin takes
+  // its lock in run_signal: this thread holds none while it waits).
+  void run_signals(int fd) {
+    unsigned char num;
+    while (recv(fd, &num, 1, MSG_DONTWAIT) == 1) {
+      if (counters) counters[me - 1].signals.fetch_add(1);
+      SignalFramework::get().deliver_locally(num);
     }
   }
 
@@ -159,6 +194,7 @@ void spawn(int id) {
     p.setup.title = "uWSGI mule " + std::to_string(id);
     p.start = [id] {
       g_mules.me = id;
+      SignalFramework::get().set_upstream(g_mules.slots[id - 1].sig.reader);  // uwsgi.signal() goes to the master
       if (!g_mules.runner) {
         log_line("mule %d: no language plugin runs mules (load the python plugin)", id);
         return 1;
@@ -167,6 +203,12 @@ void spawn(int id) {
     };
   }
   if (p.spawn(monotonic_ms())) log_line("spawned uWSGI mule %d (pid: %d)", id, (int)p.pid);
+}
+
+// What mules asked the master (uwsgi.signal(), timers, ...) on their signal channels.
+void read_mule_requests() {
+  for (size_t i = 0; i < g_mules.slots.size(); i++)
+    SignalFramework::get().read_messages(g_mules.slots[i].sig.writer, "mule " + std::to_string(i + 1));
 }
 
 }  // namespace
@@ -219,11 +261,17 @@ bool configure_mules(const Config& cfg, bool check_only, std::string* err) {
   }
   if (check_only || args.empty()) return true;
   t.msg_size = (size_t)size;
-  if (!make_queue(&t.shared, t.msg_size, err)) return false;
+  if (!make_queue(&t.shared, t.msg_size, err) || !make_queue(&t.shared_sig, 1, err)) return false;
+  void* c = mmap(nullptr, sizeof(MuleCounters) * args.size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (c == MAP_FAILED) {
+    *err = std::string("mules: mmap: ") + strerror(errno);
+    return false;
+  }
+  t.counters = new (c) MuleCounters[args.size()];
   for (auto& a : args) {
     MuleSlot m;
     m.arg = a;
-    if (!make_queue(&m.q, t.msg_size, err)) return false;
+    if (!make_queue(&m.q, t.msg_size, err) || !make_queue(&m.sig, 1, err)) return false;
     t.slots.push_back(std::move(m));
   }
   for (auto& f : farms) {
@@ -241,6 +289,7 @@ void mules_spawn_all() {
 }
 
 void mules_tick(uint64_t now) {
+  read_mule_requests();
   for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
     if (g_mules.slots[i - 1].proc.due(now)) spawn(i);
   }
@@ -252,7 +301,7 @@ bool mules_reaped(pid_t pid, int status, bool respawn) {
     if (m.pid != pid) continue;
     m.pid = 0;
     if (respawn) {
-      uint64_t delay = m.exited(monotonic_ms());  // never a tight fork loop
+      uint64_t delay = m.exited(monotonic_ms());  // never a tight fork loop (counts the respawn)
       if (WIFSIGNALED(status))
         log_line("mule %d (pid %d) killed by signal %d: respawning%s", i, (int)pid, WTERMSIG(status),
                  delay ? " after a back-off" : "");
@@ -278,6 +327,58 @@ int mules_alive() {
 
 void mules_stats(std::vector<SupervisedStat>* out) {
   for (auto& m : g_mules.slots) out->push_back(supervised_stat(m.proc));
+}
+
+std::vector<MuleStat> mules_stats() {
+  std::vector<MuleStat> out;
+  for (int i = 1; i <= (int)g_mules.slots.size(); i++) {
+    MuleSlot& m = g_mules.slots[i - 1];
+    MuleStat st;
+    st.id = i;
+    st.pid = (int)m.proc.pid;
+    st.signals = g_mules.counters ? g_mules.counters[i - 1].signals.load() : 0;
+    st.respawns = m.proc.respawns;
+    st.last_spawn = m.proc.last_spawn;
+    for (auto& f : g_mules.farms)
+      for (int id : f.ids)
+        if (id == i) st.farms.push_back(f.name);
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+bool mule_signal_target(std::string_view t) {
+  if (t == "mule" || t == "mules") return true;
+  if (t.size() <= 4 || t.substr(0, 4) != "mule") return false;
+  for (char c : t.substr(4))
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool mules_route_signal(std::string_view target, int num, std::string* err) {
+  MuleTable& t = g_mules;
+  if (t.slots.empty()) {
+    *err = "no mules are configured";
+    return false;
+  }
+  unsigned char b = (unsigned char)num;
+  auto put = [&](int fd, const std::string& what) {
+    if (::send(fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) return true;
+    *err = what + "'s signal queue is full (" + strerror(errno) + ")";
+    return false;
+  };
+  if (target == "mule") return put(t.shared_sig.writer, "the mules");
+  if (target == "mules") {
+    bool ok = true;
+    for (size_t i = 0; i < t.slots.size(); i++) ok = put(t.slots[i].sig.writer, "mule " + std::to_string(i + 1)) && ok;
+    return ok;
+  }
+  long id = atol(std::string(target.substr(4)).c_str());
+  if (id < 1 || id > (long)t.slots.size()) {
+    *err = "mule " + std::to_string(id) + " does not exist (1.." + std::to_string(t.slots.size()) + ")";
+    return false;
+  }
+  return put(t.slots[id - 1].sig.writer, "mule " + std::to_string(id));
 }
 
 }  // namespace uwsgi

@@ -12,6 +12,7 @@
 
 #include "host.h"
 #include "process/supervised_process.h"
+#include "process/stats.h"
 
 namespace uwsgi {
 
@@ -27,5 +28,11 @@ bool mules_reaped(pid_t pid, int status, bool respawn);  // true when pid was a 
 void mules_signal_all(int sig);
 int mules_alive();
 void mules_stats(std::vector<SupervisedStat>* out);  // --stats: each mule's process
+// uwsgi signal targets "mule" (any one mule), "mules" (all), "muleN". The master queues num for
+// the mule(s); a mule runs it while it waits in mule_get_msg() (a plain mule always does).
+bool mule_signal_target(std::string_view target);
+bool mules_route_signal(std::string_view target, int num, std::string* err);
+// For --stats (reads the shared counters; any process).
+std::vector<MuleStat> mules_stats();
 
 }  // namespace uwsgi

@@ -13,7 +13,9 @@
 #include "host.h"
 #include "log/log.h"
 #include "process/cron.h"
+#include "process/mules.h"
 #include "process/scoreboard.h"
+#include "process/spooler.h"
 
 namespace uwsgi {
 
@@ -26,6 +28,7 @@ SignalFramework& SignalFramework::get() {
 
 static bool valid_target(std::string_view t) {
   if (t.empty() || t == "worker" || t == "workers" || t == "active-workers") return true;
+  if (t == "spooler" || t == "spoolers" || mule_signal_target(t)) return true;
   if (t.size() > 6 && t.substr(0, 6) == "worker") {
     for (char c : t.substr(6))
       if (c < '0' || c > '9') return false;
@@ -42,7 +45,8 @@ bool SignalFramework::register_signal(int num, std::string_view target, SignalHa
   }
   if (!valid_target(target)) {
     *err = "unsupported signal target \"" + std::string(target) +
-           "\" (use worker, workers, active-workers or workerN; signals are not routed to mules, spoolers or clusters here)";
+           "\" (use worker, workers, active-workers, workerN, mule, mules, muleN or spooler; signals are not "
+           "routed to clusters here)";
     return false;
   }
   SignalSlot* slot = scoreboard().signal(num);
@@ -218,6 +222,10 @@ void SignalFramework::close_channel(int id) {
 void SignalFramework::read_worker_messages(int id) {
   int fd = master_fd(id);
   if (fd < 0) return;
+  read_messages(fd, "worker " + std::to_string(id));
+}
+
+void SignalFramework::read_messages(int fd, const std::string& who) {
   char buf[4200];
   for (int i = 0; i < 64; i++) {
     ssize_t n = ::recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
@@ -238,7 +246,7 @@ void SignalFramework::read_worker_messages(int id) {
     } else if (buf[0] == 'F') {
       char* sp = strchr(buf + 2, ' ');
       if (sp && !master_add_monitor(atoi(buf + 2), sp + 1, &err))
-        log_line("worker %d: file monitor on %s: %s", id, sp + 1, err.c_str());
+        log_line("%s: file monitor on %s: %s", who.c_str(), sp + 1, err.c_str());
     }
   }
 }
@@ -261,6 +269,15 @@ void SignalFramework::route(int num) {
   memcpy(target, slot->target, kTargetMax);
   target[kTargetMax - 1] = 0;
   std::string t = target;
+  std::string err;
+  if (mule_signal_target(t)) {
+    if (!mules_route_signal(t, num, &err)) log_line("uwsgi signal %d for %s dropped: %s", num, t.c_str(), err.c_str());
+    return;
+  }
+  if (t == "spooler" || t == "spoolers") {
+    if (!spoolers_route_signal(num, &err)) log_line("uwsgi signal %d for the spooler dropped: %s", num, err.c_str());
+    return;
+  }
   auto alive = [&](int id) { return alive_ && alive_(id) && master_fd(id) >= 0; };
   if (t == "workers" || t == "active-workers") {
     for (int i = 1; i <= nworkers_; i++)

@@ -40,6 +40,11 @@ class SignalFramework final : public Signals {
   int master_fd(int id) const { return id < (int)chans_.size() ? chans_[id].master : -1; }
   // Read the requests a worker sent on its channel.
   void read_worker_messages(int id);
+  // The same for another process's channel (a mule's, a spooler's); who names it in the log.
+  void read_messages(int fd, const std::string& who);
+  // In a mule or a spooler process: raise(), timers, crons and monitors go to the master over
+  // fd (the same requests a worker sends on its channel).
+  void set_upstream(int fd) { worker_chan_ = fd; }
   // Deliver num to the worker(s) its target names; alive(id) tells whether worker id runs and
   // idle(id) whether it is not serving a request (to pick "a worker").
   void route(int num);

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,13 +18,17 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <random>
 #include <vector>
 
 #include "config/options.h"
 #include "config/values.h"
 #include "log/log.h"
+#include "log/log_buffer.h"
+#include "log/log_master.h"
 #include "process/scoreboard.h"  // monotonic_ms()
+#include "process/signal_framework.h"
 #include "process/supervised_process.h"
 
 namespace uwsgi {
@@ -41,6 +47,15 @@ bool all_digits(std::string_view s) {
 struct Slot {
   size_t dir = 0;  // index into dirs
   SupervisedProcess proc;  // its process: pid, spawn time, respawns, back-off
+  // uwsgi signals: the master sends numbers (one byte) for target "spooler" on sig_writer; the
+  // spooler sends its requests (uwsgi.signal(), timers) on sig_reader.
+  int sig_reader = -1, sig_writer = -1;
+};
+
+// What a spooler process counts for --stats, in memory shared with the master (mapped before any fork).
+struct SlotCounters {
+  std::atomic<uint64_t> tasks{0};    // done (SPOOL_OK)
+  std::atomic<uint32_t> running{0};  // 1 while inside a task
 };
 
 bool write_all(int fd, const std::string& s) {
@@ -70,12 +85,19 @@ class SpoolerImpl final : public Spooler {
   std::vector<std::string> dirs;  // real paths
   std::vector<std::string> given;  // as configured
   std::vector<Slot> slots;
+  SlotCounters* counters = nullptr;  // one per slot
   // One wake-up pipe per dir, made before any fork: spool() writes a byte so a spooler sleeping
   // out --spooler-frequency runs a new task at once (other writers wait for the next scan).
   std::vector<std::pair<int, int>> wake;
   int frequency = 30, harakiri = 0;
   long long max_tasks = 0;
   bool ordered = false;
+  bool quiet = false;     // --spooler-quiet: no line per task
+  std::string chdir_to;   // --spooler-chdir
+  size_t external_from = 0;  // dirs[external_from..]: --spooler-external (no process here)
+  // --touch-spoolers-reload: files and their last mtime (ns).
+  std::vector<std::pair<std::string, int64_t>> touch;
+  uint64_t next_touch_ms = 0;
   int me = -1;  // slot index in a spooler process
   std::atomic<unsigned> counter{0};
   std::function<void()> init;
@@ -225,46 +247,92 @@ bool run_task(const std::string& path) {
       close(fd);
       return false;  // not yet
     }
+  if (!g_spooler.chdir_to.empty() && chdir(g_spooler.chdir_to.c_str()) != 0)
+    log_line("[spooler] chdir(%s): %s", g_spooler.chdir_to.c_str(), strerror(errno));
   // The harakiri: SIGALRM's default action ends this process; the master respawns it and the
   // file, still there, runs again.
   if (g_spooler.harakiri > 0) alarm((unsigned)g_spooler.harakiri);
   uint64_t t0 = monotonic_ms();
+  SlotCounters* c = g_spooler.counters ? &g_spooler.counters[g_spooler.me] : nullptr;
+  if (c) c->running.store(1);
   int rc = g_spooler.run(t);
   alarm(0);
+  if (c) c->running.store(0);
   if (rc == -2) {
+    if (c) c->tasks.fetch_add(1);
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
       log_line("[spooler] cannot remove %s: %s", path.c_str(), strerror(errno));
-    log_line("[spooler pid: %d] done with task %s after %llu ms", (int)getpid(), path.c_str(),
-             (unsigned long long)(monotonic_ms() - t0));
+    if (!g_spooler.quiet)
+      log_line("[spooler pid: %d] done with task %s after %llu ms", (int)getpid(), path.c_str(),
+               (unsigned long long)(monotonic_ms() - t0));
   }
   close(fd);
   return true;
 }
 
+// --touch-spoolers-reload: the master sends SIGHUP; the spooler ends after the task it runs (the
+// master forks a fresh one).
+volatile sig_atomic_t g_reload = 0;
+void on_reload(int) { g_reload = 1; }
+
+[[noreturn]] void reload_exit(const std::string& dir) {
+  log_line("[spooler %s pid: %d] reloading", dir.c_str(), (int)getpid());
+  log_flush();  // _exit() runs no atexit handler
+  _exit(0);
+}
+
+void spooler_wait(int idx) {
+  Slot& sl = g_spooler.slots[idx];
+  pollfd p[2] = {{g_spooler.wake[sl.dir].first, POLLIN, 0}, {sl.sig_reader, POLLIN, 0}};
+  uint64_t deadline = monotonic_ms() + (uint64_t)g_spooler.frequency * 1000;
+  for (;;) {
+    uint64_t now = monotonic_ms();
+    if (now >= deadline) return;
+    int r = poll(p, sl.sig_reader >= 0 ? 2 : 1, (int)(deadline - now));
+    if (g_reload) return;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    if (p[1].revents & POLLIN) {
+      unsigned char num;
+      while (recv(sl.sig_reader, &num, 1, MSG_DONTWAIT) == 1) SignalFramework::get().deliver_locally(num);
+    }
+    if (p[0].revents & POLLIN) {
+      char buf[256];
+      while (::read(p[0].fd, buf, sizeof buf) > 0) {
+      }
+      return;
+    }
+  }
+}
+
 [[noreturn]] void spooler_main(int idx) {
+  SignalFramework::get().set_upstream(g_spooler.slots[idx].sig_reader);  // uwsgi.signal() goes to the master
   const std::string& dir = g_spooler.dirs[g_spooler.slots[idx].dir];
   if (!g_spooler.run) {
     log_line("[spooler %s] no language plugin runs spooler tasks (load the python plugin)", dir.c_str());
     _exit(1);
   }
+  struct sigaction sa {};
+  sa.sa_handler = on_reload;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGHUP, &sa, nullptr);  // no SA_RESTART: a task's sleep goes on (Python retries EINTR)
   if (g_spooler.init) g_spooler.init();
   long long done = 0;
   for (;;) {
+    if (g_reload) reload_exit(dir);
     for (auto& f : scan(dir)) {
+      if (g_reload) reload_exit(dir);
       if (!run_task(f)) continue;
       if (g_spooler.max_tasks > 0 && ++done >= g_spooler.max_tasks) {
         log_line("[spooler %s pid: %d] maximum number of tasks reached (%lld): recycling", dir.c_str(), (int)getpid(),
                  done);
+        log_flush();
         _exit(0);
       }
     }
-    // Sleep out the frequency, or until a spool() in this server wakes us.
-    pollfd p{g_spooler.wake[g_spooler.slots[idx].dir].first, POLLIN, 0};
-    if (poll(&p, 1, g_spooler.frequency * 1000) > 0) {
-      char buf[256];
-      while (::read(p.fd, buf, sizeof buf) > 0) {
-      }
-    }
+    // Sleep out the frequency, or until a spool() in this server wakes us, running the uwsgi
+    // signals sent to the spooler meanwhile.
+    spooler_wait(idx);
   }
 }
 
@@ -365,6 +433,14 @@ void register_spooler_options(HostImpl& host) {
                               "recycle a spooler process after this many tasks (0: never)", {}, true));
   host.add_option(make_option("spooler-ordered", 0, OptArg::None,
                               "run tasks in name order, priority subdirs lowest number first (always done here)"));
+  host.add_option(make_option("spooler-external", 0, OptArg::Required,
+                              "a spool DIR that uwsgi.spool() may write to (\"spooler\" key) while another instance runs "
+                              "its spooler: no spooler process here (several allowed)"));
+  host.add_option(make_option("spooler-chdir", 0, OptArg::Required, "chdir() to DIR before each spooler task"));
+  host.add_option(make_option("spooler-quiet", 0, OptArg::None, "do not log a line per spooler task"));
+  host.add_option(make_option("touch-spoolers-reload", 0, OptArg::Required,
+                              "reload the spooler processes (each after its current task) when FILE is touched "
+                              "(several allowed)"));
   host.add_option(make_option("spooler-harakiri", 0, OptArg::Required,
                               "kill a spooler process whose task runs longer than this many seconds (the task stays "
                               "and runs again)",
@@ -379,9 +455,17 @@ bool configure_spoolers(const Config& cfg, bool check_only, std::string* err) {
       !get_bounded(cfg, "spooler-max-tasks", 0, 0, LLONG_MAX, &maxt, err) ||
       !get_bounded(cfg, "spooler-harakiri", 0, 0, 86400 * 365, &hara, err))
     return false;
-  std::vector<std::string> dirs = cfg.all("spooler");
-  if (dirs.empty()) return true;
-  if (!cfg.get_bool("master")) {
+  std::vector<std::string> dirs = cfg.all("spooler"), externals = cfg.all("spooler-external");
+  std::string chdir_to = cfg.get("spooler-chdir");
+  if (!chdir_to.empty()) {
+    struct stat st;
+    if (stat(chdir_to.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      *err = "--spooler-chdir " + chdir_to + " is not a directory";
+      return false;
+    }
+  }
+  if (dirs.empty() && externals.empty()) return true;
+  if (!dirs.empty() && !cfg.get_bool("master")) {
     *err = "the spooler needs --master (the master spawns and watches the spooler processes)";
     return false;
   }
@@ -405,7 +489,27 @@ bool configure_spoolers(const Config& cfg, bool check_only, std::string* err) {
     s.dirs.push_back(real);
     s.given.push_back(d);
   }
+  s.external_from = s.dirs.size();
+  for (auto& d : externals) {
+    // Another instance's dir: it must exist already (that instance made it).
+    char real[PATH_MAX];
+    struct stat st;
+    if (check_only) continue;
+    if (!realpath(d.c_str(), real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode) || access(real, W_OK | X_OK) != 0) {
+      *err = "--spooler-external " + d + " is not a directory this process can write to";
+      return false;
+    }
+    s.dirs.push_back(real);
+    s.given.push_back(d);
+  }
   if (check_only) return true;
+  s.quiet = cfg.get_bool("spooler-quiet");
+  s.chdir_to = chdir_to;
+  for (auto& f : cfg.all("touch-spoolers-reload")) {
+    struct stat st;
+    int64_t m = stat(f.c_str(), &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+    s.touch.push_back({f, m});
+  }
   s.frequency = (int)freq;
   s.max_tasks = maxt;
   s.harakiri = (int)hara;
@@ -418,12 +522,29 @@ bool configure_spoolers(const Config& cfg, bool check_only, std::string* err) {
     }
     s.wake.push_back({p[0], p[1]});
   }
-  for (size_t i = 0; i < s.dirs.size(); i++)
+  for (size_t i = 0; i < s.external_from; i++)
     for (long long p = 0; p < procs; p++) {
       Slot sl;
       sl.dir = i;
       s.slots.push_back(sl);
     }
+  if (s.slots.empty()) return true;  // only --spooler-external dirs
+  void* c = mmap(nullptr, sizeof(SlotCounters) * s.slots.size(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
+  if (c == MAP_FAILED) {
+    *err = std::string("spooler: mmap: ") + strerror(errno);
+    return false;
+  }
+  s.counters = new (c) SlotCounters[s.slots.size()];
+  for (auto& sl : s.slots) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      *err = std::string("spooler: socketpair: ") + strerror(errno);
+      return false;
+    }
+    sl.sig_reader = sv[0];
+    sl.sig_writer = sv[1];
+  }
   return true;
 }
 
@@ -434,7 +555,28 @@ void spoolers_spawn_all() {
     if (g_spooler.slots[i].proc.pid == 0) spawn(i);
 }
 
+// --touch-spoolers-reload: at most once a second, SIGHUP to every spooler process when a file's
+// mtime changed (a missing file counts as never touched, as --touch-reload).
+static void check_touch(uint64_t now) {
+  if (g_spooler.touch.empty() || now < g_spooler.next_touch_ms) return;
+  g_spooler.next_touch_ms = now + 1000;
+  bool hit = false;
+  for (auto& [path, mtime] : g_spooler.touch) {
+    struct stat st;
+    int64_t m = stat(path.c_str(), &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+    if (m == mtime) continue;
+    mtime = m;
+    if (m == 0) continue;
+    log_line("%s touched (--touch-spoolers-reload): reloading the spoolers", path.c_str());
+    hit = true;
+  }
+  if (hit) spoolers_signal_all(SIGHUP);
+}
+
 void spoolers_tick(uint64_t now) {
+  check_touch(now);
+  for (auto& s : g_spooler.slots)  // what spooler processes asked (uwsgi.signal(), timers, ...)
+    SignalFramework::get().read_messages(s.sig_writer, "spooler");
   for (size_t i = 0; i < g_spooler.slots.size(); i++) {
     if (g_spooler.slots[i].proc.due(now)) spawn(i);
   }
@@ -445,8 +587,9 @@ bool spoolers_reaped(pid_t pid, int status, bool respawn) {
     SupervisedProcess& s = sl.proc;
     if (s.pid != pid) continue;
     s.pid = 0;
+    if (g_spooler.counters) g_spooler.counters[&sl - g_spooler.slots.data()].running.store(0);  // died in a task
     if (respawn) {
-      uint64_t delay = s.exited(monotonic_ms());  // never a tight fork loop
+      uint64_t delay = s.exited(monotonic_ms());  // never a tight fork loop (counts the respawn)
       if (WIFSIGNALED(status))
         log_line("spooler (pid %d) killed by signal %d: respawning%s", (int)pid, WTERMSIG(status),
                  delay ? " after a back-off" : "");
@@ -472,6 +615,42 @@ int spoolers_alive() {
 
 void spoolers_stats(std::vector<SupervisedStat>* out) {
   for (auto& s : g_spooler.slots) out->push_back(supervised_stat(s.proc));
+}
+
+std::vector<SpoolerStat> spoolers_stats() {
+  std::vector<SpoolerStat> out;
+  for (size_t d = 0; d < g_spooler.dirs.size(); d++) {
+    SpoolerStat st;
+    st.dir = g_spooler.dirs[d];
+    for (size_t i = 0; i < g_spooler.slots.size(); i++) {
+      Slot& s = g_spooler.slots[i];
+      if (s.dir != d) continue;
+      if (s.proc.pid > 0) st.pids.push_back((int)s.proc.pid);
+      st.respawns += s.proc.respawns;
+      if (g_spooler.counters) {
+        st.tasks += g_spooler.counters[i].tasks.load();
+        st.running += (int)g_spooler.counters[i].running.load();
+      }
+    }
+    st.queued = scan(st.dir).size();
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+bool spoolers_route_signal(int num, std::string* err) {
+  if (g_spooler.slots.empty()) {
+    *err = "no spooler is configured";
+    return false;
+  }
+  unsigned char b = (unsigned char)num;
+  bool ok = true;
+  for (auto& s : g_spooler.slots)
+    if (::send(s.sig_writer, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+      *err = std::string("a spooler's signal queue is full (") + strerror(errno) + ")";
+      ok = false;
+    }
+  return ok;
 }
 
 }  // namespace uwsgi

@@ -14,6 +14,7 @@
 
 #include "host.h"
 #include "process/supervised_process.h"
+#include "process/stats.h"
 
 namespace uwsgi {
 
@@ -33,5 +34,10 @@ bool spoolers_reaped(pid_t pid, int status, bool respawn);  // true when pid was
 void spoolers_signal_all(int sig);
 int spoolers_alive();
 void spoolers_stats(std::vector<SupervisedStat>* out);  // --stats: each spooler process
+// uwsgi signal target "spooler" (or "spoolers"): every spooler process runs num's handler between
+// two tasks (or at once when it is idle).
+bool spoolers_route_signal(int num, std::string* err);
+// For --stats: one entry per dir (counts the waiting spool files).
+std::vector<SpoolerStat> spoolers_stats();
 
 }  // namespace uwsgi

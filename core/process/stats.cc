@@ -15,7 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include "log/log.h"
+#include "process/mules.h"
 #include "process/scoreboard.h"
+#include "process/spooler.h"
+#include "shared/shared_state.h"
 #include "version.h"
 
 namespace uwsgi {
@@ -137,7 +140,29 @@ std::string stats_json(const StatsFacts& f) {
                      {"respawn_count", p.respawn_count}, {"last_spawn", p.last_spawn}});
     doc["supervised"] = sup;
   }
+  json caches = json::array();
+  for (auto& c : caches_stats())
+    caches.push_back({{"name", c.name}, {"hash", "djb33x"}, {"hashsize", c.hashsize}, {"keysize", c.keysize},
+                      {"max_items", c.max_items}, {"blocks", c.max_items}, {"blocksize", c.blocksize},
+                      {"items", c.items}, {"hits", c.hits}, {"miss", c.miss}, {"full", c.full},
+                      {"last_modified_at", c.last_modified_at}});
+  if (!caches.empty()) doc["caches"] = caches;
   doc["sockets"] = sockets;
+  json spoolers = json::array();
+  for (auto& s : spoolers_stats())
+    spoolers.push_back({{"dir", s.dir}, {"pid", s.pids.empty() ? 0 : s.pids[0]}, {"pids", s.pids},
+                        {"tasks", s.tasks}, {"respawns", s.respawns}, {"running", s.running},
+                        {"queued", s.queued}});
+  if (!spoolers.empty()) doc["spoolers"] = spoolers;
+  json mules = json::array();
+  for (auto& m : mules_stats()) {
+    long long rss, vsz;
+    mem_of(m.pid, &rss, &vsz);
+    mules.push_back({{"id", m.id}, {"pid", m.pid}, {"signals", m.signals}, {"signal_queue", 0},
+                     {"respawn_count", m.respawns}, {"last_spawn", m.last_spawn}, {"rss", rss}, {"vsz", vsz},
+                     {"farms", m.farms}});
+  }
+  if (!mules.empty()) doc["mules"] = mules;
   return doc.dump();
 }
 

@@ -22,6 +22,34 @@ struct DaemonStat {
   uint64_t last_spawn = 0;  // unix time
 };
 
+// One mule (process/mules.h): uWSGI 2.0 shows none; these keys follow its workers'.
+struct MuleStat {
+  int id = 0;
+  int pid = 0;
+  uint64_t signals = 0;
+  uint64_t respawns = 0;
+  uint64_t last_spawn = 0;  // unix time
+  std::vector<std::string> farms;
+};
+
+// One --spooler dir (process/spooler.h): uWSGI's keys (dir, pid, tasks, respawns, running) plus
+// the pids of every process of the dir and the tasks waiting in it.
+struct SpoolerStat {
+  std::string dir;
+  std::vector<int> pids;
+  uint64_t tasks = 0;  // done (SPOOL_OK) by this dir's processes
+  uint64_t respawns = 0;
+  int running = 0;     // processes inside a task now
+  uint64_t queued = 0;  // spool files waiting (priority subdirs included)
+};
+
+// One --cache2 (shared/shared_cache.h), uWSGI's keys.
+struct CacheStat {
+  std::string name;
+  uint64_t hashsize = 0, keysize = 0, max_items = 0, blocksize = 0, items = 0;
+  uint64_t hits = 0, miss = 0, full = 0, last_modified_at = 0;
+};
+
 struct StatsFacts {
   const std::vector<Listener>* listeners = nullptr;
   int nworkers = 0;

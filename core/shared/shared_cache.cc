@@ -15,7 +15,7 @@
 namespace uwsgi {
 
 namespace {
-constexpr char kMagic[8] = {'U', 'W', 'C', 'A', 'C', 'H', 'E', '1'};
+constexpr char kMagic[8] = {'U', 'W', 'C', 'A', 'C', 'H', 'E', '2'};
 
 uint64_t align8(uint64_t n) { return (n + 7) & ~uint64_t(7); }
 
@@ -37,6 +37,8 @@ struct SharedCache::Header {
   int64_t free_head;
   uint64_t lru_clock;
   uint64_t count;
+  // For --stats (uWSGI's keys): lookups that found / missed, stores refused as full.
+  uint64_t hits, miss, full, last_modified_at;
 };
 
 struct SharedCache::Slot {
@@ -175,7 +177,9 @@ bool SharedCache::create(const CacheSpec& spec, std::string* err) {
     h_->blocksize = spec_.blocksize;
     h_->keysize = spec_.keysize;
     h_->hashsize = spec_.hashsize;
+    h_->hits = h_->miss = h_->full = 0;
     clear();
+    h_->last_modified_at = 0;  // as uWSGI: 0 until the first change
   }
   return true;
 }
@@ -197,6 +201,7 @@ void SharedCache::clear() {
   h_->free_head = 0;
   h_->count = 0;
   h_->lru_clock = 0;
+  h_->last_modified_at = (uint64_t)time(nullptr);
 }
 
 void SharedCache::unlink_locked(int64_t i) {
@@ -258,6 +263,7 @@ bool SharedCache::store_locked(std::string_view key, std::string_view value, uin
   if (i == -1) {
     i = alloc_locked(now);
     if (i == -1) {
+      h_->full++;
       *err = "cache " + spec_.name + " is full (" + std::to_string(spec_.items) + " items; purge_lru=1 evicts)";
       return false;
     }
@@ -275,20 +281,27 @@ bool SharedCache::store_locked(std::string_view key, std::string_view value, uin
   memcpy(block(i), value.data(), value.size());
   s->expires = expires_s ? now + expires_s : 0;
   s->lru = ++h_->lru_clock;
+  h_->last_modified_at = now;
   return true;
 }
 
 bool SharedCache::get(std::string_view key, std::string* value) {
   RobustGuard g(&h_->mu);
   int64_t i = find_locked(key, (uint64_t)time(nullptr));
-  if (i == -1) return false;
+  if (i == -1) {
+    h_->miss++;
+    return false;
+  }
+  h_->hits++;
   value->assign(block(i), slot(i)->vallen);
   return true;
 }
 
 bool SharedCache::exists(std::string_view key) {
   RobustGuard g(&h_->mu);
-  return find_locked(key, (uint64_t)time(nullptr)) != -1;
+  bool found = find_locked(key, (uint64_t)time(nullptr)) != -1;
+  (found ? h_->hits : h_->miss)++;
+  return found;
 }
 
 bool SharedCache::set(std::string_view key, std::string_view value, uint64_t expires_s, bool overwrite,
@@ -311,6 +324,7 @@ bool SharedCache::del(std::string_view key) {
   int64_t i = find_locked(key, (uint64_t)time(nullptr));
   if (i == -1) return false;
   unlink_locked(i);
+  h_->last_modified_at = (uint64_t)time(nullptr);
   return true;
 }
 
@@ -366,6 +380,22 @@ std::vector<std::string> SharedCache::keys() {
 uint64_t SharedCache::item_count() {
   RobustGuard g(&h_->mu);
   return h_->count;
+}
+
+CacheStat SharedCache::stats() {
+  RobustGuard g(&h_->mu);
+  CacheStat st;
+  st.name = spec_.name;
+  st.hashsize = spec_.hashsize;
+  st.keysize = spec_.keysize;
+  st.max_items = spec_.items;
+  st.blocksize = spec_.blocksize;
+  st.items = h_->count;
+  st.hits = h_->hits;
+  st.miss = h_->miss;
+  st.full = h_->full;
+  st.last_modified_at = h_->last_modified_at;
+  return st;
 }
 
 }  // namespace uwsgi

@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include "process/stats.h"
+
 namespace uwsgi {
 
 // One --cache2 value: name=NAME,items=N[,blocksize=BYTES][,keysize=BYTES][,hashsize=N]
@@ -46,6 +48,7 @@ class SharedCache final : public Cache {
   uint64_t max_items() const override { return spec_.items; }
   uint64_t block_size() const override { return spec_.blocksize; }
   uint64_t item_count();  // items now stored (expired ones included until met)
+  CacheStat stats();
 
  private:
   struct Header;

@@ -79,4 +79,10 @@ bool setup_shared_state(const Config& cfg, bool check_only, std::string* err) {
 Locks& shared_locks() { return g_locks; }
 Caches& shared_caches() { return g_caches; }
 
+std::vector<CacheStat> caches_stats() {
+  std::vector<CacheStat> out;
+  for (auto& c : g_caches.caches) out.push_back(c->stats());
+  return out;
+}
+
 }  // namespace uwsgi

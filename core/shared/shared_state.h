@@ -4,6 +4,10 @@
 
 #include <uwsgi/plugin.h>
 
+#include <vector>
+
+#include "process/stats.h"
+
 namespace uwsgi {
 
 class HostImpl;
@@ -14,5 +18,6 @@ void register_shared_options(HostImpl& host);
 bool setup_shared_state(const Config& cfg, bool check_only, std::string* err);
 Locks& shared_locks();
 Caches& shared_caches();
+std::vector<CacheStat> caches_stats();  // for --stats
 
 }  // namespace uwsgi

@@ -370,7 +370,9 @@ class Mules {
   virtual bool send_farm(std::string_view farm, std::string_view msg, std::string* err) = 0;
   // In a mule: wait up to timeout_ms (-1 forever) for a message from the queues in `from` (a
   // mask of kFromMule, kFromShared, kFromFarms). 1 got one, 0 timeout, -1 error (*err).
-  enum From : int { kFromMule = 1, kFromShared = 2, kFromFarms = 4 };
+  // kSignals: also run the uwsgi signals sent to this mule while waiting (the handlers run on
+  // the calling thread, through SignalHandler::run_signal, which takes the plugin's own lock).
+  enum From : int { kFromMule = 1, kFromShared = 2, kFromFarms = 4, kSignals = 8 };
   virtual int get_msg(std::string* out, int timeout_ms, int from, std::string* err) = 0;
   virtual bool in_farm(std::string_view farm) const = 0;
   // The language plugin's entry for a mule process: runner(mule_id, arg) returns its exit code.

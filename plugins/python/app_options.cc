@@ -10,6 +10,7 @@ namespace uwsgi::py {
 namespace {
 
 std::vector<std::string> g_imports;
+std::vector<std::string> g_spooler_imports;
 std::string g_pyargv;
 bool g_catch_exceptions = false;
 
@@ -33,6 +34,16 @@ void add_app_options(Host& host) {
     d.name = n;
     d.help = "import a Python module (or load a .py file) before the app; may be repeated";
     d.on_set = add_import;
+    host.add_option(std::move(d));
+  }
+  for (const char* n : {"spooler-import", "spooler-pyimport", "spooler-py-import", "spooler-python-import"}) {
+    OptionDef d;
+    d.name = n;
+    d.help = "import a Python module (or load a .py file) in each spooler process, after the app; may be repeated";
+    d.on_set = [](std::string_view v, std::string*) {
+      g_spooler_imports.emplace_back(v);
+      return true;
+    };
     host.add_option(std::move(d));
   }
   OptionDef argv;
@@ -60,12 +71,15 @@ std::vector<std::string> pyargv_words() {
 
 bool catch_exceptions() { return g_catch_exceptions; }
 
-bool run_imports(std::string* err) {
-  for (auto& name : g_imports) {
+bool run_imports(std::string* err) { return import_all(g_imports, "--import", err); }
+bool run_spooler_imports(std::string* err) { return import_all(g_spooler_imports, "--spooler-import", err); }
+
+bool import_all(const std::vector<std::string>& names, const char* opt, std::string* err) {
+  for (auto& name : names) {
     PyObject* m = import_module_or_file(name, err);
     if (!m) {
-      if (err->empty()) *err = "--import " + name + ": " + exception_summary();
-      else *err = "--import " + name + ": " + *err;
+      if (err->empty()) *err = std::string(opt) + " " + name + ": " + exception_summary();
+      else *err = std::string(opt) + " " + name + ": " + *err;
       if (PyErr_Occurred()) log_exception(("python: failed to import " + name).c_str());
       return false;
     }

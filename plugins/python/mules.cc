@@ -60,11 +60,12 @@ PyObject* m_mule_get_msg(PyObject*, PyObject* args, PyObject* kw) {
   if (!PyArg_ParseTupleAndKeywords(args, kw, "|ppii:mule_get_msg", const_cast<char**>(names), &signals, &farms,
                                    &bufsize, &timeout))
     return nullptr;
-  return get_msg(Mules::kFromMule | Mules::kFromShared | (farms ? Mules::kFromFarms : 0), timeout);
+  return get_msg(Mules::kFromMule | Mules::kFromShared | (farms ? Mules::kFromFarms : 0) | (signals ? Mules::kSignals : 0),
+                 timeout);
 }
 
 // farm_get_msg(): block until a message to one of this mule's farms comes (as uWSGI's).
-PyObject* m_farm_get_msg(PyObject*, PyObject*) { return get_msg(Mules::kFromFarms, -1); }
+PyObject* m_farm_get_msg(PyObject*, PyObject*) { return get_msg(Mules::kFromFarms | Mules::kSignals, -1); }
 
 PyObject* m_in_farm(PyObject*, PyObject* args) {
   const char* farm = nullptr;
@@ -88,7 +89,7 @@ PyMethodDef mule_methods[] = {
 // Serve messages for ever: each goes to uwsgi.mule_msg_hook(msg) when the app set one.
 int message_loop(int id) {
   for (;;) {
-    PyObject* msg = get_msg(Mules::kFromMule | Mules::kFromShared | Mules::kFromFarms, -1);
+    PyObject* msg = get_msg(Mules::kFromMule | Mules::kFromShared | Mules::kFromFarms | Mules::kSignals, -1);
     if (!msg) {
       log_exception("mule: mule_get_msg");
       return 1;

@@ -75,6 +75,7 @@ class PythonPlugin : public Plugin {
       std::string err;
       if ((c.get_bool("lazy-apps") || c.get_bool("lazy")) && !on_load_apps(host, &err))
         host.log("[spooler] cannot load the app: %s", err.c_str());
+      if (!run_spooler_imports(&err)) host.log("[spooler] %s", err.c_str());
     });
   }
 

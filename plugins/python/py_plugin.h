@@ -53,6 +53,8 @@ PyObject* import_module_or_file(const std::string& name, std::string* err);
 // uwsgi.atexit.
 void add_app_options(Host& host);
 bool run_imports(std::string* err);  // the --import modules, in order; false (*err) on failure
+bool run_spooler_imports(std::string* err);  // the --spooler-import modules (in a spooler process)
+bool import_all(const std::vector<std::string>& names, const char* opt, std::string* err);
 std::vector<std::string> pyargv_words();
 bool catch_exceptions();
 void call_uwsgi_atexit();

@@ -14,6 +14,17 @@ namespace {
 class PySignalHandler final : public SignalHandler {
  public:
   void run_signal(int num, void* handler) override {
+    // A mule (inside mule_get_msg) and a spooler (between tasks) run signals from core code that
+    // holds no GIL; both run the main interpreter, whose thread state PyGILState knows. Workers
+    // call with the GIL held (possibly in a sub-interpreter): nothing to take there.
+    bool take = g.host && (g.host->mules().current() > 0 || g.host->spooler().in_spooler());
+    PyGILState_STATE gil{};
+    if (take) gil = PyGILState_Ensure();
+    run_held(num, handler, !take);
+    if (take) PyGILState_Release(gil);
+  }
+
+  void run_held(int num, void* handler, bool in_worker) {
     PyObject* f = static_cast<PyObject*>(handler);
     PyObject* arg = PyLong_FromLong(num);
     if (!arg) {
@@ -22,7 +33,7 @@ class PySignalHandler final : public SignalHandler {
     }
     LoopEngine* le = g.host ? g.host->loop_engine() : nullptr;
     PyObject* r = nullptr;
-    if (le && strcmp(le->name(), "gevent") == 0) {
+    if (in_worker && le && strcmp(le->name(), "gevent") == 0) {
       PyObject* gevent = PyImport_ImportModule("gevent");
       r = gevent ? PyObject_CallMethod(gevent, "spawn", "OO", f, arg) : nullptr;
       Py_XDECREF(gevent);
