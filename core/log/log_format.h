@@ -29,12 +29,16 @@ struct RequestLogData {
   int modifier1 = 0, modifier2 = 0;
   long long content_length = 0;  // cl
   int ioerr = 0;                 // 1 when a write to the client failed
+  // A user log variable (set by the logvar: routing action); empty when this request set none.
+  std::string_view (*find_logvar)(const void* ctx, std::string_view name) = nullptr;
+  const void* logvar_ctx = nullptr;
 };
 
 class LogFormat {
  public:
-  // false with *err naming the unknown variable or the unterminated %(.
-  bool compile(std::string_view fmt, std::string* err);
+  // false with *err naming the unknown variable or the unterminated %(. user_vars: the names
+  // that logvar: routing actions set, accepted as %(NAME).
+  bool compile(std::string_view fmt, std::string* err, const std::vector<std::string>& user_vars = {});
   // Appends the line (without a newline) to *out.
   void render(const RequestLogData& d, std::string* out) const;
   bool empty() const { return pieces_.empty(); }
@@ -46,13 +50,13 @@ class LogFormat {
     kLiteral, kEnv, kAddr, kUser, kLtime, kTime, kEpoch, kCtime, kFtime, kTmsecs, kTmicros, kMethod,
     kUri, kProto, kStatus, kSize, kHsize, kRsize, kCl, kReferer, kUagent, kHost, kMsecs, kMicros,
     kSecs, kPid, kWid, kCore, kSwitches, kVars, kHeaders, kRss, kVsz, kRssM, kVszM, kPktsize,
-    kModifier1, kModifier2, kIoerr,
+    kModifier1, kModifier2, kIoerr, kLogvar,
   };
 
  private:
   struct Piece {
     Var var;
-    std::string text;  // the literal, or the request variable's name for kEnv
+    std::string text;  // the literal, or the variable's name for kEnv and kLogvar
   };
   std::vector<Piece> pieces_;
   std::string ftime_format_;
