@@ -93,7 +93,7 @@ void process_memory(long long* rss, long long* vsz) {
   *rss = res * page;
 }
 
-bool LogFormat::compile(std::string_view fmt, std::string* err) {
+bool LogFormat::compile(std::string_view fmt, std::string* err, const std::vector<std::string>& user_vars) {
   pieces_.clear();
   uses_memory_ = false;
   auto literal = [&](std::string_view s) {
@@ -129,9 +129,14 @@ bool LogFormat::compile(std::string_view fmt, std::string* err) {
         found = true;
         break;
       }
+    for (auto& u : user_vars)
+      if (!found && name == u) {
+        pieces_.push_back({Var::kLogvar, std::string(name)});
+        found = true;
+      }
     if (!found) {
       // uWSGI prints "-" for a name it does not know: a typo would go unnoticed.
-      *err = "unknown log variable %(" + std::string(name) + ") in the log format";
+      *err = "unknown log variable %(" + std::string(name) + ") in the log format (and no logvar: routing action sets it)";
       return false;
     }
   }
@@ -148,6 +153,7 @@ void LogFormat::render(const RequestLogData& d, std::string* out) const {
     switch (p.var) {
       case Var::kLiteral: out->append(p.text); break;
       case Var::kEnv: append_str(out, var(p.text)); break;
+      case Var::kLogvar: append_str(out, d.find_logvar ? d.find_logvar(d.logvar_ctx, p.text) : std::string_view()); break;
       case Var::kAddr: append_str(out, d.addr); break;
       case Var::kUser: append_str(out, var("REMOTE_USER")); break;
       case Var::kLtime: out->append(format_time(&ltime, start_s, kApacheTime)); break;

@@ -30,12 +30,16 @@ struct RequestLogData {
   long long content_length = 0;  // cl
   int ioerr = 0;                 // 1 when reading the request or writing the response failed
   int rerr = 0, werr = 0;        // ... split: reading / writing
+  // A user log variable (set by the logvar: routing action); empty when this request set none.
+  std::string_view (*find_logvar)(const void* ctx, std::string_view name) = nullptr;
+  const void* logvar_ctx = nullptr;
 };
 
 class LogFormat {
  public:
-  // false with *err naming the unknown variable or the unterminated %(.
-  bool compile(std::string_view fmt, std::string* err);
+  // false with *err naming the unknown variable or the unterminated %(. user_vars: the names
+  // that logvar: routing actions set, accepted as %(NAME).
+  bool compile(std::string_view fmt, std::string* err, const std::vector<std::string>& user_vars = {});
   // Appends the line (without a newline) to *out.
   void render(const RequestLogData& d, std::string* out) const;
   bool empty() const { return pieces_.empty(); }
@@ -47,13 +51,13 @@ class LogFormat {
     kLiteral, kEnv, kAddr, kUser, kLtime, kTime, kEpoch, kCtime, kFtime, kTmsecs, kTmicros, kMethod,
     kUri, kProto, kStatus, kSize, kHsize, kRsize, kCl, kReferer, kUagent, kHost, kMsecs, kMicros,
     kSecs, kPid, kWid, kCore, kSwitches, kVars, kHeaders, kRss, kVsz, kRssM, kVszM, kPktsize,
-    kModifier1, kModifier2, kIoerr, kRerr, kWerr,
+    kModifier1, kModifier2, kIoerr, kRerr, kWerr, kLogvar,
   };
 
  private:
   struct Piece {
     Var var;
-    std::string text;  // the literal, or the request variable's name for kEnv
+    std::string text;  // the literal, or the variable's name for kEnv and kLogvar
   };
   std::vector<Piece> pieces_;
   std::string ftime_format_;

@@ -50,6 +50,20 @@ bool apply_log_date(const Config& cfg, std::string* err) {
   return true;
 }
 
+// The names that logvar:NAME=VALUE routing actions set (in any --*route* option): the log
+// format may use them as %(NAME).
+static std::vector<std::string> routed_logvars(const Config& cfg) {
+  std::vector<std::string> names;
+  for (auto& [name, value] : cfg.items()) {
+    if (name.find("route") == std::string::npos) continue;
+    for (size_t at = value.find("logvar:"); at != std::string::npos; at = value.find("logvar:", at + 7)) {
+      size_t start = at + 7, eq = value.find('=', start);
+      if (eq != std::string::npos && eq > start) names.push_back(value.substr(start, eq - start));
+    }
+  }
+  return names;
+}
+
 bool read_request_log_config(const Config& cfg, RequestLogConfig* out, std::string* err) {
   out->all = !cfg.get_bool("disable-logging");
   out->log_4xx = cfg.get_bool("log-4xx");
@@ -62,7 +76,7 @@ bool read_request_log_config(const Config& cfg, RequestLogConfig* out, std::stri
   out->memory_report = cfg.get_bool("memory-report");
   if (cfg.has("log-format")) {
     auto f = std::make_shared<LogFormat>();
-    if (!f->compile(cfg.get("log-format"), err)) {
+    if (!f->compile(cfg.get("log-format"), err, routed_logvars(cfg))) {
       *err = "--log-format: " + *err;
       return false;
     }

@@ -157,6 +157,7 @@ void Connection::reset_request() {
   body_written_ = 0;
   status_code_ = 0;
   answered_error_ = false;
+  error_answered_ = false;
   head_bytes_ = 0;
   header_count_ = 0;
   error_.clear();
@@ -511,6 +512,23 @@ bool Connection::route_before_app() {
   return true;
 }
 
+// --error-route*: the error chain, once per request, for a status >= 400 before its head is
+// built. true: a rule answered (or break: closes the connection) and the response the app is
+// starting is dropped, body included.
+bool Connection::route_error_status(int status) {
+  route_state_.error_routed = true;
+  RouteOutcome o = route_error(*settings_.routing, head_, *this, route_state_, status, host_.worker_id());
+  if (o == RouteOutcome::kApp) return false;
+  if (o == RouteOutcome::kClose || !started_) {
+    keep_alive_ = false;
+    aborted_ = true;
+    started_ = true;
+    status_code_ = status;
+  }
+  error_answered_ = true;
+  return true;
+}
+
 void Connection::mark_exception() {
   exception_ = true;
   counters_.exceptions++;
@@ -647,6 +665,11 @@ bool Connection::start_response(std::string_view status, const HeaderList& app_h
       error_ = "invalid status (contains a line break)";
       return false;
     }
+  if (error_answered_) return true;  // an --error-route rule answered instead: this goes nowhere
+  int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  if (code >= 400 && settings_.routing && !answered_error_ && !route_state_.error_routed &&
+      routing_has_error_rules(*settings_.routing) && route_error_status(code))
+    return true;
   // After a 4xx sent for the body (413, 400), the app's own answer to the failed read goes
   // nowhere: the log keeps the status the client got.
   if (!answered_error_) status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
@@ -737,6 +760,7 @@ bool Connection::flush_headers(const char* framing_header, const void* body, siz
 }
 
 bool Connection::write(const void* data, size_t n) {
+  if (error_answered_) return true;
   if (!started_) {
     error_ = "write() before start_response()";
     return false;
@@ -779,6 +803,7 @@ bool Connection::write(const void* data, size_t n) {
 }
 
 bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
+  if (error_answered_) return true;
   if (!started_) {
     error_ = "sendfile before start_response()";
     return false;
@@ -927,6 +952,10 @@ void Connection::log_request() {
     d.ioerr = failed_ ? 1 : 0;
     d.rerr = read_failed_ ? 1 : 0;
     d.werr = failed_ && !read_failed_ ? 1 : 0;
+    d.find_logvar = [](const void* ctx, std::string_view name) {
+      return static_cast<const RouteState*>(ctx)->logvar(name);
+    };
+    d.logvar_ctx = &route_state_;
     line.reserve(256);
     lc.format->render(d, &line);
     log_request_line(line);

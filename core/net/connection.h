@@ -117,6 +117,7 @@ class Connection final : public Request {
   bool send_iov(struct iovec* iov, int cnt, int flags = 0);
   bool send_str(const std::string& s);
   bool offload_body(int in_fd, off_t offset, size_t len);
+  bool route_error_status(int status);
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags = 0);
   void fail(const std::string& why);
   void fail_read(const std::string& why);  // fail() on the reading side (%(rerr) of the request log)
@@ -181,6 +182,7 @@ class Connection final : public Request {
   bool answered_error_ = false;  // a 4xx for the request body went out (the log keeps its status)
   bool exception_ = false;
   bool offloaded_ = false;  // an offload thread sends the body and owns fd_ (--offload-threads)
+  bool error_answered_ = false;  // an --error-route rule answered: the app's response is dropped
   long long declared_length_ = -1;
   long long body_written_ = 0;
   int status_code_ = 0;

@@ -12,7 +12,7 @@
 
 namespace uwsgi {
 
-static const unsigned kAll = kChainRequest | kChainResponse | kChainFinal;
+static const unsigned kAll = kChainRequest | kChainResponse | kChainFinal | kChainError;
 
 static bool parse_template(std::string_view arg, RouteAction* a, std::string* err) {
   return a->arg.compile(arg, err);
@@ -106,6 +106,18 @@ static bool parse_keyvalue(std::string_view arg, RouteAction* a, std::string* er
   a->text = std::string(arg.substr(0, eq));
   return a->arg.compile(arg.substr(eq + 1), err);
 }
+// logvar:NAME=VALUE: the request log format's %(NAME) for this request.
+static RouteResult run_logvar(const RouteAction& a, RouteCall& call) {
+  std::string v = a.arg.expand(call.env);
+  for (auto& kv : call.state.logvars)
+    if (kv.first == a.text) {
+      kv.second = std::move(v);
+      return RouteResult::kNext;
+    }
+  call.state.logvars.emplace_back(a.text, std::move(v));
+  return RouteResult::kNext;
+}
+
 static RouteResult run_addvar(const RouteAction& a, RouteCall& call) {
   route_set_var(call.head, a.text, a.arg.expand(call.env));
   return RouteResult::kNext;
@@ -247,18 +259,22 @@ static RouteResult run_chdir(const RouteAction& a, RouteCall& call) {
 }
 
 static const unsigned kReq = kChainRequest;
-static const unsigned kReqResp = kChainRequest | kChainResponse;
+// The error chain runs before the error response's head is built: it may answer instead, or add
+// and remove headers of the response that goes out.
+static const unsigned kReqErr = kChainRequest | kChainError;
+static const unsigned kReqResp = kChainRequest | kChainResponse | kChainError;
 
 static const ActionDef kActions[] = {
     {"continue", kAll, parse_none, run_continue},
     {"last", kAll, parse_none, run_continue},
-    {"break", kReq, parse_break, run_break},
-    {"return", kReq, parse_return, run_return},
-    {"break-with-status", kReq, parse_return, run_return},
+    {"break", kReqErr, parse_break, run_break},
+    {"return", kReqErr, parse_return, run_return},
+    {"break-with-status", kReqErr, parse_return, run_return},
     {"goto", kAll, parse_goto, run_goto},
     {"log", kAll, parse_template, run_log},
     {"donotlog", kAll, parse_none, run_donotlog},
     {"addvar", kAll, parse_keyvalue, run_addvar},
+    {"logvar", kAll, parse_keyvalue, run_logvar},
     {"setpathinfo", kAll, parse_template, run_setvar},
     {"setscriptname", kAll, parse_template, run_setvar},
     {"setmethod", kAll, parse_template, run_setvar},
@@ -268,13 +284,13 @@ static const ActionDef kActions[] = {
     {"addheader", kReqResp, parse_addheader, run_addheader},
     {"delheader", kReqResp, parse_delheader, run_delheader},
     {"remheader", kReqResp, parse_delheader, run_delheader},
-    {"redirect", kReq, parse_template, run_redirect302},
-    {"redirect-302", kReq, parse_template, run_redirect302},
-    {"redirect-permanent", kReq, parse_template, run_redirect301},
-    {"redirect-301", kReq, parse_template, run_redirect301},
+    {"redirect", kReqErr, parse_template, run_redirect302},
+    {"redirect-302", kReqErr, parse_template, run_redirect302},
+    {"redirect-permanent", kReqErr, parse_template, run_redirect301},
+    {"redirect-301", kReqErr, parse_template, run_redirect301},
     {"rewrite", kReq, parse_template, do_rewrite},
     {"rewrite-last", kReq, parse_template, run_rewrite_last},
-    {"static", kReq, parse_template, run_static},
+    {"static", kReqErr, parse_template, run_static},
     {"basicauth", kReq, parse_basicauth, run_basicauth},
     {"basicauth-next", kReq, parse_basicauth, run_basicauth_next},
     {"chdir", kReq, parse_template, run_chdir},

@@ -61,12 +61,24 @@ RouteResult run_chain(const RouteChain& chain, RouteCall& call) {
 
 bool routing_has_request_rules(const RoutingConfig& rc) { return !rc.request.rules.empty(); }
 bool routing_has_final_rules(const RoutingConfig& rc) { return !rc.final.rules.empty(); }
+bool routing_has_error_rules(const RoutingConfig& rc) { return !rc.error.rules.empty(); }
 
 RouteOutcome route_request(const RoutingConfig& rc, RequestHead& head, Request& req, RouteState& st, int worker_id) {
   RouteCall call(head, st);
   call.req = &req;
   call.env.worker_id = worker_id;
   RouteResult r = run_chain(rc.request, call);
+  if (r != RouteResult::kBreak) return RouteOutcome::kApp;
+  return call.close ? RouteOutcome::kClose : RouteOutcome::kAnswered;
+}
+
+RouteOutcome route_error(const RoutingConfig& rc, RequestHead& head, Request& req, RouteState& st, int status,
+                         int worker_id) {
+  RouteCall call(head, st);
+  call.req = &req;
+  call.env.status = status;
+  call.env.worker_id = worker_id;
+  RouteResult r = run_chain(rc.error, call);
   if (r != RouteResult::kBreak) return RouteOutcome::kApp;
   return call.close ? RouteOutcome::kClose : RouteOutcome::kAnswered;
 }

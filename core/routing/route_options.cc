@@ -21,6 +21,7 @@ const ChainDef kChains[] = {
     {"route", kChainRequest, "request"},
     {"response-route", kChainResponse, "response"},
     {"final-route", kChainFinal, "final"},
+    {"error-route", kChainError, "error"},
 };
 
 struct SubjectDef {
@@ -84,7 +85,7 @@ bool parse_action(const std::string& text, const ChainDef& chain, RouteAction* a
            "\" (this server has: continue, last, break, return, goto, log, donotlog, addvar, setpathinfo, "
            "setscriptname, setmethod, seturi, setremoteaddr, setdocroot, addheader, delheader, remheader, "
            "redirect, redirect-302, redirect-301, redirect-permanent, rewrite, rewrite-last, static, basicauth, "
-           "basicauth-next, chdir)";
+           "basicauth-next, chdir, logvar)";
     return false;
   }
   if (!(d->chains & chain.chain)) {
@@ -242,7 +243,10 @@ bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>
     const ChainDef* chain;
     const SubjectDef* subject;
     if (!find_option(name, &chain, &subject)) continue;
-    RouteChain& c = chain->chain == kChainRequest ? rc->request : chain->chain == kChainResponse ? rc->response : rc->final;
+    RouteChain& c = chain->chain == kChainRequest    ? rc->request
+                    : chain->chain == kChainResponse ? rc->response
+                    : chain->chain == kChainError    ? rc->error
+                                                     : rc->final;
     RouteRule r;
     r.origin = "--" + name + " \"" + value + "\"";
     if (!parse_rule(*chain, *subject, value, &r, err)) {
@@ -252,7 +256,7 @@ bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>
     c.rules.push_back(std::move(r));
     any = true;
   }
-  for (RouteChain* c : {&rc->request, &rc->response, &rc->final})
+  for (RouteChain* c : {&rc->request, &rc->response, &rc->final, &rc->error})
     if (!resolve_gotos(*c, err)) return false;
   rc->response_hook = !rc->add_headers.empty() || !rc->del_headers.empty() || !rc->response.rules.empty() ||
                       !rc->collect.empty();

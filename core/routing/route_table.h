@@ -12,7 +12,7 @@
 
 namespace uwsgi {
 
-enum RouteChainKind : unsigned { kChainRequest = 1, kChainResponse = 2, kChainFinal = 4 };
+enum RouteChainKind : unsigned { kChainRequest = 1, kChainResponse = 2, kChainFinal = 4, kChainError = 8 };
 
 enum class RouteResult {
   kNext,      // the next rule
@@ -24,7 +24,7 @@ enum class RouteResult {
 struct RouteCall {
   RequestHead& head;
   RouteState& state;
-  Request* req = nullptr;          // request chain: where an action answers
+  Request* req = nullptr;          // request and error chains: where an action answers
   HeaderList* headers = nullptr;   // response chain: the headers being built
   Captures caps;
   RouteEnv env;
@@ -86,7 +86,7 @@ struct RouteChain {
 };
 
 struct RoutingConfig {
-  RouteChain request, response, final;
+  RouteChain request, response, final, error;
   HeaderList add_headers;                // --add-header
   std::vector<std::string> del_headers;  // --del-header / --rem-header
   struct Collect {

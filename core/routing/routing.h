@@ -3,6 +3,8 @@
 // actions), then run per request by the connection at three points:
 //   route_request()   before the app is called: may rewrite the request's variables, queue
 //                     response headers, or answer itself (redirect, return, static, basicauth);
+//   route_error()     when the response status is >= 400 (--error-route*), before its head is
+//                     built: may answer instead (redirect, static, return...);
 //   route_response()  when the response head is built: the headers actually sent;
 //   route_final()     after the response went out (log-only actions).
 // Any bad rule (unknown action or condition, bad regexp, goto to no label) stops start-up with
@@ -28,10 +30,20 @@ struct RouteState {
   std::vector<std::string> del_headers;  // delheader: / remheader:
   HeaderList scratch;                    // the headers route_response() hands back
   bool donotlog = false;                 // donotlog:
+  bool error_routed = false;             // the error chain ran for this request (it runs once)
+  std::vector<std::pair<std::string, std::string>> logvars;  // logvar: (the log format's %(NAME))
   void reset() {
     add_headers.clear();
     del_headers.clear();
     donotlog = false;
+    error_routed = false;
+    logvars.clear();
+  }
+  // The value a logvar: action gave NAME for this request (empty when none did).
+  std::string_view logvar(std::string_view name) const {
+    for (auto& kv : logvars)
+      if (kv.first == name) return kv.second;
+    return {};
   }
 };
 
@@ -41,6 +53,7 @@ bool read_routing_config(const Config& cfg, std::shared_ptr<const RoutingConfig>
 
 bool routing_has_request_rules(const RoutingConfig& rc);
 bool routing_has_final_rules(const RoutingConfig& rc);
+bool routing_has_error_rules(const RoutingConfig& rc);
 
 enum class RouteOutcome {
   kApp,       // call the app (possibly with rewritten variables)
@@ -48,6 +61,12 @@ enum class RouteOutcome {
   kClose,     // break: without a status: close the connection with no answer
 };
 RouteOutcome route_request(const RoutingConfig& rc, RequestHead& head, Request& req, RouteState& st, int worker_id);
+
+// The error chain, for a response whose status is >= 400, before its head is built (once per
+// request: the caller checks and sets st.error_routed). kAnswered: a rule answered through req
+// instead, and the app's own response is to be dropped; kClose: break: without a status.
+RouteOutcome route_error(const RoutingConfig& rc, RequestHead& head, Request& req, RouteState& st, int status,
+                         int worker_id);
 
 // The headers to send for status and the app's headers: --del-header/delheader removed,
 // --add-header/addheader added, then the response chain applied. Returns `in` itself when

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "config/values.h"
 #include "host.h"
 #include "log/log.h"
+#include "shared/shared_cache.h"
 
 namespace uwsgi {
 
@@ -69,6 +71,9 @@ void register_static_options(HostImpl& host) {
   add("file-serve-mode", R, "how static files are sent: sendfile (default), x-sendfile or x-accel-redirect",
       {"fileserve-mode"});
   add("honour-range", N, "answer Range requests for static files with 206 Partial Content");
+  add("static-cache-paths", R,
+      "SECONDS: keep the file each mapped path resolves to in a cache (--cache2) for SECONDS", {}, true);
+  add("static-cache-paths-name", R, "the cache --static-cache-paths uses (default: the first one)");
   add("offload-threads", R, "threads per worker that send static files (and file_wrapper bodies) to clients",
       {"offload-thread"}, true);
 }
@@ -229,6 +234,29 @@ bool read_static_config(const Config& cfg, std::string* err) {
   c.offload_threads = (int)n;
   if (!get_bounded(cfg, "socket-timeout", 30, 1, 86400, &n, err)) return false;
   c.socket_timeout_ms = (int)n * 1000;
+  // The cache must exist (--cache or --cache2): checked from the options, which also holds in a
+  // reload's dry run where no cache is mapped.
+  if (!get_bounded(cfg, "static-cache-paths", 0, 0, 86400LL * 365, &c.cache_paths_s, err)) return false;
+  c.cache_paths_name = cfg.get("static-cache-paths-name");
+  if (c.cache_paths_s > 0) {
+    std::vector<std::string> caches;
+    if (cfg.has("cache")) caches.push_back("default");
+    for (auto& v : cfg.all("cache2")) {
+      CacheSpec spec;
+      std::string e;
+      if (parse_cache2_spec(v, &spec, &e)) caches.push_back(spec.name);
+    }
+    bool found = c.cache_paths_name.empty() ? !caches.empty()
+                                            : std::find(caches.begin(), caches.end(), c.cache_paths_name) != caches.end();
+    if (!found) {
+      *err = c.cache_paths_name.empty()
+                 ? "--static-cache-paths needs a cache: add --cache2 name=NAME,items=N"
+                 : "--static-cache-paths-name " + c.cache_paths_name + ": no --cache2 cache has that name";
+      return false;
+    }
+  } else if (!c.cache_paths_name.empty()) {
+    log_line("static: --static-cache-paths-name has no effect without --static-cache-paths SECONDS");
+  }
   auto files = cfg.all("mimefile");
   if (files.empty()) {
     if (!load_mime_file("/etc/mime.types", &c.mime)) load_builtin_mime(&c.mime);

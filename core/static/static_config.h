@@ -58,6 +58,8 @@ struct StaticConfig {
   bool honour_range = false;
   FileServeMode mode = FileServeMode::kSendfile;
   int offload_threads = 0;
+  long long cache_paths_s = 0;            // static-cache-paths: seconds a resolved path is kept (0: off)
+  std::string cache_paths_name;           // static-cache-paths-name: the --cache2 cache ("": the first)
   int socket_timeout_ms = 30000;
   std::unordered_map<std::string, std::string> mime;  // extension (no dot, lower case) -> type
 };

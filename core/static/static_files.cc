@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "log/log.h"
+#include "shared/shared_state.h"
 #include "static/static_config.h"
 #include "static/static_response.h"
 
@@ -35,8 +36,16 @@ void refuse(Request& req, const std::string& why) {
     req.write(body, sizeof body - 1);
 }
 
+// --static-cache-paths: the cache that maps a mapped path (mount directory + PATH_INFO) to the
+// regular file it resolved to (index files included), so that a hit skips realpath() and the
+// containment checks, as uWSGI's option does. Caches are made before workers fork.
+Cache* path_cache(const StaticConfig& c) {
+  static Cache* cache = c.cache_paths_s > 0 ? shared_caches().find(c.cache_paths_name) : nullptr;
+  return cache;
+}
+
 StaticResult serve_resolved(Request& req, const StaticConfig& c, const std::string& path, const std::string& root,
-                            int depth) {
+                            int depth, const std::string* cache_key = nullptr) {
   char buf[PATH_MAX];
   if (!realpath(path.c_str(), buf)) return StaticResult::kNotFound;  // ENOENT, ENOTDIR, EACCES...
   std::string real = buf;
@@ -49,7 +58,7 @@ StaticResult serve_resolved(Request& req, const StaticConfig& c, const std::stri
   if (S_ISDIR(st.st_mode)) {
     if (depth > 0) return StaticResult::kNotFound;  // an index that is itself a directory
     for (auto& idx : c.index) {
-      StaticResult r = serve_resolved(req, c, real + "/" + idx, root, depth + 1);
+      StaticResult r = serve_resolved(req, c, real + "/" + idx, root, depth + 1, cache_key);
       if (r != StaticResult::kNotFound) return r;
     }
     return StaticResult::kNotFound;
@@ -57,6 +66,10 @@ StaticResult serve_resolved(Request& req, const StaticConfig& c, const std::stri
   if (!S_ISREG(st.st_mode)) return StaticResult::kNotFound;
   for (auto& ext : c.skip_ext)
     if (ends_with(real, ext)) return StaticResult::kNotFound;
+  if (cache_key) {
+    std::string e;
+    (void)path_cache(c)->set(*cache_key, real, (uint64_t)c.cache_paths_s, true, &e);  // full or too long: not kept
+  }
   return send_static_file(req, c, real, root, st);
 }
 
@@ -99,7 +112,19 @@ bool serve_static_request(Request& req) {
     }
     std::string path = dir;
     path.append(m.append_prefix ? path_info : path_info.substr(m.prefix.size()));
-    if (serve_resolved(req, *c, path, root, 0) != StaticResult::kNotFound) return true;
+    Cache* pc = path_cache(*c);
+    if (pc) {
+      std::string real;
+      struct stat st;
+      if (pc->get(path, &real)) {
+        if (stat(real.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+          send_static_file(req, *c, real, root, st);
+          return true;
+        }
+        pc->del(path);  // gone since: resolved again below
+      }
+    }
+    if (serve_resolved(req, *c, path, root, 0, pc ? &path : nullptr) != StaticResult::kNotFound) return true;
   }
   return false;
 }

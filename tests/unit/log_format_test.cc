@@ -59,6 +59,27 @@ TEST(LogFormat, LiteralsAndPercentSigns) {
   EXPECT_EQ(render("%(status)%(status)"), "404404");
 }
 
+std::string_view find_logvar(const void*, std::string_view name) {
+  return name == "who" ? std::string_view("alice") : std::string_view();
+}
+
+// %(NAME) for names that logvar: routing actions set: known only when declared at compile time.
+TEST(LogFormat, UserLogvars) {
+  LogFormat f;
+  std::string err;
+  EXPECT_FALSE(f.compile("%(who)", &err));
+  EXPECT_NE(err.find("logvar:"), std::string::npos) << err;
+  ASSERT_TRUE(f.compile("who=%(who) other=%(other) %(status)", &err, {"who", "other"})) << err;
+  RequestLogData d = data();
+  std::string out;
+  f.render(d, &out);
+  EXPECT_EQ(out, "who=- other=- 404");  // no lookup given: none set
+  d.find_logvar = find_logvar;
+  out.clear();
+  f.render(d, &out);
+  EXPECT_EQ(out, "who=alice other=- 404");
+}
+
 TEST(LogFormat, BadFormatsAreRefused) {
   LogFormat f;
   std::string err;

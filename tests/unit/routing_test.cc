@@ -176,6 +176,33 @@ TEST_F(RoutingConfigTest, ChainRunsInOrderWithGotoRewriteAndVars) {
   EXPECT_EQ(st.add_headers[0].second, "x");
 }
 
+TEST_F(RoutingConfigTest, LogvarAndTheErrorChain) {
+  cfg.add("route", "^/u/(.*)$ logvar:user=$1");
+  cfg.add("route-run", "logvar:user=again-$1");
+  cfg.add("error-route-status", "^404$ addheader:X-Err: ${uwsgi[status]}");
+  cfg.add("error-route-run", "logvar:err=${uwsgi[status]}");
+  ASSERT_TRUE(read()) << err;
+  EXPECT_TRUE(routing_has_error_rules(*rc));
+  RequestHead h = head_with({{"PATH_INFO", "/u/bob"}});
+  RouteState st;
+  RouteCall call(h, st);
+  run_chain(rc->request, call);
+  EXPECT_EQ(st.logvar("user"), "again-bob");  // set twice: the last value
+  EXPECT_EQ(st.logvar("none"), "");
+  RouteCall ecall(h, st);
+  ecall.env.status = 404;
+  EXPECT_EQ(run_chain(rc->error, ecall), RouteResult::kNext);  // nothing answered: the response goes on
+  EXPECT_EQ(st.logvar("err"), "404");
+  ASSERT_EQ(st.add_headers.size(), 1u);
+  EXPECT_EQ(st.add_headers[0].second, "404");
+  st.reset();
+  EXPECT_EQ(st.logvar("user"), "");
+  ConfigStore c2;
+  c2.add("error-route", "^/ rewrite:/x");
+  EXPECT_FALSE(read_routing_config(c2, &rc, &err));
+  EXPECT_NE(err.find("cannot be used in the error chain"), std::string::npos) << err;
+}
+
 TEST_F(RoutingConfigTest, ResponseHeaders) {
   cfg.add("add-header", "X-Global: g");
   cfg.add("del-header", "Server");
