@@ -28,6 +28,7 @@
 #include "log/loggers.h"
 #include "log/request_log.h"
 #include "process/master.h"
+#include "process/pidfile.h"
 #include "process/procname.h"
 #include "process/recycle.h"
 #include "router/router.h"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   register_spooler_options(host);
   register_daemon_options(host);
   register_master_fifo_options(host);
+  register_pidfile_options(host);
   register_routing_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
@@ -109,6 +111,9 @@ int main(int argc, char** argv) {
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
   if (print_cheaper_algos_if_asked(cfg)) return 0;
+  if (int rc = 0; signal_instance_if_asked(cfg, &rc)) return rc;
+  // A reload's re-exec takes its sockets over (UWSGI_INHERITED_SOCKETS, dropped once taken).
+  const bool reload_reexec = getenv("UWSGI_INHERITED_SOCKETS") != nullptr;
 
   if (!apply_log_date(cfg, &err)) return fail(err);
   truncate_log_if_asked(cfg, check_only);
@@ -293,16 +298,10 @@ int main(int argc, char** argv) {
   // No jails here: their phases run in uWSGI's order where a jail would be set up.
   for (const char* phase : {"pre-jail", "post-jail", "in-jail", "as-root"})
     if (!hooks(phase)) return fail(err);
+  if (!write_pidfiles(cfg, true, reload_reexec, &err)) return fail(err);
   if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
   if (!hooks("as-user")) return fail(err);
-
-  std::string pidfile = cfg.get("pidfile");
-  if (!pidfile.empty()) {
-    FILE* f = fopen(pidfile.c_str(), "w");
-    if (!f) return fail("cannot write --pidfile " + pidfile + ": " + strerror(errno));
-    fprintf(f, "%d\n", (int)getpid());
-    fclose(f);
-  }
+  if (!write_pidfiles(cfg, false, reload_reexec, &err)) return fail(err);
 
   if (!setup.lazy_apps) {
     if (!hooks("pre-app")) return fail(err);
@@ -317,7 +316,7 @@ int main(int argc, char** argv) {
   if (cfg.get_bool("vacuum")) {
     for (auto& l : listeners)
       if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
-    if (!pidfile.empty()) unlink(pidfile.c_str());
+    remove_pidfiles(cfg);
   }
   return rc;
 }

@@ -54,7 +54,6 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("no-defer-accept", 0, N,
                               "do not set TCP_DEFER_ACCEPT on TCP sockets (a connection is then accepted before its first bytes)"));
   host.add_option(make_option("chdir", 0, R, "chdir to this directory before loading apps"));
-  host.add_option(make_option("pidfile", 0, R, "write the master's pid to this file"));
   host.add_option(make_option("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
   host.add_option(make_option("disable-logging", 'L', N, "no per-request log lines"));
   host.add_option(make_option("logto", 0, R, "log to this file"));
