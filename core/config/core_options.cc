@@ -51,6 +51,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
   host.add_option(make_option("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
   host.add_option(make_option("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
+  host.add_option(make_option("so-keepalive", 0, N,
+                              "TCP keepalive probes on client connections (SO_KEEPALIVE), so dead peers are noticed"));
   host.add_option(make_option("no-defer-accept", 0, N,
                               "do not set TCP_DEFER_ACCEPT on TCP sockets (a connection is then accepted before its first bytes)"));
   host.add_option(make_option("chdir", 0, R, "chdir to this directory before loading apps"));
