@@ -51,6 +51,10 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
   host.add_option(make_option("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
   host.add_option(make_option("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
+  // Always so here: accepted for the configs that ask (uWSGI makes both optional).
+  host.add_option(make_option("tcp-nodelay", 0, N, "accepted: TCP_NODELAY is always set on TCP connections"));
+  host.add_option(make_option("close-on-exec", 0, N,
+                              "accepted: client connections are always close-on-exec (a program the app starts never inherits one)"));
   host.add_option(make_option("so-keepalive", 0, N,
                               "TCP keepalive probes on client connections (SO_KEEPALIVE), so dead peers are noticed"));
   host.add_option(make_option("no-defer-accept", 0, N,

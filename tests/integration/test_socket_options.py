@@ -102,3 +102,12 @@ def test_so_keepalive_sets_keepalive_on_client_connections(uwsgi_server):
             assert HttpReader(s).read_response().status == 200
             assert ('keepalive' in _server_side_timer(srv.port)) == want, args
         srv.stop()
+
+
+def test_tcp_nodelay_and_close_on_exec_are_accepted_and_hold(uwsgi_server):
+    # uWSGI's flags; both are always so here. A program the app starts inherits no socket.
+    srv = uwsgi_server('--wsgi-file', app_path('fds_app.py'), '--tcp-nodelay', '--close-on-exec',
+                       '--master', '--processes', '1')
+    status, _, body = srv.request('GET', '/')
+    assert status == 200
+    assert 'socket:' not in body.decode(), body
