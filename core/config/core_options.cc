@@ -95,6 +95,8 @@ void register_core_options(HostImpl& host) {
                       "accepted for compatibility: accepts are already serialized (EPOLLEXCLUSIVE)"));
   host.add_option(make_option("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
   host.add_option(make_option("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
+  host.add_option(make_option("no-initgroups", 0, N,
+                              "with --uid and --gid, do not add the user's supplementary groups (/etc/group)"));
   host.add_option(make_option("daemonize", 'd', R, "run in the background, logging to this file"));
   host.add_option(make_option("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
   // Supervision (docs/operations.md): reload triggers, recycling, limits.
