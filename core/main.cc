@@ -68,7 +68,6 @@ int main(int argc, char** argv) {
   register_spooler_options(host);
   register_daemon_options(host);
   register_master_fifo_options(host);
-  register_pidfile_options(host);
   register_routing_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 

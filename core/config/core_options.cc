@@ -16,6 +16,7 @@
 #include "log/request_log.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
+#include "process/pidfile.h"
 #include "static/static_config.h"
 
 namespace uwsgi {
@@ -24,9 +25,9 @@ void register_core_options(HostImpl& host) {
   const OptArg R = OptArg::Required, N = OptArg::None;
   host.add_option(make_option("ini", 0, R,
                               "load options from an ini file (FILE or FILE:section; :section = this file)"));
-  host.add_option(make_option("yaml", 0, R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
-  host.add_option(make_option("json", 0, R, "load options from a json file (FILE or FILE:section)", {"js"}));
-  host.add_option(make_option("xml", 0, R, "load options from an xml file (FILE or FILE:id)"));
+  host.add_option(make_option("yaml", 'y', R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
+  host.add_option(make_option("json", 'j', R, "load options from a json file (FILE or FILE:section)", {"js"}));
+  host.add_option(make_option("xml", 'x', R, "load options from an xml file (FILE or FILE:id)"));
   host.add_option(make_option("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
   host.add_option(make_option("set-placeholder", 0, R,
                               "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
@@ -47,7 +48,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("socket-timeout", 'z', R,
                               "seconds a socket read or write may wait, an idle keep-alive connection is kept, and a whole request head may take to arrive (default 30)", {}, true));
   host.add_option(make_option("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
-  host.add_option(make_option("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
+  host.add_option(make_option("chmod-socket", 'C', OptArg::Optional, "mode for unix sockets (default 666)"));
   host.add_option(make_option("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
   host.add_option(make_option("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
   host.add_option(make_option("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
@@ -134,7 +135,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N,
                               "workers leave when the master dies (always so: PR_SET_PDEATHSIG, docs/operations.md)"));
-  host.add_option(make_option("reaper", 0, N, "workers reap the exited child processes of the app after each request"));
+  host.add_option(make_option("reaper", 'r', N, "workers reap the exited child processes of the app after each request"));
+  register_pidfile_options(host);
   register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);
