@@ -28,6 +28,7 @@
 #include "log/loggers.h"
 #include "log/request_log.h"
 #include "process/master.h"
+#include "process/pidfile.h"
 #include "process/procname.h"
 #include "process/recycle.h"
 #include "router/router.h"
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
   if (print_cheaper_algos_if_asked(cfg)) return 0;
+  if (int rc = 0; signal_instance_if_asked(cfg, &rc)) return rc;
+  // A reload's re-exec takes its sockets over (UWSGI_INHERITED_SOCKETS, dropped once taken).
+  const bool reload_reexec = getenv("UWSGI_INHERITED_SOCKETS") != nullptr;
 
   if (!apply_log_date(cfg, &err)) return fail(err);
   truncate_log_if_asked(cfg, check_only);
@@ -301,16 +305,10 @@ int main(int argc, char** argv) {
   // No jails here: their phases run in uWSGI's order where a jail would be set up.
   for (const char* phase : {"pre-jail", "post-jail", "in-jail", "as-root"})
     if (!hooks(phase)) return fail(err);
+  if (!write_pidfiles(cfg, true, reload_reexec, &err)) return fail(err);
   if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
   if (!hooks("as-user")) return fail(err);
-
-  std::string pidfile = cfg.get("pidfile");
-  if (!pidfile.empty()) {
-    FILE* f = fopen(pidfile.c_str(), "w");
-    if (!f) return fail("cannot write --pidfile " + pidfile + ": " + strerror(errno));
-    fprintf(f, "%d\n", (int)getpid());
-    fclose(f);
-  }
+  if (!write_pidfiles(cfg, false, reload_reexec, &err)) return fail(err);
 
   if (!setup.lazy_apps) {
     if (!hooks("pre-app")) return fail(err);
@@ -322,13 +320,13 @@ int main(int argc, char** argv) {
   if (cfg.get_bool("vacuum")) {
     for (auto& l : listeners)
       if (!l.unix_path.empty()) vacuum.push_back(l.unix_path);
-    if (!pidfile.empty()) vacuum.push_back(pidfile);
+    for (auto& p : pidfile_paths(cfg)) vacuum.push_back(p);
   }
   worker_set_exit_unlinks(vacuum);  // the master-less worker's exit after its mercy
   int rc = run_processes(setup);
   hooks("as-user-atexit");  // not fatal: logged
   if (!internal_socket.empty()) unlink(internal_socket.c_str());
 
-  for (auto& p : vacuum) unlink(p.c_str());
+  for (auto& p : vacuum) unlink(p.c_str());  // unix sockets and every pidfile (uWSGI's --vacuum)
   return rc;
 }

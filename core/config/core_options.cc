@@ -16,6 +16,7 @@
 #include "log/request_log.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
+#include "process/pidfile.h"
 #include "static/static_config.h"
 
 namespace uwsgi {
@@ -24,9 +25,9 @@ void register_core_options(HostImpl& host) {
   const OptArg R = OptArg::Required, N = OptArg::None;
   host.add_option(make_option("ini", 0, R,
                               "load options from an ini file (FILE or FILE:section; :section = this file)"));
-  host.add_option(make_option("yaml", 0, R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
-  host.add_option(make_option("json", 0, R, "load options from a json file (FILE or FILE:section)", {"js"}));
-  host.add_option(make_option("xml", 0, R, "load options from an xml file (FILE or FILE:id)"));
+  host.add_option(make_option("yaml", 'y', R, "load options from a yaml file (FILE or FILE:section)", {"yml"}));
+  host.add_option(make_option("json", 'j', R, "load options from a json file (FILE or FILE:section)", {"js"}));
+  host.add_option(make_option("xml", 'x', R, "load options from an xml file (FILE or FILE:id)"));
   host.add_option(make_option("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
   host.add_option(make_option("set-placeholder", 0, R,
                               "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
@@ -47,14 +48,19 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("socket-timeout", 'z', R,
                               "seconds a socket read or write may wait, an idle keep-alive connection is kept, and a whole request head may take to arrive (default 30)", {}, true));
   host.add_option(make_option("limit-post", 0, R, "largest request body in bytes (413 above it)", {}, true));
-  host.add_option(make_option("chmod-socket", 0, OptArg::Optional, "mode for unix sockets (default 666)"));
+  host.add_option(make_option("chmod-socket", 'C', OptArg::Optional, "mode for unix sockets (default 666)"));
   host.add_option(make_option("chown-socket", 0, R, "owner of unix sockets: USER or USER:GROUP (names or numbers)"));
   host.add_option(make_option("umask", 0, R, "process umask (octal, e.g. 022), set before sockets are bound"));
   host.add_option(make_option("reuse-port", 0, N, "set SO_REUSEPORT on TCP sockets"));
+  // Always so here: accepted for the configs that ask (uWSGI makes both optional).
+  host.add_option(make_option("tcp-nodelay", 0, N, "accepted: TCP_NODELAY is always set on TCP connections"));
+  host.add_option(make_option("close-on-exec", 0, N,
+                              "accepted: client connections are always close-on-exec (a program the app starts never inherits one)"));
+  host.add_option(make_option("so-keepalive", 0, N,
+                              "TCP keepalive probes on client connections (SO_KEEPALIVE), so dead peers are noticed"));
   host.add_option(make_option("no-defer-accept", 0, N,
                               "do not set TCP_DEFER_ACCEPT on TCP sockets (a connection is then accepted before its first bytes)"));
   host.add_option(make_option("chdir", 0, R, "chdir to this directory before loading apps"));
-  host.add_option(make_option("pidfile", 0, R, "write the master's pid to this file"));
   host.add_option(make_option("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
   host.add_option(make_option("disable-logging", 'L', N, "no per-request log lines"));
   host.add_option(make_option("logto", 0, R, "log to this file"));
@@ -90,6 +96,8 @@ void register_core_options(HostImpl& host) {
                       "accepted for compatibility: accepts are already serialized (EPOLLEXCLUSIVE)"));
   host.add_option(make_option("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
   host.add_option(make_option("gid", 0, R, "setgid to this group (name or number) after binding the sockets"));
+  host.add_option(make_option("no-initgroups", 0, N,
+                              "with --uid and --gid, do not add the user's supplementary groups (/etc/group)"));
   host.add_option(make_option("daemonize", 'd', R, "run in the background, logging to this file"));
   host.add_option(make_option("honour-stdin", 0, N, "keep the inherited stdin instead of /dev/null"));
   // Supervision (docs/operations.md): reload triggers, recycling, limits.
@@ -128,7 +136,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("procname-append", 0, R, "append this to the process names"));
   host.add_option(make_option("no-orphans", 0, N,
                               "workers leave when the master dies (always so: PR_SET_PDEATHSIG, docs/operations.md)"));
-  host.add_option(make_option("reaper", 0, N, "workers reap the exited child processes of the app after each request"));
+  host.add_option(make_option("reaper", 'r', N, "workers reap the exited child processes of the app after each request"));
+  register_pidfile_options(host);
   register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);

@@ -209,6 +209,16 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") out->help = true;
     if (a == "--version") out->version = true;
+    // uWSGI's short forms of the config file options (-x FILE, -j FILE, -y FILE or -xFILE).
+    static const std::pair<char, const char*> kShortConfig[] = {{'x', "xml"}, {'j', "json"}, {'y', "yaml"}};
+    bool short_config = false;
+    for (auto& [c, kind] : kShortConfig) {
+      if (a.size() < 2 || a[0] != '-' || a[1] != c || (a.size() == 2 && i + 1 >= argc)) continue;
+      std::string file = a.size() > 2 ? a.substr(2) : std::string(argv[++i]);
+      if (!in.run_file(kind, file, 0, err)) return false;
+      short_config = true;
+    }
+    if (short_config) continue;
     if (a.rfind("--", 0) != 0) {
       if (a[0] != '-' && !config_kind_of(a).empty() && !in.run_file("", a, 0, err)) return false;
       continue;
@@ -386,16 +396,24 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
       if (o->def.arg != OptArg::None) {
         if (a.size() > 2) {
           value = a.substr(2);
+          has_value = true;
+        } else if (o->def.arg == OptArg::Optional) {
+          // As getopt (and --name without "="): an optional value only when attached (-C660).
         } else if (i + 1 < argc) {
           value = argv[++i];
+          has_value = true;
         } else {
           *err = "option -" + std::string(1, a[1]) + " needs a value";
           return false;
         }
-        has_value = true;
       } else if (a.size() > 2) {
         *err = "option -" + std::string(1, a[1]) + " takes no value (got \"" + a + "\")";
         return false;
+      }
+      std::string kind;
+      if (has_value && is_config_option(o->def.name, &kind)) {  // -x / -j / -y FILE, as --xml ...
+        if (!in.run_file(kind, value, 0, err)) return false;
+        continue;
       }
       in.add_direct(o->def.name, value, has_value, "command line");
     } else if (!config_kind_of(a).empty()) {  // uwsgi app.ini / app.yaml / app.xml:section

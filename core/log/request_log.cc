@@ -17,7 +17,7 @@ void register_log_options(HostImpl& host) {
                           {"logdate"}));
   host.add_option(make_option("log-x-forwarded-for", 0, N,
                               "%(addr) and the default line show the X-Forwarded-For value"));
-  host.add_option(make_option("memory-report", 0, N, "RSS and address space size in each request log line"));
+  host.add_option(make_option("memory-report", 'm', N, "RSS and address space size in each request log line"));
   host.add_option(make_option("log-4xx", 0, N, "log requests answered 4xx even with --disable-logging"));
   host.add_option(make_option("log-5xx", 0, N, "log requests answered 5xx even with --disable-logging"));
   host.add_option(make_option("log-slow", 0, R,

@@ -70,6 +70,7 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (opt.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (opt.so_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
       *err = "cannot bind " + spec + ": " + strerror(errno);
       freeaddrinfo(res);

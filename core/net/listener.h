@@ -19,6 +19,7 @@ struct Listener {
 struct ListenOptions {
   int backlog = 100;
   bool reuse_port = false;
+  bool so_keepalive = false;  // --so-keepalive: TCP keepalive probes on the connections (inherited by accept)
   bool defer_accept = true;  // TCP_DEFER_ACCEPT (--no-defer-accept turns it off)
   int chmod = -1;  // unix socket mode, -1 = leave
   int owner_uid = -1, owner_gid = -1;  // --chown-socket for unix sockets, -1 = leave

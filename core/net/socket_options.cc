@@ -23,6 +23,7 @@ bool read_socket_settings(const Config& cfg, SocketSettings* out, std::string* e
   if (!get_bounded(cfg, "listen", 100, 1, 65535, &backlog, err)) return false;
   lo.backlog = (int)backlog;
   lo.reuse_port = cfg.get_bool("reuse-port");
+  lo.so_keepalive = cfg.get_bool("so-keepalive");
   lo.defer_accept = !cfg.get_bool("no-defer-accept");
   if (cfg.has("chmod-socket")) {
     std::string m = cfg.get("chmod-socket");

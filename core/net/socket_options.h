@@ -1,4 +1,4 @@
-// The options that shape how sockets are bound, read once: --listen, --reuse-port, --chmod-socket,
+// The options that shape how sockets are bound, read once: --listen, --reuse-port, --so-keepalive, --chmod-socket,
 // --chown-socket, --umask, and --protocol (which protocol a plain --socket speaks).
 #pragma once
 

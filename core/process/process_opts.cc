@@ -95,6 +95,13 @@ bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
       return false;
     }
     log_line("setgid() to %u", gid);
+    // As uWSGI: the user's supplementary groups too (www-data in ssl-cert reads the TLS keys),
+    // unless --no-initgroups. A uid with no passwd entry keeps only its gid.
+    struct passwd* pw = has_uid && getuid() == 0 && !cfg.get_bool("no-initgroups") ? getpwuid(uid) : nullptr;
+    if (pw && initgroups(pw->pw_name, gid) != 0) {
+      *err = std::string("initgroups(") + pw->pw_name + "): " + strerror(errno);
+      return false;
+    }
   }
   if (has_uid) {
     if (setuid(uid) != 0) {

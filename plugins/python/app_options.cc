@@ -54,7 +54,14 @@ void add_app_options(Host& host) {
     return true;
   };
   host.add_option(std::move(argv));
-  flag("single-interpreter", "accepted: each process always runs one interpreter", nullptr);
+  {
+    OptionDef d;
+    d.name = "single-interpreter";
+    d.short_name = 'i';
+    d.arg = OptArg::None;
+    d.help = "accepted: each process always runs one interpreter";
+    host.add_option(std::move(d));
+  }
   flag("catch-exceptions", "send the traceback of an app's exception in the 500 body (for development only)",
        [](std::string_view v, std::string*) {
          g_catch_exceptions = v != "false" && v != "0" && v != "no" && v != "off";

@@ -56,7 +56,7 @@ class PythonPlugin : public Plugin {
       host.add_option(std::move(no));
     }
     add_app_options(host);
-    opt("enable-threads", 0, OptArg::None, "accepted for compatibility: threads always work", nullptr);
+    opt("enable-threads", 'T', OptArg::None, "accepted for compatibility: threads always work", nullptr);
     opt("py-call-osafterfork", 0, OptArg::None, "accepted: PyOS_AfterFork_Child always runs", nullptr);
     register_py_options(host);  // py_opts.cc: mounts, post-buffering, autoreload, write errors
     host.add_app_handler(0, wsgi_handler());

@@ -1,10 +1,13 @@
 """Socket options real configs use: --http11-socket (an alias of --http-socket), --protocol http for
 --socket, --chown-socket, --umask, and clear refusals of bad values."""
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import time
+
+import pytest
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
 from helpers_core import HttpReader, connect, exchange, http_get, request_bytes
@@ -80,3 +83,31 @@ def test_no_defer_accept_serves():
         assert srv.request('GET', '/')[0] == 200
     finally:
         srv.stop()
+
+
+def _server_side_timer(port):
+    """The kernel's timer column for the server's end of established connections on port."""
+    out = subprocess.run(['ss', '-tno', 'state', 'established', f'( sport = :{port} )'],
+                         capture_output=True, text=True, timeout=10).stdout
+    return out
+
+
+def test_so_keepalive_sets_keepalive_on_client_connections(uwsgi_server):
+    if not shutil.which('ss'):
+        pytest.skip('ss (iproute2) not installed')
+    for args, want in ((['--so-keepalive'], True), ([], False)):
+        srv = uwsgi_server('--wsgi-file', app_path('app.py'), *args)
+        with connect(srv.port) as s:
+            s.sendall(request_bytes())
+            assert HttpReader(s).read_response().status == 200
+            assert ('keepalive' in _server_side_timer(srv.port)) == want, args
+        srv.stop()
+
+
+def test_tcp_nodelay_and_close_on_exec_are_accepted_and_hold(uwsgi_server):
+    # uWSGI's flags; both are always so here. A program the app starts inherits no socket.
+    srv = uwsgi_server('--wsgi-file', app_path('fds_app.py'), '--tcp-nodelay', '--close-on-exec',
+                       '--master', '--processes', '1')
+    status, _, body = srv.request('GET', '/')
+    assert status == 200
+    assert 'socket:' not in body.decode(), body
