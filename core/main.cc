@@ -13,6 +13,7 @@
 #include "config/values.h"
 #include "host.h"
 #include "loop/io_epoll.h"
+#include "net/error_pages.h"
 #include "net/listener.h"
 #include "net/socket_options.h"
 #include "net/websocket_options.h"
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
   ss.limit_post = cfg.get_int("limit-post", 0);
   if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
   if (!read_static_config(cfg, &err)) return fail(err);
+  if (!read_error_pages(cfg, &err)) return fail(err);
   if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);
 
   // The plugins configure themselves (python starts its interpreter and says its version) once

@@ -14,6 +14,7 @@
 #include "log/log_master.h"
 #include "log/log_reopen.h"
 #include "log/request_log.h"
+#include "net/error_pages.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
 #include "process/pidfile.h"
@@ -146,6 +147,7 @@ void register_core_options(HostImpl& host) {
   register_log_output_options(host);
   register_log_file_options(host);
   register_static_options(host);
+  register_error_page_options(host);
 }
 
 static std::string help_names(const OptionDef& d) {

@@ -52,7 +52,7 @@ static const char* const kUwsgiOptionNames[] = {
   "emperor-tyrant", "emperor-tyrant-nofollow", "emperor-use-clone", "emperor-wrapper",
   "emperor-wrapper-fallback", "emperor-wrapper-override", "enable-metrics", "enable-proxy-protocol",
   "enable-threads", "end-blacklist", "end-for", "end-if", "end-whitelist", "endfor", "endif", "env",
-  "envdir", "error-page-403", "error-page-404", "error-page-500", "eval",
+  "envdir", "eval",
   "evil-reload-on-as", "evil-reload-on-rss",
   "exception-handler", "exec-as-emperor", "exec-as-root", "exec-as-user", "exec-as-user-atexit",
   "exec-as-vassal", "exec-asap", "exec-in-jail", "exec-post-app", "exec-post-jail", "exec-pre-app",

@@ -17,6 +17,7 @@
 
 #include "host.h"
 #include "log/log.h"
+#include "net/error_pages.h"
 #include "static/offload.h"
 #include "static/static_files.h"
 
@@ -158,6 +159,7 @@ void Connection::reset_request() {
   status_code_ = 0;
   answered_error_ = false;
   error_answered_ = false;
+  managed_ = false;
   head_bytes_ = 0;
   header_count_ = 0;
   error_.clear();
@@ -489,6 +491,7 @@ void Connection::handle_one() {
   if (!started_ && !aborted_) {
     log_line("the application returned no response for %.*s", (int)head_.find("REQUEST_URI").size(),
              head_.find("REQUEST_URI").data());
+    managed_ = true;
     answer_plain("500 Internal Server Error", "Internal Server Error\n");
   }
   if (!finish_response()) keep_alive_ = false;
@@ -525,6 +528,17 @@ bool Connection::route_error_status(int status) {
     started_ = true;
     status_code_ = status;
   }
+  error_answered_ = true;
+  return true;
+}
+
+// --error-page-NNN: the server's own answer with that status gets the page as its body
+// (text/html, as uWSGI); what its caller then writes goes nowhere, as after an --error-route
+// answer.
+bool Connection::answer_error_page(std::string_view status, const std::string& page) {
+  if (!start_response(status, {{"Content-Type", "text/html"}, {"Content-Length", std::to_string(page.size())}}))
+    return false;
+  if (!write(page.data(), page.size())) return false;
   error_answered_ = true;
   return true;
 }
@@ -667,9 +681,13 @@ bool Connection::start_response(std::string_view status, const HeaderList& app_h
     }
   if (error_answered_) return true;  // an --error-route rule answered instead: this goes nowhere
   int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+  bool managed = managed_;  // taken now: an error-route answer below is not the server's own
+  managed_ = false;
   if (code >= 400 && settings_.routing && !answered_error_ && !route_state_.error_routed &&
       routing_has_error_rules(*settings_.routing) && route_error_status(code))
     return true;
+  if (managed && !answered_error_)  // after a 413 sent for the body, nothing more goes out
+    if (const std::string* page = error_page(code)) return answer_error_page(status, *page);
   // After a 4xx sent for the body (413, 400), the app's own answer to the failed read goes
   // nowhere: the log keeps the status the client got.
   if (!answered_error_) status_code_ = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');

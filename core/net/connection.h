@@ -90,6 +90,7 @@ class Connection final : public Request {
   int core_id() const override { return core_id_; }
   int modifier1() const override { return head_.modifier1; }
   void mark_exception() override;
+  void managed_response() override { managed_ = true; }
   // WebSockets (connection_websocket.cc).
   bool websocket_handshake(std::string_view key, std::string_view origin, std::string_view proto) override;
   WsRecv websocket_recv(std::string* msg, bool* binary, bool nonblocking) override;
@@ -125,6 +126,7 @@ class Connection final : public Request {
   [[gnu::noinline]] void reject_too_large();
   [[gnu::noinline]] void reject_chunked_body(int status, const char* reason, const std::string& why);
   void linger_after_error();
+  bool answer_error_page(std::string_view status, const std::string& page);
   void linger_then_close_read(size_t max_bytes, int max_ms);
   [[gnu::noinline]] void answer_plain(const char* status, const char* body);
   size_t full_input_size() const;
@@ -183,6 +185,7 @@ class Connection final : public Request {
   bool exception_ = false;
   bool offloaded_ = false;  // an offload thread sends the body and owns fd_ (--offload-threads)
   bool error_answered_ = false;  // an --error-route rule answered: the app's response is dropped
+  bool managed_ = false;  // the next start_response() is the server's own answer (--error-page-NNN)
   long long declared_length_ = -1;
   long long body_written_ = 0;
   int status_code_ = 0;

@@ -32,6 +32,7 @@ void refuse(Request& req, const std::string& why) {
   std::string_view uri = req.find_var("REQUEST_URI");
   log_line("static: refused %.*s: %s", (int)uri.size(), uri.data(), why.c_str());
   static const char body[] = "Forbidden\n";
+  req.managed_response();  // --error-page-403 replaces the body
   if (req.start_response("403 Forbidden", {{"Content-Type", "text/plain"}, {"Content-Length", "10"}}))
     req.write(body, sizeof body - 1);
 }

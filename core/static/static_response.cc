@@ -199,6 +199,7 @@ StaticResult send_static_file(Request& req, const StaticConfig& c, const std::st
       int e = errno;
       if (fd >= 0) close(fd);
       log_line("static: cannot open %s: %s", path.c_str(), strerror(e));
+      req.managed_response();  // --error-page-403 replaces the body
       if (req.start_response("403 Forbidden", {{"Content-Type", "text/plain"}, {"Content-Length", "10"}}))
         req.write("Forbidden\n", 10);
       return StaticResult::kRefused;

@@ -128,6 +128,11 @@ class Request {
     (void)code, (void)reason;
     return false;
   }
+
+  // The next start_response() is the server's own answer (no app loaded, the app raised, no
+  // such mountpoint), not the app's: uWSGI's "managed" responses, which --error-page-403/404/500
+  // replace. Appended with a default after ABI 1, as the websocket calls were.
+  virtual void managed_response() {}
 };
 
 // An application plugin (python) handles requests whose modifier1 it registered for.

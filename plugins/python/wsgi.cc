@@ -189,8 +189,10 @@ fail:
   return nullptr;
 }
 
-void send_error(Request& req, const char* status, const char* body) {
+void send_error(Request& req, const char* status, const char* body, bool managed = true) {
   if (req.headers_sent()) return;
+  // The server's own answer, not the app's: --error-page-NNN may replace its body.
+  if (managed) req.managed_response();
   size_t len = strlen(body);
   HeaderList h{{"Content-Type", "text/plain"}, {"Content-Length", std::to_string(len)}};
   if (req.start_response(status, h)) req.write(body, len);
@@ -221,7 +223,7 @@ std::string describe(Request& req) {
     // --catch-exceptions: the traceback goes to the client too (once the headers are out, the
     // response is cut short as without it: appending text would corrupt the body).
     std::string body = "uWSGI exceptions catcher for \"" + describe(req) + "\"\n\n" + tb;
-    send_error(req, "500 Internal Server Error", body.c_str());
+    send_error(req, "500 Internal Server Error", body.c_str(), false);  // the traceback was asked for
     return;
   }
   if (!r || !r->sent) send_error(req, "500 Internal Server Error", "Internal Server Error\n");
