@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   // SIGUSR1/SIGUSR2 only ever report (master.cc, worker.cc): one that comes while the server is
   // still starting (loading apps) must not kill it.
   ignore_report_signals();
+  defer_reload_signal();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   // Its lines are shown only if it fails: the reloaded server logs its start-up itself.
