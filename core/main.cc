@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   // SIGUSR1/SIGUSR2 only ever report (master.cc, worker.cc): one that comes while the server is
   // still starting (loading apps) must not kill it.
   ignore_report_signals();
+  defer_reload_signal();
   // A reload's dry run (Master::start_config_check): parse and check everything, start nothing.
   const bool check_only = getenv(kConfigCheckEnv) != nullptr;
   // Its lines are shown only if it fails: the reloaded server logs its start-up itself.
@@ -134,8 +135,9 @@ int main(int argc, char** argv) {
   if (!check_only) warn_router_options(cfg);
   for (auto& e : cfg.all("env")) {
     size_t eq = e.find('=');
-    if (eq == std::string::npos) return fail("--env wants NAME=VALUE, not \"" + e + "\"");
-    setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+    if (eq == 0 || e.empty()) return fail("--env wants NAME=VALUE (or NAME to unset it), not \"" + e + "\"");
+    if (eq == std::string::npos) unsetenv(e.c_str());  // as uWSGI (putenv("NAME") removes NAME)
+    else setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
   }
   if (!check_hooks(cfg, &err)) return fail(err);
   // Hooks run in a real start (and again after a reload's re-exec), never in the reload's dry run.

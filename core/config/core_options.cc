@@ -65,7 +65,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
   host.add_option(make_option("disable-logging", 'L', N, "no per-request log lines"));
   host.add_option(make_option("logto", 0, R, "log to this file"));
-  host.add_option(make_option("env", 0, R, "set an environment variable (NAME=VALUE)"));
+  host.add_option(make_option("env", 0, R, "set an environment variable (NAME=VALUE); NAME alone unsets it"));
   host.add_option(make_option("master", 'M', N, "run a master process that supervises the workers"));
   host.add_option(make_option("processes", 'p', R, "number of worker processes", {"workers"}, true));
   host.add_option(make_option("threads", 0, R,

@@ -18,6 +18,8 @@ void register_log_options(HostImpl& host) {
   host.add_option(make_option("log-x-forwarded-for", 0, N,
                               "%(addr) and the default line show the X-Forwarded-For value"));
   host.add_option(make_option("memory-report", 'm', N, "RSS and address space size in each request log line"));
+  host.add_option(make_option("log-micros", 0, N,
+                              "request log lines give the response time in microseconds (\"in N micros\")"));
   host.add_option(make_option("log-4xx", 0, N, "log requests answered 4xx even with --disable-logging"));
   host.add_option(make_option("log-5xx", 0, N, "log requests answered 5xx even with --disable-logging"));
   host.add_option(make_option("log-slow", 0, R,
@@ -74,6 +76,7 @@ bool read_request_log_config(const Config& cfg, RequestLogConfig* out, std::stri
     return false;
   out->x_forwarded_for = cfg.get_bool("log-x-forwarded-for");
   out->memory_report = cfg.get_bool("memory-report");
+  out->micros = cfg.get_bool("log-micros");
   if (cfg.has("log-format")) {
     auto f = std::make_shared<LogFormat>();
     if (!f->compile(cfg.get("log-format"), err, routed_logvars(cfg))) {

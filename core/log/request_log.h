@@ -1,6 +1,6 @@
 // Which requests get a log line, and in which shape: --disable-logging and its exceptions
 // (--log-4xx, --log-5xx, --log-slow, --log-big, --log-zero), --log-format, --memory-report,
-// --log-x-forwarded-for. Read once at start-up; the connection asks it after each request.
+// --log-x-forwarded-for, --log-micros. Read once at start-up; the connection asks it after each request.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,7 @@ struct RequestLogConfig {
   long long big_bytes = 0;       // --log-big: 0 = off
   bool x_forwarded_for = false;  // --log-x-forwarded-for
   bool memory_report = false;    // --memory-report
+  bool micros = false;           // --log-micros: the default line's time in microseconds
   std::shared_ptr<const LogFormat> format;  // null: the default line
 
   // Some request may be logged (false only under --disable-logging without exceptions).

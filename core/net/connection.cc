@@ -1011,8 +1011,9 @@ void Connection::log_request() {
   line.append(" => generated ");
   num(line, body_written_);
   line.append(" bytes in ");
-  num(line, (long long)(us / 1000));
-  line.append(head_.http_minor == 0 ? " msecs (HTTP/1.0 " : " msecs (HTTP/1.1 ");
+  num(line, (long long)(lc.micros ? us : us / 1000));
+  line.append(lc.micros ? " micros" : " msecs");
+  line.append(head_.http_minor == 0 ? " (HTTP/1.0 " : " (HTTP/1.1 ");
   num(line, status_code_);
   line.push_back(')');
   if (exception_ && !failed_) line.append(" [exception]");

@@ -174,6 +174,10 @@ class Master {
     sa.sa_flags = SA_RESTART;
     for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGTSTP})
       sigaction(sig, &sa, nullptr);
+    if (early_reload_requested()) {
+      log_line("SIGHUP received during start-up: reloading now");
+      g_got_hup = 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     set_procname(cfg, 0);
     std::string err;

@@ -123,6 +123,19 @@ void ignore_report_signals() {
   for (int sig : {SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
 }
 
+static volatile sig_atomic_t g_early_reload = 0;
+static void note_early_reload(int) { g_early_reload = 1; }
+
+void defer_reload_signal() {
+  struct sigaction sa {};
+  sa.sa_handler = note_early_reload;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+bool early_reload_requested() { return g_early_reload != 0; }
+
 void keep_process_name(const char* argv0) {
   char comm[32] = {0};
   int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);

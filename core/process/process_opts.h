@@ -24,6 +24,13 @@ void keep_process_name(const char* argv0);
 // programs the app starts meanwhile would inherit across exec).
 void ignore_report_signals();
 
+// SIGHUP (a graceful reload) from the start of main() until the master handles it: noted, not
+// fatal (its default action), since the pidfile names the process before the apps have loaded
+// (`uwsgi --reload PIDFILE`, a logrotate or systemd reload right after a start). The master
+// reloads once it runs when early_reload_requested().
+void defer_reload_signal();
+bool early_reload_requested();
+
 // Set in the environment of a reload's dry run: main() reads and checks the whole configuration
 // (ini files, argv, environment) as a start would, loads the apps, and exits 0 before binding.
 inline constexpr const char* kConfigCheckEnv = "UWSGI_RELOAD_CONFIG_CHECK";

@@ -422,7 +422,7 @@ bool decode_spool_file(std::string_view d, SpoolTask* t, std::string* err) {
 }
 
 void register_spooler_options(HostImpl& host) {
-  host.add_option(make_option("spooler", 0, OptArg::Required,
+  host.add_option(make_option("spooler", 'Q', OptArg::Required,
                               "run a spooler on DIR (created if missing; several allowed): tasks from uwsgi.spool() "
                               "run there one by one"));
   host.add_option(make_option("spooler-processes", 0, OptArg::Required, "spooler processes per --spooler dir (default 1)",

@@ -107,6 +107,15 @@ def test_time_variables(uwsgi_server):
     assert re.fullmatch(r'\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}', ft)
 
 
+def test_log_micros_in_the_default_line(uwsgi_server):
+    # uWSGI's --log-micros: "generated N bytes in T micros (HTTP/1.1 200)".
+    srv = uwsgi_server('--wsgi-file', APP, '--log-micros')
+    srv.request('GET', '/sleep/120')
+    [line] = wait_lines(srv, r'generated')
+    m = re.search(r' => generated \d+ bytes in (\d+) micros \(HTTP/1\.1 200\)$', line)
+    assert m and 120000 <= int(m.group(1)) < 5000000, line
+
+
 def test_logformat_strftime_and_log_date(uwsgi_server):
     srv = uwsgi_server('--wsgi-file', APP, '--log-date=%Y-%m-%d@%H', '--logformat-strftime',
                        '--log-format', 'LOG ftime=%(ftime) uri=%(uri)')

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, app_path, free_port, start_uwsgi
+from helpers_core import wait_for
 
 APP = app_path('ops_app.py')
 ASYNC = ['--plugins', 'fcontext', '--fcontext', '--async', '10']
@@ -345,14 +346,22 @@ def test_stats_on_a_unix_socket(ops, tmp_path):
     path = tmp_path / 'stats.sock'
     srv, _ = ops('--master', '--processes', '1', '--stats', str(path))
     assert get(srv, '/')[0] == 200
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(str(path))
-        data = b''
-        while chunk := s.recv(65536):
-            data += chunk
-    st = json.loads(data)
-    assert st['workers'][0]['requests'] == 1
+
+    def unix_stats():
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(path))
+            data = b''
+            while chunk := s.recv(65536):
+                data += chunk
+        return json.loads(data)
+
+    # The worker counts a request once its response is sent (as uWSGI does, when it closes the
+    # request): right after the client has read it, the count may still be 0.
+    counts = []
+    assert wait_for(lambda: counts.append(unix_stats()['workers'][0]['requests']) or counts[-1] >= 1,
+                    timeout=10)
+    assert counts[-1] == 1, counts
 
 
 def test_stats_busy_worker_and_http(ops):
@@ -365,7 +374,8 @@ def test_stats_busy_worker_and_http(ops):
     assert st['workers'][0]['status'] == 'busy'
     assert st['workers'][0]['cores'][0]['in_request'] == 1
     t.join()
-    assert read_stats(sport, http=True)['workers'][0]['status'] == 'idle'
+    # Idle once the worker has finished the request, which is after the client has the response.
+    assert wait_for(lambda: read_stats(sport, http=True)['workers'][0]['status'] == 'idle', timeout=10)
 
 
 # ---- signal framework -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 `--pidfile` is written before --uid/--gid drop privileges (so /run works), `--pidfile2` after,
 `--safe-pidfile`/`--safe-pidfile2` by rename; `uwsgi --reload PIDFILE`, `uwsgi --stop PIDFILE`."""
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import app_path, base_args, uwsgi_binary
+from helpers_core import wait_for
 
 
 def _cli(*args):
@@ -30,7 +32,6 @@ def test_reload_and_stop_signal_the_pid_in_the_pidfile(uwsgi_server, tmp_path):
     srv = uwsgi_server('--wsgi-file', app_path('app.py'), '--master', '--processes', '1',
                        '--pidfile', pidfile)
     assert pidfile.read_text().strip() == str(srv.proc.pid)
-    # The socket accepts before the master runs; a SIGHUP before then is not a reload (yet).
     assert srv.wait_log('spawned worker 1')
     assert _cli('--reload', pidfile) == (0, '')
     assert srv.wait_log('graceful reload', timeout=10), srv.log()
@@ -42,6 +43,47 @@ def test_reload_and_stop_signal_the_pid_in_the_pidfile(uwsgi_server, tmp_path):
     assert _cli('--stop', pidfile) == (0, '')
     assert _wait_exit(srv.proc) == 0
     assert srv.wait_log('shutting down')
+
+
+SLOW_LOADING_APP = """import time
+time.sleep(1.5)  # the pidfile names the master while this loads, before its loop runs
+
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'ok']
+"""
+
+
+def test_sighup_during_start_up_reloads_and_never_kills(uwsgi_server, tmp_path):
+    # `uwsgi --reload PIDFILE` (or a logrotate/systemd reload) right after a start: SIGHUP is a
+    # graceful reload whenever it comes; its default action (death) used to end the server.
+    app, pidfile = tmp_path / 'slow_load.py', tmp_path / 'master.pid'
+    app.write_text(SLOW_LOADING_APP)
+    srv = uwsgi_server('--wsgi-file', app, '--master', '--processes', '1', '--pidfile', pidfile,
+                       wait=False)
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline and srv.proc.poll() is None:
+        time.sleep(0.002)
+    assert pidfile.exists(), srv.log()
+    for _ in range(3):  # while the app loads (1.5 s): the master's loop does not run yet
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        time.sleep(0.05)
+    assert srv.wait_log('graceful reload', timeout=15), srv.log()
+    deadline = time.monotonic() + 20
+    while srv.log().count('spawned worker 1') < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert srv.proc.poll() is None, srv.log()
+    assert srv.log().count('spawned worker 1') >= 2, srv.log()
+    assert wait_for(lambda: _serves(srv)), srv.log()
+    assert srv.proc.poll() is None and srv.log().count('graceful reload') == 1, srv.log()
+
+
+def _serves(srv):
+    try:
+        return srv.request('GET', '/', timeout=2)[2] == b'ok'
+    except Exception:  # refused, reset or cut while the reload swaps the workers
+        return False
 
 
 def test_signal_commands_name_the_problem(tmp_path):

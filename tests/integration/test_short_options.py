@@ -1,6 +1,6 @@
 """uWSGI's one-letter options that tutorials use: -T (enable-threads), -i (single-interpreter),
 -m (memory-report), -r (reaper), -C[MODE] (chmod-socket, the mode attached as getopt wants it),
--x/-j/-y FILE (xml, json, yaml config files)."""
+-x/-j/-y FILE (xml, json, yaml config files), -Q DIR (spooler)."""
 import json
 import os
 import socket
@@ -65,3 +65,11 @@ def test_x_j_y_load_config_files(uwsgi_server, tmp_path):
         srv = uwsgi_server(flag, f, http=False, port=port)
         assert srv.request('GET', '/')[0] == 200, flag
         srv.stop()
+
+
+def test_Q_is_the_spooler(uwsgi_server, tmp_path):
+    spool = tmp_path / 'spool'
+    srv = uwsgi_server('--wsgi-file', app_path('app.py'), '--master', '-Q', spool)
+    assert srv.wait_log('spawned the uWSGI spooler', timeout=10), srv.log()
+    assert spool.is_dir()
+    assert srv.request('GET', '/')[0] == 200
