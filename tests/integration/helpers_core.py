@@ -384,3 +384,17 @@ def pids_in(path):
         return [int(x) for x in Path(path).read_text().split()]
     except (OSError, ValueError):
         return []
+
+
+def get_json(srv, path):
+    """GET path from a started server; asserts 200 and returns the decoded JSON body."""
+    status, _, body = srv.request('GET', path)
+    assert status == 200, (status, body, srv.log()[-2000:])
+    return json.loads(body)
+
+
+def get_result(srv, path):
+    """get_json() of a test app answering {'r': result} or {'error': text}: the result."""
+    out = get_json(srv, path)
+    assert 'error' not in out, out
+    return out['r']

@@ -1,20 +1,14 @@
 """Mules: --mule SCRIPT, --mules N, --farm; uwsgi.mule_msg / mule_get_msg / farm_msg, @mulefunc and
 @farm; a killed mule is respawned; mules stop with the server; bad values stop start-up."""
-import json
 import os
 import signal
 import subprocess
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
 from helpers_core import wait_for, file_lines
+from helpers_core import get_json as get
 
 APP = app_path('mule_app.py')
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    return json.loads(body)
 
 
 def mule_pids(srv):

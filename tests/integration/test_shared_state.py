@@ -1,21 +1,15 @@
 """--locks and --cache2 across real workers: the cache is one for every worker and survives a
 worker's death, store= keeps it across a restart, uwsgi.lock() (@lock) excludes across workers
 under load, and bad --cache2 values stop start-up naming the key."""
-import json
 import os
 import subprocess
 import threading
 import time
 
 from conftest import app_path, base_args, free_port, start_uwsgi, uwsgi_binary
+from helpers_core import get_json as get
 
 APP = app_path('shared_state_app.py')
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    return json.loads(body)
 
 
 def test_cache_is_shared_by_every_worker_and_survives_a_worker_death(tmp_path):

@@ -10,6 +10,7 @@ import time
 
 from conftest import app_path, base_args, start_uwsgi, uwsgi_binary
 from helpers_core import wait_for, file_lines
+from helpers_core import get_result as get
 
 APP = app_path('spooler_app.py')
 
@@ -25,14 +26,6 @@ def start(tmp_path, *extra, env=None, freq='1'):
     e.update(env or {})
     return start_uwsgi(['--master', '--wsgi-file', APP, '--spooler', str(tmp_path / 'spool'),
                         '--spooler-frequency', freq] + list(extra), env=e, timeout=15)
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    out = json.loads(body)
-    assert 'error' not in out, out
-    return out['r']
 
 
 def test_task_runs_with_body_and_file_format(tmp_path):

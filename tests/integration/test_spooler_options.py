@@ -1,22 +1,14 @@
 """Spooler options beyond --spooler: --spooler-external (write to another instance's spool dir, run
 no spooler here), --spooler-chdir, --spooler-import (and --import with --lazy-apps) in the spooler
 process, --spooler-quiet, --touch-spoolers-reload."""
-import json
 import os
 import time
 
 from conftest import app_path, start_uwsgi
 from helpers_core import wait_for, file_lines
+from helpers_core import get_result as get
 
 APP = app_path('tasks_app.py')
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    out = json.loads(body)
-    assert 'error' not in out, out
-    return out['r']
 
 
 def start(tmp_path, *args):

@@ -3,7 +3,6 @@
 (inherited by the mules and the spooler); uwsgi.signal() in a worker reaches them: a plain mule and
 a script mule waiting in uwsgi.mule_get_msg() run them, the spooler between tasks. uwsgi.signal()
 in a mule reaches the master, which routes it."""
-import json
 import os
 import signal
 import time
@@ -11,16 +10,9 @@ import time
 from conftest import app_path, free_port, start_uwsgi
 from helpers_core import wait_for, file_lines
 from test_operations import read_stats
+from helpers_core import get_result as get
 
 APP = app_path('tasks_app.py')
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    out = json.loads(body)
-    assert 'error' not in out, out
-    return out['r']
 
 
 def received(tmp_path):

@@ -2,7 +2,6 @@
 uWSGI has them (caches: name, hash, hashsize, keysize, max_items, blocks, blocksize, items, hits,
 miss, full, last_modified_at; spoolers: dir, pid, tasks, respawns, running) plus the queued tasks
 and the mules (id, pid, signals, respawn_count, farms)."""
-import json
 import os
 import signal
 import time
@@ -10,16 +9,9 @@ import time
 from conftest import app_path, free_port, start_uwsgi
 from helpers_core import wait_for, file_lines
 from test_operations import read_stats
+from helpers_core import get_result as get
 
 APP = app_path('tasks_app.py')
-
-
-def get(srv, path):
-    status, _, body = srv.request('GET', path)
-    assert status == 200, (status, body, srv.log()[-2000:])
-    out = json.loads(body)
-    assert 'error' not in out, out
-    return out['r']
 
 
 def stats(port, http=False):
