@@ -49,10 +49,20 @@ def app_path(name):
     return str(APPS / name)
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never one this test process was given before: two
+    calls before either port is bound (an HTTP and a stats socket) could get the same one."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError('no fresh loopback port in 100 tries')
 
 
 class Server:
