@@ -22,19 +22,11 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-fail() { echo "$1" >&2; for f in "$TMP"/*.log; do echo "== $f"; tail -5 "$f"; done >&2; exit 1; }
+. "$TOP/bench/lib.sh"  # fail, free_port, wait_port
 mkdir -p "$TMP/www"
 truncate -s 100M "$TMP/www/big.bin"  # sparse: the page cache serves it, no disk in the way
 printf 'def application(e, s):\n    s("200 OK", [("Content-Length", "2")])\n    return [b"ok"]\n' > "$TMP/app.py"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "nothing listens on $1"
-}
 rps() { wrk -t1 -c10 -d"${SECS}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
