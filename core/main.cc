@@ -20,6 +20,8 @@
 #include "log/log.h"
 #include "process/cheaper.h"
 #include "process/daemons.h"
+#include "process/emperor.h"
+#include "process/emperor_link.h"
 #include "process/hooks.h"
 #include "process/master_fifo.h"
 #include "process/limits.h"
@@ -75,12 +77,13 @@ int main(int argc, char** argv) {
   register_spooler_options(host);
   register_daemon_options(host);
   register_master_fifo_options(host);
+  register_emperor_options(host);
   register_routing_options(host);
   host.add_io_engine("epoll", [](Host&) { return make_epoll_io_engine(); });
 
   EarlyConfig early;
   std::string err;
-  if (!scan_early(argc, argv, &early, &err)) return fail(err);
+  if (!scan_early(argc, argv, &early, &err, &host.registry())) return fail(err);
   bool help_markdown = false;
   const char* manifest_of = nullptr;  // hidden: the build asks a fresh plugin for its manifest
   for (int i = 1; i < argc; i++) {
@@ -145,6 +148,17 @@ int main(int argc, char** argv) {
   if (!hooks("asap")) return fail(err);
   if (cfg.has("chdir") && chdir(cfg.get("chdir").c_str()) != 0)
     return fail("cannot chdir to " + cfg.get("chdir") + ": " + strerror(errno));
+  if (cfg.has("emperor")) {
+    // The Emperor serves nothing itself: its vassals do (process/emperor.h).
+    for (const char* opt : {"socket", "http-socket", "http", "https"})
+      if (cfg.has(opt))
+        return fail(std::string("--emperor with --") + opt +
+                    ": the Emperor serves no app itself; put the socket in a vassal's file");
+    EmperorSettings es;
+    if (!read_emperor_settings(cfg, argv[0], &es, &err)) return fail(err);
+    if (!check_only) procname_init(cfg, argc, argv);
+    return check_only ? 0 : run_emperor(es);
+  }
   // Locks and caches exist before any app loads or any process forks.
   if (!setup_shared_state(cfg, check_only, &err)) return fail(err);
   if (!configure_cron(cfg, &err)) return fail(err);
@@ -160,6 +174,10 @@ int main(int argc, char** argv) {
     std::vector<DaemonSpec> daemons;
     if (!read_daemon_specs(cfg, &daemons, &err)) return fail(err);
     // Daemons and the master fifo are the master's: asking for them asks for a master.
+    if (!setup.master && is_vassal()) {
+      log_line("a vassal runs a master (its Emperor talks to it): enabling --master");
+      setup.master = true;
+    }
     if (!setup.master && (!daemons.empty() || cfg.has("master-fifo"))) {
       log_line("%s need a master process: enabling --master",
                daemons.empty() ? "--master-fifo" : "attached daemons");

@@ -194,7 +194,7 @@ static const char* env_option_name(const char* entry, std::string* name) {
 // The options that name a config file (and the file's kind; "" = by extension).
 static bool is_config_option(const std::string& name, std::string* kind) { return is_include_key(name, kind); }
 
-bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
+bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const OptionRegistry* known) {
   set_exec_includes(ExecIncludes::kRecord);  // parse_config replays what the commands printed
   ConfigInterpreter in(nullptr);
   for (char** e = environ; e && *e; e++) {
@@ -232,6 +232,13 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err) {
     }
     std::string kind;
     bool config = is_config_option(name, &kind);
+    if (!config && !has_value && known && i + 1 < argc) {
+      const RegisteredOption* o = known->find(name);
+      if (o && o->def.arg == OptArg::Required && o->def.name != "plugins" && o->def.name != "plugin-dir") {
+        i++;  // its value
+        continue;
+      }
+    }
     if (config || name == "plugins" || name == "plugin" || name == "plugin-dir" || name == "plugins-dir") {
       if (!has_value) {
         if (i + 1 >= argc) {

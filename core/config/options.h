@@ -68,7 +68,9 @@ struct EarlyConfig {
   std::vector<std::string> plugin_dirs;
   bool help = false, version = false;
 };
-bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err);
+// known (the options registered so far): the word after --NAME when NAME takes a value is that
+// value, never a config file (`--emperor "/etc/uwsgi/*.ini"`).
+bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const OptionRegistry* known = nullptr);
 
 // Finds the plugin that owns an option (or engine) nobody registered yet and loads it, before any
 // option is applied (core/plugin_autoload.*). parse_config calls it for every option it reads.

@@ -29,10 +29,12 @@
 #include "process/status_report.h"
 #include "process/cheaper.h"
 #include "process/daemons.h"
+#include "process/emperor_link.h"
 #include "process/hooks.h"
 #include "process/master_fifo.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "process/sd_notify.h"
 #include "process/touch_reload.h"
 
 namespace uwsgi {
@@ -77,7 +79,14 @@ static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
     if (id == 1) run_hooks(cfg, "accepting1-once", &err);
   }
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
+  if (!forked) {
+    // No master: this process is the server. Its stop handlers first, so a stop right after
+    // READY=1 is still a graceful one (and says STOPPING=1).
+    worker_install_signals();
+    sd_notify("READY=1\nSTATUS=uWSGI is ready");
+  }
   int rc = w.run();
+  if (!forked) sd_notify("STOPPING=1\nSTATUS=stopping");
   for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
   return rc;
 }
@@ -206,6 +215,7 @@ class Master {
     daemons_.configure(std::move(specs), s_.reload_mercy_s);
     log_line("master process (pid %d) spawning %d worker(s), %s loop engine", (int)getpid(),
              cheaper_.enabled() ? cheaper_.kept() : s_.processes, s_.engines.loop.c_str());
+    if (emperor_.open()) emperor_.send(emperor_msg::kSpawned);
     daemons_.start_all(now_ms());
     for (int i = 1; i <= s_.processes; i++)
       if (!cheaper_.is_cheap(i)) spawn(i);
@@ -221,6 +231,7 @@ class Master {
       if (sf.inotify_fd() >= 0) pfds.push_back({sf.inotify_fd(), POLLIN, 0});
       if (stats_.fd() >= 0) pfds.push_back({stats_.fd(), POLLIN, 0});
       if (fifo_.fd() >= 0) pfds.push_back({fifo_.fd(), POLLIN, 0});
+      if (emperor_.fd() >= 0) pfds.push_back({emperor_.fd(), POLLIN, 0});
       poll(pfds.data(), pfds.size(), mode_ == kRunning ? sf.run_timers(200) : 200);
       char buf[64];
       while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
@@ -246,6 +257,7 @@ class Master {
         report_cores(0);
       }
       for (char c : fifo_.read_commands()) fifo_command(c);
+      emperor_command(emperor_.read());
       if (g_got_tstp) {
         g_got_tstp = 0;
         toggle_pause();  // uWSGI: SIGTSTP pauses the workers
@@ -296,6 +308,7 @@ class Master {
           case TouchAction::kNone: break;
         }
         step_chain_reload();
+        announce_ready();
         check_recycling(now);
         cron_tick([&sf](int num) { sf.route(num); });
         mules_tick(now);
@@ -343,6 +356,7 @@ class Master {
   void begin(Mode m, int sig) {
     if (paused_) toggle_pause();  // stopped workers could not finish
     mode_ = m;
+    sd_notify(m == kShutdown ? "STOPPING=1\nSTATUS=stopping" : "RELOADING=1\nSTATUS=reloading");
     killed_ = false;
     deadline_ms_ = now_ms() + (uint64_t)s_.reload_mercy_s * 1000;
     log_line(m == kShutdown ? "shutting down: stopping %d worker(s)" : "graceful reload: stopping %d worker(s)",
@@ -362,6 +376,46 @@ class Master {
     if (m == kShutdown)
       for (auto& r : routers_)
         r.signal(r.stop_signal);
+  }
+
+  // Once every worker (but those --cheaper keeps stopped) has its app: systemd's READY=1 and the
+  // Emperor's "accepting"; after the first request, the Emperor's "loyal". A reload's re-exec is a
+  // new Master: it says both again.
+  void announce_ready() {
+    if (!ready_sent_) {
+      for (int i = 1; i <= s_.processes; i++)
+        if (!cheaper_.is_cheap(i) && (slots_[i].pid <= 0 || !scoreboard().worker(i).apps_loaded.load())) return;
+      ready_sent_ = true;
+      sd_notify("READY=1\nSTATUS=uWSGI is ready");
+      emperor_.send(emperor_msg::kAccepting);
+    }
+    if (!loyal_sent_ && emperor_.fd() >= 0) {
+      for (int i = 1; i <= s_.processes; i++)
+        if (scoreboard().worker(i).requests.load() > 0) {
+          loyal_sent_ = true;
+          emperor_.send(emperor_msg::kLoyal);
+          return;
+        }
+    }
+  }
+
+  // A vassal's master: what its Emperor asks (emperor_link.h).
+  void emperor_command(EmperorLink::Command c) {
+    switch (c) {
+      case EmperorLink::Command::kNone: break;
+      case EmperorLink::Command::kStop:
+        log_line("the Emperor asks this vassal to stop");
+        if (mode_ != kShutdown) begin(kShutdown, SIGINT);
+        break;
+      case EmperorLink::Command::kReload:
+        log_line("the Emperor asks this vassal to reload");
+        if (mode_ == kRunning && check_pid_ == 0) start_config_check();  // as SIGHUP
+        break;
+      case EmperorLink::Command::kLost:
+        log_line("the Emperor is gone: shutting down");
+        if (mode_ != kShutdown) begin(kShutdown, SIGINT);
+        break;
+    }
   }
 
   int routers_alive() const {
@@ -837,6 +891,8 @@ class Master {
   MasterFifo fifo_;
   bool brutal_reload_ = false;  // the reload the running config check leads to kills the workers
   bool paused_ = false;
+  EmperorLink emperor_;  // this master is a vassal's (UWSGI_EMPEROR_FD)
+  bool ready_sent_ = false, loyal_sent_ = false;
 };
 
 }  // namespace

@@ -15,7 +15,8 @@ static char* g_area = nullptr;  // argv[0] .. the end of the last argv/environ s
 static size_t g_area_len = 0;
 
 static bool wants_names(const Config& cfg) {
-  return cfg.get_bool("auto-procname") || cfg.has("procname") || cfg.has("procname-master");
+  return cfg.get_bool("auto-procname") || cfg.has("procname") || cfg.has("procname-master") ||
+         cfg.has("emperor-procname");
 }
 
 void procname_init(const Config& cfg, int argc, char** argv) {
@@ -58,6 +59,14 @@ void set_procname(const Config& cfg, int worker_id) {
   else if (cfg.get_bool("auto-procname"))
     base = worker_id == 0 ? "uWSGI master" : "uWSGI worker " + std::to_string(worker_id);
   apply_title(cfg, base);
+}
+
+void set_procname_exact(const std::string& title) {
+  prctl(PR_SET_NAME, title.c_str());
+  if (!g_area || g_area_len < 2) return;
+  size_t n = std::min(title.size(), g_area_len - 1);
+  memcpy(g_area, title.data(), n);
+  memset(g_area + n, 0, g_area_len - n);
 }
 
 void set_procname_title(const std::string& title) {

@@ -17,5 +17,7 @@ void set_procname(const Config& cfg, int worker_id);
 // Another process of the master names itself ("uWSGI mule 1") with --auto-procname (and the
 // prefix / append options); nothing otherwise.
 void set_procname_title(const std::string& title);
+// This exact name, whatever the other options say (--emperor-procname).
+void set_procname_exact(const std::string& title);
 
 }  // namespace uwsgi

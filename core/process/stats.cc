@@ -221,10 +221,14 @@ static void read_http_head(int fd) {
 }
 
 void StatsServer::serve(const StatsFacts& f) {
+  serve([&f] { return stats_json(f); });
+}
+
+void StatsServer::serve(const std::function<std::string()>& make_body) {
   for (int i = 0; i < 16; i++) {
     int c = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) return;
-    std::string body = stats_json(f);
+    std::string body = make_body();
     std::string out;
     if (http_) {
       read_http_head(c);

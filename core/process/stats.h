@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,8 @@ class StatsServer {
   int fd() const { return fd_; }
   // Accept pending clients and answer each (bounded by short timeouts: never stalls the master).
   void serve(const StatsFacts& f);
+  // The same for any JSON document (the Emperor's): make_body runs once per client.
+  void serve(const std::function<std::string()>& make_body);
 
  private:
   int fd_ = -1;

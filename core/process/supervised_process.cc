@@ -35,6 +35,7 @@ const char* process_kind_name(ProcessKind k) {
     case ProcessKind::kMule: return "mule";
     case ProcessKind::kSpooler: return "spooler";
     case ProcessKind::kDaemon: return "daemon";
+    case ProcessKind::kVassal: return "vassal";
   }
   return "process";
 }

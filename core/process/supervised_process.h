@@ -40,8 +40,9 @@ class Backoff {
   int streak_ = 0;
 };
 
-enum class ProcessKind { kWorker, kRouter, kMule, kSpooler, kDaemon };
-const char* process_kind_name(ProcessKind k);  // "worker", "router", "mule", "spooler", "daemon"
+enum class ProcessKind { kWorker, kRouter, kMule, kSpooler, kDaemon, kVassal };
+// "worker", "router", "mule", "spooler", "daemon", "vassal" (an Emperor's instance)
+const char* process_kind_name(ProcessKind k);
 
 // What a reload does to it.
 enum class OnReload {

@@ -411,13 +411,13 @@ def test_ambiguous_option_prefix_names_the_candidates():
 
 def test_a_uwsgi_option_this_server_lacks_is_an_error_not_a_placeholder(tmp_path):
     # uWSGI keeps a file key that is no option as a placeholder; a real uWSGI option we do not
-    # have (here the Emperor) must not be silently "kept": the server would not do what the
-    # config says.
-    ini = tmp_path / 'emperor.ini'
-    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{free_port()}\nwsgi-file = {APP}\nemperor = /etc/uwsgi/vassals\n')
+    # have (here the Emperor's Tyrant mode) must not be silently "kept": the server would not do
+    # what the config says.
+    ini = tmp_path / 'tyrant.ini'
+    ini.write_text(f'[uwsgi]\nhttp-socket = 127.0.0.1:{free_port()}\nwsgi-file = {APP}\nemperor-tyrant = true\n')
     rc, out = run_fail(['--ini', ini])
     assert rc != 0 and 'bound on' not in out, out
-    assert '"emperor" is a uWSGI option this server does not support yet' in out and f'{ini}:4' in out, out
+    assert '"emperor-tyrant" is a uWSGI option this server does not support yet' in out and f'{ini}:4' in out, out
 
 
 def test_a_whole_uwsgi_option_name_is_not_read_as_a_prefix():

@@ -404,6 +404,20 @@ TEST(ScanEarly, PluginsMissingValue) {
   EXPECT_NE(err.find("--plugins"), std::string::npos) << err;
 }
 
+TEST(ScanEarly, AKnownOptionsValueIsNoConfigFile) {
+  // `--emperor "/etc/uwsgi/*.ini"`: the glob is --emperor's value, not an ini to read now.
+  uwsgi::OptionRegistry reg;
+  std::string err;
+  ASSERT_TRUE(reg.add(uwsgi::make_option("emperor", 0, uwsgi::OptArg::Required, "x"), "core", &err)) << err;
+  ASSERT_TRUE(reg.add(uwsgi::make_option("plugins", 0, uwsgi::OptArg::Required, "x", {"plugin"}), "core", &err));
+  Argv a({"--emperor", "/nonexistent/dir/*.ini", "--plugin", "ugreen"});
+  uwsgi::EarlyConfig ec;
+  ASSERT_TRUE(uwsgi::scan_early(a.argc(), a.argv(), &ec, &err, &reg)) << err;
+  EXPECT_EQ(ec.plugins, (std::vector<std::string>{"ugreen"}));
+  // Without the registry the word looks like a positional ini (uwsgi app.ini): it is read.
+  EXPECT_FALSE(uwsgi::scan_early(a.argc(), a.argv(), &ec, &err));
+}
+
 TEST(ScanEarly, PluginsFromIni) {
   char dir[] = "/tmp/uwsgi-opt-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
