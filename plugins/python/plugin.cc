@@ -136,6 +136,7 @@ class PythonPlugin : public Plugin {
     }
     run_post_fork_hook();  // @postfork functions (uwsgidecorators)
     autoreload_start(worker_id);
+    tracebacker_start(worker_id);
   }
 
   void on_worker_exit(Host& host) override {
