@@ -81,6 +81,7 @@ void reload_if_exception_matches();
 void register_tracebacker_option(Host& host);
 void tracebacker_start(int worker_id);  // in a worker after fork (again: does nothing)
 bool tracebacker_pending();  // wanted but not started in this process (a single process, no fork)
+void tracebacker_note_thread(int core_id);  // the calling thread serves this core (--threads)
 
 // autoreload.cc: --py-autoreload N, --py-autoreload-ignore MODULE.
 void register_autoreload_options(Host& host);

@@ -14,6 +14,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "py_opts.h"
 
@@ -22,12 +24,16 @@ namespace {
 
 std::string g_base;  // the option's value; "" when off
 bool g_started = false;  // in this process (a forked worker starts with the master's false)
+std::mutex g_cores_mu;
+std::vector<std::pair<unsigned long, int>> g_thread_cores;  // --threads: thread ident -> core id
 
 // Runs with the GIL held; returns the dump (or why it failed).
 const char kDumpSource[] = R"PY(
-def dump(worker_id, main_ident, self_ident):
+def dump(worker_id, main_ident, self_ident, cores):
     import sys, threading, traceback
     names = {t.ident: t.name for t in threading.enumerate()}
+    for ident, core in cores:
+        names[ident] = 'uWSGIWorker%dCore%d' % (worker_id, core)
     out = ['*** uWSGI Python tracebacker output ***\n\n']
     for ident, frame in sys._current_frames().items():
         if ident == self_ident:
@@ -57,8 +63,19 @@ std::string dump_stacks(int worker_id) {
     }
     Py_XDECREF(globals);
   }
-  PyObject* out = fn ? PyObject_CallFunction(fn, "ikk", worker_id, g.main_thread, PyThread_get_thread_ident())
-                     : nullptr;
+  PyObject* cores = PyList_New(0);
+  {
+    std::lock_guard<std::mutex> lock(g_cores_mu);
+    for (auto& [ident, core] : g_thread_cores) {
+      PyObject* pair = Py_BuildValue("(ki)", ident, core);
+      if (!pair || !cores || PyList_Append(cores, pair) < 0) PyErr_Clear();
+      Py_XDECREF(pair);
+    }
+  }
+  PyObject* out = fn && cores ? PyObject_CallFunction(fn, "ikkO", worker_id, g.main_thread,
+                                                      PyThread_get_thread_ident(), cores)
+                              : nullptr;
+  Py_XDECREF(cores);
   const char* s = out && PyUnicode_Check(out) ? PyUnicode_AsUTF8(out) : nullptr;
   if (s) {
     text = s;
@@ -153,5 +170,18 @@ void tracebacker_start(int worker_id) {
 }
 
 bool tracebacker_pending() { return !g_base.empty() && !g_started; }
+
+void tracebacker_note_thread(int core_id) {
+  if (g_base.empty()) return;
+  unsigned long ident = PyThread_get_thread_ident();
+  if (ident == g.main_thread) return;  // named Core0 anyway (gevent switches cores on it)
+  std::lock_guard<std::mutex> lock(g_cores_mu);
+  for (auto& tc : g_thread_cores)
+    if (tc.first == ident) {
+      tc.second = core_id;
+      return;
+    }
+  g_thread_cores.emplace_back(ident, core_id);
+}
 
 }  // namespace uwsgi::py

@@ -2,6 +2,7 @@
 of each of the worker's threads; `uwsgi --connect-and-read PATH1` reads one (apps/opts2_app.py)."""
 import subprocess
 import threading
+import time
 
 from conftest import app_path, base_args, uwsgi_binary
 
@@ -51,3 +52,28 @@ def test_a_single_process_starts_its_tracebacker_with_its_first_request(uwsgi_se
 def test_connect_and_read_of_a_missing_socket_fails(tmp_path):
     rc, out, err = connect_and_read(tmp_path / 'nothing')
     assert rc == 1 and '--connect-and-read' in err
+
+
+def test_request_threads_are_named_by_their_core(uwsgi_server, tmp_path):
+    base = tmp_path / 'tb'
+    srv = uwsgi_server('--wsgi-file', APP, '--master', '--processes', '1', '--threads', '4',
+                       '--py-tracebacker', str(base))
+    assert srv.wait_log(f'available on {base}1')
+    done = []
+    threads = [threading.Thread(target=lambda: done.append(srv.request('GET', '/sleep?2', timeout=20)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        assert srv.wait_log('SLEEPING')
+        deadline = time.monotonic() + 5
+        while True:  # until the three requests are all inside the app
+            rc, out, _ = connect_and_read(f'{base}1')
+            busy = {line.split()[2] for line in out.splitlines() if 'function = application' in line}
+            if len(busy) == 3 or time.monotonic() > deadline:
+                break
+    finally:
+        for t in threads:
+            t.join(30)
+    assert rc == 0 and len(busy) == 3, out
+    assert all(name.startswith('uWSGIWorker1Core') for name in busy), busy
