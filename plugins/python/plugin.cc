@@ -89,7 +89,9 @@ class PythonPlugin : public Plugin {
     if (g.callable.empty()) g.callable = "application";
     if (!mounts_configure(c, err)) return false;
     write_opts_configure(c);
-    return init_interpreter(err);
+    if (!init_interpreter(err)) return false;
+    pyrun_if_asked();  // --pyrun: runs its script and exits (before any socket or app is needed)
+    return true;
   }
 
   bool on_load_apps(Host& host, std::string* err) override {

@@ -83,6 +83,10 @@ void tracebacker_start(int worker_id);  // in a worker after fork (again: does n
 bool tracebacker_pending();  // wanted but not started in this process (a single process, no fork)
 void tracebacker_note_thread(int core_id);  // the calling thread serves this core (--threads)
 
+// pyrun.cc: --pyrun SCRIPT (runs it once the interpreter is up, and exits with its status).
+void register_pyrun_option(Host& host);
+void pyrun_if_asked();  // returns only when --pyrun was not given
+
 // autoreload.cc: --py-autoreload N, --py-autoreload-ignore MODULE.
 void register_autoreload_options(Host& host);
 void autoreload_start(int worker_id);  // in a worker after fork
