@@ -15,6 +15,8 @@
 #include "loop/io_epoll.h"
 #include "net/error_pages.h"
 #include "net/listener.h"
+#include "net/connect_and_read.h"
+#include "net/request_options.h"
 #include "net/socket_options.h"
 #include "net/websocket_options.h"
 #include "log/log.h"
@@ -121,6 +123,7 @@ int main(int argc, char** argv) {
   const Config& cfg = host.config();
   if (print_cheaper_algos_if_asked(cfg)) return 0;
   if (int rc = 0; signal_instance_if_asked(cfg, &rc)) return rc;
+  if (int rc = 0; connect_and_read_if_asked(cfg, &rc)) return rc;
   // A reload's re-exec takes its sockets over (UWSGI_INHERITED_SOCKETS, dropped once taken).
   const bool reload_reexec = getenv("UWSGI_INHERITED_SOCKETS") != nullptr;
 
@@ -213,6 +216,7 @@ int main(int argc, char** argv) {
   ss.log_requests = ss.log.any();
   ss.limit_post = cfg.get_int("limit-post", 0);
   if (!read_websocket_settings(cfg, &ss.websocket, &err)) return fail(err);
+  if (!read_request_settings(cfg, &ss, &err)) return fail(err);
   if (!read_static_config(cfg, &err)) return fail(err);
   if (!read_error_pages(cfg, &err)) return fail(err);
   if (!read_routing_config(cfg, &ss.routing, &err)) return fail(err);

@@ -14,7 +14,9 @@
 #include "log/log_master.h"
 #include "log/log_reopen.h"
 #include "log/request_log.h"
+#include "net/connect_and_read.h"
 #include "net/error_pages.h"
+#include "net/request_options.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
 #include "process/pidfile.h"
@@ -93,6 +95,11 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("stats", 0, R,
                               "serve stats JSON on this address (host:port or unix path)", {"stats-server"}));
   host.add_option(make_option("stats-http", 0, N, "prefix the stats JSON with an HTTP response head"));
+  host.add_option(make_option("stats-minified", 0, N, "stats JSON on one line (default: tab-indented, as uWSGI)",
+                              {"stats-min"}));
+  host.add_option(make_option("stats-no-cores", 0, N, "no \"cores\" list in each worker of the stats JSON"));
+  host.add_option(make_option("stats-no-metrics", 0, N,
+                              "accepted: the stats JSON never has uWSGI's \"metrics\" (no --enable-metrics here)"));
   host.add_option(make_option("thunder-lock", 0, N,
                       "accepted for compatibility: accepts are already serialized (EPOLLEXCLUSIVE)"));
   host.add_option(make_option("uid", 0, R, "setuid to this user (name or number) after binding the sockets"));
@@ -143,6 +150,8 @@ void register_core_options(HostImpl& host) {
   register_log_options(host);
   register_router_options(host);
   register_websocket_options(host);
+  register_request_options(host);
+  register_connect_and_read_option(host);
   register_logger_options(host);
   register_log_output_options(host);
   register_log_file_options(host);

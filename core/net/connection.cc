@@ -432,6 +432,13 @@ void Connection::reject_too_large() {
   keep_alive_ = false;
 }
 
+void Connection::reject_too_many_vars() {
+  send_error(431, "Request Header Fields Too Large",
+             std::to_string(head_.vars.size()) + " request variables exceed --max-vars " +
+                 std::to_string(settings_.max_vars / 2) + " (" + std::to_string(settings_.max_vars) + " variables)");
+  keep_alive_ = false;
+}
+
 // A chunked body found bad (malformed, or past --limit-post) while the app reads it: the error
 // status if nothing of the response went out yet, else a log line; either way the read fails
 // and the connection is closed.
@@ -470,6 +477,14 @@ void Connection::handle_one() {
     reject_too_large();
     return;
   }
+  if (settings_.max_vars && head_.vars.size() > settings_.max_vars) {
+    reject_too_many_vars();
+    return;
+  }
+  if (listener_->proto == Protocol::kHttp) {  // HTTP carries no modifiers: --http-socket-modifier1/2
+    if (settings_.http_modifier1 >= 0) head_.modifier1 = (uint8_t)settings_.http_modifier1;
+    if (settings_.http_modifier2 >= 0) head_.modifier2 = (uint8_t)settings_.http_modifier2;
+  }
   counters_.requests++;
   // Counts this request towards --max-requests (the answer says whether to close: see
   // start_response).
@@ -496,10 +511,16 @@ void Connection::handle_one() {
   }
   if (!finish_response()) keep_alive_ = false;
   if (keep_alive_ && !body_done_) drain_body();
+  // --harakiri-no-arh: the request ends (for --harakiri and the stats) before the after-request
+  // work (final routing rules, the log line) instead of after it.
+  const bool end_before_after_request = settings_.harakiri_no_arh;
+  if (end_before_after_request && counters_.observer)
+    counters_.observer->request_end(core_id_, now_us() - start_us_, exception_);
   if (settings_.routing && routing_has_final_rules(*settings_.routing))
     route_final(*settings_.routing, head_, route_state_, status_code_, host_.worker_id());
   if (settings_.log_requests && !route_state_.donotlog) log_request();
-  if (counters_.observer) counters_.observer->request_end(core_id_, now_us() - start_us_, exception_);
+  if (!end_before_after_request && counters_.observer)
+    counters_.observer->request_end(core_id_, now_us() - start_us_, exception_);
 }
 
 // The request chain of the routing rules, before the app: true when it answered the request
@@ -842,12 +863,13 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
     iovec v{chunk_head, (size_t)l};
     if (!send_iov(&v, 1)) return false;
   } else if (!headers_flushed_) {
-    if (offload_enabled() && len >= kOffloadMinBytes && body_done_ && body_written_ == 0 &&
+    if (offload_enabled() && !settings_.disable_sendfile && len >= kOffloadMinBytes && body_done_ && body_written_ == 0 &&
         declared_length_ == (long long)len && offload_body(in_fd, offset, len))
       return true;
     // MSG_MORE: the head leaves with the file's first bytes instead of in a packet of its own.
     if (failed_ || (!headers_flushed_ && !flush_headers(nullptr, nullptr, 0, false, MSG_MORE))) return false;
   }
+  if (settings_.disable_sendfile) return copy_file_body(in_fd, offset, len, chunk);
   size_t left = len;
   while (left > 0) {
     ssize_t r = ::sendfile(fd_, in_fd, &offset, left);
@@ -870,6 +892,27 @@ bool Connection::sendfile(int in_fd, off_t offset, size_t len) {
     }
     left -= r;
     counters_.bytes_out += r;
+  }
+  body_written_ += len;
+  if (chunk) return send_str("\r\n");
+  return true;
+}
+
+// --disable-sendfile: the file's bytes go through a buffer, pread() and the socket's writes.
+bool Connection::copy_file_body(int in_fd, off_t offset, size_t len, bool chunk) {
+  std::vector<char> buf(std::min(len, (size_t)64 * 1024));
+  size_t left = len;
+  while (left > 0) {
+    ssize_t r = ::pread(in_fd, buf.data(), std::min(left, buf.size()), offset);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      fail(r == 0 ? "file shorter than announced" : std::string("read error: ") + strerror(errno));
+      return false;
+    }
+    iovec v{buf.data(), (size_t)r};
+    if (!send_iov(&v, 1)) return false;
+    offset += r;
+    left -= (size_t)r;
   }
   body_written_ += len;
   if (chunk) return send_str("\r\n");

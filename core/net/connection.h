@@ -34,6 +34,11 @@ struct ServeSettings {
   size_t drain_limit = 1 << 20;    // unread body up to this is drained to keep the connection
   WebSocketSettings websocket;
   std::shared_ptr<const RoutingConfig> routing;  // --route*, --add-header...: null when none
+  size_t max_vars = 0;             // --max-vars N: at most 2N request variables (0 = no limit)
+  int http_modifier1 = -1;         // --http-socket-modifier1/2: HTTP requests' modifiers (-1 = 0)
+  int http_modifier2 = -1;
+  bool disable_sendfile = false;   // --disable-sendfile: files are sent with pread() + write()
+  bool harakiri_no_arh = false;    // --harakiri-no-arh: --harakiri stops before the after-request work
 };
 
 // Told about each request's start and end (the worker publishes them in the scoreboard for
@@ -118,12 +123,14 @@ class Connection final : public Request {
   bool send_iov(struct iovec* iov, int cnt, int flags = 0);
   bool send_str(const std::string& s);
   bool offload_body(int in_fd, off_t offset, size_t len);
+  bool copy_file_body(int in_fd, off_t offset, size_t len, bool chunk);
   bool route_error_status(int status);
   bool flush_headers(const char* framing_header, const void* body, size_t n, bool chunk, int flags = 0);
   void fail(const std::string& why);
   void fail_read(const std::string& why);  // fail() on the reading side (%(rerr) of the request log)
   void compact_input();
   [[gnu::noinline]] void reject_too_large();
+  [[gnu::noinline]] void reject_too_many_vars();
   [[gnu::noinline]] void reject_chunked_body(int status, const char* reason, const std::string& why);
   void linger_after_error();
   bool answer_error_page(std::string_view status, const std::string& page);

@@ -105,6 +105,10 @@ static bool open_stats(const Config& cfg, StatsServer* stats) {
     log_line("cannot bind the stats server on %s: %s", addr.c_str(), err.c_str());
     return false;
   }
+  StatsFormat fmt;
+  fmt.minified = cfg.get_bool("stats-minified");
+  fmt.cores = !cfg.get_bool("stats-no-cores");
+  stats->set_format(fmt);
   log_line("stats server enabled on %s fd %d%s", addr.c_str(), stats->fd(), cfg.get_bool("stats-http") ? " (HTTP)" : "");
   return true;
 }

@@ -49,7 +49,7 @@ static void mem_of(int pid, long long* rss, long long* vsz) {
   }
 }
 
-std::string stats_json(const StatsFacts& f) {
+std::string stats_json(const StatsFacts& f, const StatsFormat& fmt) {
   Scoreboard& sb = scoreboard();
   json doc;
   doc["version"] = UWSGI_SERVER_VERSION;
@@ -87,7 +87,7 @@ std::string stats_json(const StatsFacts& f) {
     long long rss, vsz;
     mem_of(pid, &rss, &vsz);
     json cores = json::array();
-    for (int c = 0; c < f.ncores; c++) {
+    for (int c = 0; fmt.cores && c < f.ncores; c++) {
       CoreBoard& cb = sb.core(id, c);
       cores.push_back({{"id", c},
                        {"requests", cb.requests.load()},
@@ -121,8 +121,8 @@ std::string stats_json(const StatsFacts& f) {
                        {"respawn_count", w.respawn_count.load()},
                        {"tx", w.tx.load()},
                        {"avg_rt", req ? rt / req : 0},
-                       {"apps", json::array()},
-                       {"cores", cores}});
+                       {"apps", json::array()}});
+    if (fmt.cores) workers.back()["cores"] = std::move(cores);
   }
   doc["workers"] = workers;
   if (!f.daemons.empty()) {
@@ -163,7 +163,7 @@ std::string stats_json(const StatsFacts& f) {
                      {"farms", m.farms}});
   }
   if (!mules.empty()) doc["mules"] = mules;
-  return doc.dump();
+  return fmt.minified ? doc.dump() : doc.dump(1, '\t');
 }
 
 StatsServer::~StatsServer() {
@@ -221,7 +221,7 @@ static void read_http_head(int fd) {
 }
 
 void StatsServer::serve(const StatsFacts& f) {
-  serve([&f] { return stats_json(f); });
+  serve([&f, this] { return stats_json(f, fmt_); });
 }
 
 void StatsServer::serve(const std::function<std::string()>& make_body) {

@@ -60,7 +60,14 @@ struct StatsFacts {
   std::vector<SupervisedStat> supervised;  // HTTP routers, mules, spooler processes
 };
 
-std::string stats_json(const StatsFacts& f);
+// --stats-minified (--stats-min): one line, as we always wrote it; otherwise tab-indented as
+// uWSGI writes it. --stats-no-cores: no "cores" list per worker.
+struct StatsFormat {
+  bool minified = false;
+  bool cores = true;
+};
+
+std::string stats_json(const StatsFacts& f, const StatsFormat& fmt = {});
 
 // Connections waiting in a listening TCP socket's accept queue (Linux reports it in tcpi_unacked
 // for LISTEN sockets) and the queue's size (tcpi_sacked); 0 for unix sockets.
@@ -71,6 +78,7 @@ class StatsServer {
   ~StatsServer();
   // spec: "host:port", ":port" or a unix path.
   bool open(const std::string& spec, bool http, std::string* err);
+  void set_format(const StatsFormat& fmt) { fmt_ = fmt; }
   int fd() const { return fd_; }
   // Accept pending clients and answer each (bounded by short timeouts: never stalls the master).
   void serve(const StatsFacts& f);
@@ -80,6 +88,7 @@ class StatsServer {
  private:
   int fd_ = -1;
   bool http_ = false;
+  StatsFormat fmt_;
   std::string unix_path_;
 };
 

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 #ifndef UWSGI_PYTHON_EXECUTABLE
 #define UWSGI_PYTHON_EXECUTABLE "/usr/bin/python3"
@@ -100,6 +100,15 @@ bool init_interpreter(std::string* err) {
       ok = check(PyConfig_SetBytesString(&c, &c.program_name, UWSGI_PYTHON_EXECUTABLE),
                  "program name", err);
   }
+  // interp_options.cc: -O, --no-site, --py-program-name (after --home: it wins), --py-executable.
+  if (interp_opts.optimize >= 0) c.optimization_level = interp_opts.optimize;
+  if (interp_opts.no_site) c.site_import = 0;
+  if (ok && !interp_opts.program_name.empty())
+    ok = check(PyConfig_SetBytesString(&c, &c.program_name, interp_opts.program_name.c_str()),
+               "--py-program-name", err);
+  if (ok && !interp_opts.executable.empty())
+    ok = check(PyConfig_SetBytesString(&c, &c.executable, interp_opts.executable.c_str()), "--py-executable",
+               err);
   if (ok) ok = check(Py_InitializeFromConfig(&c), "initialization failed", err);
   PyConfig_Clear(&c);
   if (!ok) return false;

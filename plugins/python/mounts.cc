@@ -163,7 +163,7 @@ PyObject* select_app(Request& req, PyObject* env, const char** status) {
     // A host mount wins over a path-only one; within a host, the longest path (with
     // manage-script-name, prefixing PATH_INFO) or the one equal to SCRIPT_NAME.
     std::string_view path = req.find_var("PATH_INFO");
-    std::string script = normalize(req.find_var("SCRIPT_NAME"));
+    std::string script = normalize(wsgi_opts.ignore_script_name ? std::string_view() : req.find_var("SCRIPT_NAME"));
     size_t best_len = 0;
     for (auto& m : mounts) {
       auto [mh, mpath] = split_vhost(m.mountpoint);
@@ -205,7 +205,9 @@ PyObject* select_app(Request& req, PyObject* env, const char** status) {
   } else {
     // nginx may name the app with `uwsgi_param UWSGI_APPID /app;` instead (uWSGI's rule: it wins).
     std::string_view appid = req.find_var("UWSGI_APPID");
-    std::string script = normalize(appid.empty() ? req.find_var("SCRIPT_NAME") : appid);
+    std::string script = normalize(!appid.empty()                    ? appid
+                                   : wsgi_opts.ignore_script_name ? std::string_view()
+                                                                  : req.find_var("SCRIPT_NAME"));
     for (auto& m : mounts)
       if (m.mountpoint == script) best = &m;
     if (!best && g.app && script.empty()) return g.app;

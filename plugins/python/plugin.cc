@@ -89,7 +89,9 @@ class PythonPlugin : public Plugin {
     if (g.callable.empty()) g.callable = "application";
     if (!mounts_configure(c, err)) return false;
     write_opts_configure(c);
-    return init_interpreter(err);
+    if (!init_interpreter(err)) return false;
+    pyrun_if_asked();  // --pyrun: runs its script and exits (before any socket or app is needed)
+    return true;
   }
 
   bool on_load_apps(Host& host, std::string* err) override {
@@ -136,6 +138,7 @@ class PythonPlugin : public Plugin {
     }
     run_post_fork_hook();  // @postfork functions (uwsgidecorators)
     autoreload_start(worker_id);
+    tracebacker_start(worker_id);
   }
 
   void on_worker_exit(Host& host) override {

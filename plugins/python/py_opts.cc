@@ -24,6 +24,11 @@ void register_py_options(Host& host) {
   register_post_buffer_options(host);
   register_autoreload_options(host);
   register_websocket_options(host);
+  register_interp_options(host);
+  register_wsgi_options(host);
+  register_reload_on_exception_options(host);
+  register_tracebacker_option(host);
+  register_pyrun_option(host);
   add_py_option(host, "wsgi-disable-file-wrapper", OptArg::None, "no wsgi.file_wrapper in the environ");
   add_py_option(host, "disable-write-exception", OptArg::None,
                 "write() to a client that went away returns None instead of raising (the app goes on)");

@@ -50,6 +50,43 @@ struct WriteErrorOpts {
 };
 extern WriteErrorOpts write_opts;
 
+// interp_options.cc: -O/--optimize, --no-site, --py-program-name, --py-executable (read by
+// init_interpreter before Py_InitializeFromConfig).
+void register_interp_options(Host& host);
+struct InterpOpts {
+  int optimize = -1;          // -1: not given (CPython's default, 0)
+  bool no_site = false;
+  std::string program_name;   // "": UWSGI_PYTHON_EXECUTABLE, or --home's python
+  std::string executable;     // "": whatever CPython computes
+};
+extern InterpOpts interp_opts;
+
+// wsgi_options.cc: --wsgi-strict, --wsgi-env-behaviour, --ignore-script-name,
+// --response-headers-limit.
+void register_wsgi_options(Host& host);
+struct WsgiOpts {
+  bool strict = false;              // a bare bytes result is not a body (wsgi.cc)
+  bool ignore_script_name = false;  // SCRIPT_NAME does not select a --mount app (mounts.cc)
+  size_t headers_limit = 0;         // --response-headers-limit: largest response head (responder.cc)
+};
+extern WsgiOpts wsgi_opts;
+
+// reload_on_exception.cc: --reload-on-exception[-type|-value|-repr].
+void register_reload_on_exception_options(Host& host);
+// With the app's exception pending (it stays so): when it matches, the worker is asked to stop
+// gracefully (the master replaces it). Call before the exception is logged and cleared.
+void reload_if_exception_matches();
+
+// tracebacker.cc: --py-tracebacker PATH (a socket per worker that prints every thread's stack).
+void register_tracebacker_option(Host& host);
+void tracebacker_start(int worker_id);  // in a worker after fork (again: does nothing)
+bool tracebacker_pending();  // wanted but not started in this process (a single process, no fork)
+void tracebacker_note_thread(int core_id);  // the calling thread serves this core (--threads)
+
+// pyrun.cc: --pyrun SCRIPT (runs it once the interpreter is up, and exits with its status).
+void register_pyrun_option(Host& host);
+void pyrun_if_asked();  // returns only when --pyrun was not given
+
 // autoreload.cc: --py-autoreload N, --py-autoreload-ignore MODULE.
 void register_autoreload_options(Host& host);
 void autoreload_start(int worker_id);  // in a worker after fork

@@ -45,6 +45,7 @@ bool validate(PyObject* status, PyObject* headers) {
     PyErr_Format(PyExc_TypeError, "headers must be a list, not %.100s", Py_TYPE(headers)->tp_name);
     return false;
   }
+  size_t head_bytes = 9 + sv.size() + 4;  // "HTTP/1.1 " status CRLF ... CRLF
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
     PyObject* h = PyList_GET_ITEM(headers, i);
     if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
@@ -60,6 +61,13 @@ bool validate(PyObject* status, PyObject* headers) {
       PyErr_Format(PyExc_ValueError, "invalid header %R", h);
       return false;
     }
+    head_bytes += n.size() + 2 + v.size() + 2;
+  }
+  if (wsgi_opts.headers_limit && head_bytes > wsgi_opts.headers_limit) {
+    // uWSGI raises TypeError here too ("unable to add header to the response").
+    PyErr_Format(PyExc_TypeError, "response headers of %zu bytes exceed --response-headers-limit %zu", head_bytes,
+                 wsgi_opts.headers_limit);
+    return false;
   }
   return true;
 }

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "py_plugin.h"
+#include "py_opts.h"
 
 namespace uwsgi::py {
 namespace {
@@ -306,7 +306,11 @@ namespace {
 thread_local int t_core = 0;
 }
 
-void set_thread_core(int core_id) { t_core = core_id; }
+void set_thread_core(int core_id) {
+  if (t_core == core_id) return;
+  t_core = core_id;
+  tracebacker_note_thread(core_id);  // --py-tracebacker names --threads threads by their core
+}
 CurrentRequest* thread_request() { return current_request(t_core); }
 
 bool suspend_core(CoreContext* c) {

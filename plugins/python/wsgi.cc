@@ -215,6 +215,7 @@ std::string describe(Request& req) {
       log_line("python: client gone while sending the response to %s", describe(req).c_str());
     return;
   }
+  reload_if_exception_matches();  // --reload-on-exception*: the exception stays pending
   std::string tb;
   bool show = catch_exceptions() && (!r || !r->sent) && !req.headers_sent();
   log_exception(("python: exception in the WSGI app (" + describe(req) + "):").c_str(), show ? &tb : nullptr);
@@ -294,8 +295,8 @@ bool try_sendfile(Request& req, Responder* r, PyObject* wrapper, Emit* out) {
 // Not inlined: its locals would sit in the frame of handle(), which is on the stack (and in every
 // suspended greenlet's saved copy of it) while the app runs.
 [[gnu::noinline]] Emit send_result(Request& req, Responder* r, PyObject* result, CoreContext* core) {
-  if (PyBytes_Check(result)) {
-    // Not WSGI, but uWSGI accepts a bare bytes body: one chunk of known length.
+  if (PyBytes_Check(result) && !wsgi_opts.strict) {
+    // Not WSGI, but uWSGI accepts a bare bytes body (unless --wsgi-strict): one chunk of known length.
     if (!r->called) {
       PyErr_SetString(PyExc_RuntimeError, "the app returned without calling start_response()");
       return Emit::kPyError;
@@ -363,6 +364,8 @@ class WsgiHandler : public AppHandler {
       no_app(req);
       return;
     }
+    if (tracebacker_pending()) [[unlikely]]
+      tracebacker_start(g.host->worker_id());  // a process serving without a fork: see tracebacker.cc
     give_small_frame_stack();  // a new greenlet's or core's frames: a fraction of a page
     LoopEngine* le = g.host->loop_engine();
     CoreContext* core = le ? le->current_core() : nullptr;

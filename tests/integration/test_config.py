@@ -399,7 +399,8 @@ def test_bad_config_is_one_line_naming_file_and_line(tmp_path, body, where, what
 
 def test_option_prefix_on_the_command_line(uwsgi_server):
     port = free_port()
-    uwsgi_server('--http-sock', f'127.0.0.1:{port}', '--wsgi-fil', APP, '--process', '1', port=port, http=False)
+    # (--http-sock is ambiguous, as in uWSGI: --http-socket-modifier1 shares the prefix.)
+    uwsgi_server('--http-socket', f'127.0.0.1:{port}', '--wsgi-fil', APP, '--process', '1', port=port, http=False)
     assert get(port, '/p').body == b'Hello /p'
 
 
