@@ -34,6 +34,7 @@
 #include "process/procname.h"
 #include "process/recycle.h"
 #include "process/touch_reload.h"
+#include "process/worker_tuning.h"
 
 namespace uwsgi {
 
@@ -53,6 +54,7 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
 static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
   set_procname(s.host->config(), id);
+  apply_cpu_affinity(s.host->config(), id);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
   const Config& cfg = s.host->config();
@@ -78,7 +80,8 @@ static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   }
   WorkerImpl w(*s.host, id, *s.listeners, s.settings, s.engines);
   int rc = w.run();
-  for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
+  if (!cfg.get_bool("skip-atexit"))  // uwsgi.atexit and Python's atexit (--skip-atexit-teardown: the first only)
+    for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
   return rc;
 }
 
@@ -385,6 +388,7 @@ class Master {
       p.reload = OnReload::kKeep;
       p.backoff.set_policy({2000, 1000, 30000});  // 0, then 1, 2, 4 ... up to 30 s while it keeps dying at once
       p.setup.title = "uWSGI http " + std::to_string(r + 1);
+      p.setup.runs_app_code = true;
       p.setup.log_to_master = false;  // it outlives a reload's re-exec, and the master's log pair with it
       p.setup.unblock_signals = false;  // run_router unblocks them once its handlers are set
       p.setup.prepare = [this] {
@@ -656,6 +660,7 @@ class Master {
     // A worker never outlives its master (also while it loads a --lazy-apps app).
     ChildSetup setup;
     setup.pdeath_signal = SIGINT;
+    setup.runs_app_code = true;
     setup.prepare = [&sf, id] {
       sf.child_after_fork(id);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
