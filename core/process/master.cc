@@ -50,6 +50,22 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
   return true;
 }
 
+// --touch-exec: the command runs beside the master, which does not wait for it (reap() collects
+// it), so a slow command never stalls supervision (uWSGI's master waits for it).
+static void run_touch_command(const std::string& cmd) {
+  ChildSetup setup;
+  setup.new_session = true;
+  setup.log_to_master = false;
+  setup.ignore_sigpipe = false;
+  pid_t pid = fork_supervised(setup);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  if (pid < 0) log_line("--touch-exec: cannot fork for \"%s\": %s", cmd.c_str(), strerror(errno));
+  else log_line("--touch-exec: running \"%s\" (pid %d)", cmd.c_str(), (int)pid);
+}
+
 // first: this worker's first spawn (not a respawn), for the accepting*-once hooks.
 static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
@@ -290,13 +306,19 @@ class Master {
         check_started_ms_ = now;    // said once
       }
       if (mode_ == kRunning) {
-        switch (touch_.poll(now)) {
+        std::vector<TouchEvent> touched;
+        switch (touch_.poll(now, &touched)) {
           case TouchAction::kReload:
             if (check_pid_ == 0) start_config_check();  // as SIGHUP: a broken config cancels it
             break;
           case TouchAction::kWorkersReload: reload_workers(); break;
           case TouchAction::kChainReload: start_chain_reload(); break;
-          case TouchAction::kNone: break;
+          default: break;
+        }
+        for (auto& e : touched) {
+          if (e.action == TouchAction::kSignal) sf.route(e.signal);
+          else if (e.action == TouchAction::kExec) run_touch_command(e.command);
+          else if (e.action == TouchAction::kMulesReload) mules_signal_all(SIGTERM);  // each is respawned
         }
         step_chain_reload();
         check_recycling(now);
