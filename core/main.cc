@@ -23,6 +23,7 @@
 #include "process/hooks.h"
 #include "process/master_fifo.h"
 #include "process/limits.h"
+#include "process/fs_watch.h"
 #include "process/touch_reload.h"
 #include "process/worker_tuning.h"
 #include "log/log_reopen.h"
@@ -172,7 +173,9 @@ int main(int argc, char** argv) {
     return fail(err);
   if (!check_recycle_options(cfg, &err)) return fail(err);
   if (!check_cheaper_options(cfg, (int)processes, &err)) return fail(err);
-  if (!check_worker_tuning(cfg, &err) || !check_touch_options(cfg, &err)) return fail(err);
+  if (!check_worker_tuning(cfg, &err) || !check_touch_options(cfg, &err) ||
+      !check_fs_watch_options(cfg, &err))
+    return fail(err);
   if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");

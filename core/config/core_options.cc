@@ -21,6 +21,7 @@
 #include "process/limits.h"
 #include "process/pidfile.h"
 #include "process/process_opts.h"
+#include "process/fs_watch.h"
 #include "process/touch_reload.h"
 #include "process/worker_tuning.h"
 #include "static/static_config.h"
@@ -151,6 +152,7 @@ void register_core_options(HostImpl& host) {
   register_worker_tuning_options(host);
   register_socket_tuning_options(host);
   register_touch_options(host);
+  register_fs_watch_options(host);
   register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);

@@ -33,6 +33,7 @@
 #include "process/master_fifo.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "process/fs_watch.h"
 #include "process/touch_reload.h"
 #include "process/worker_tuning.h"
 
@@ -172,6 +173,7 @@ class Master {
     harakiri_verbose_ = cfg.get_bool("harakiri-verbose");
     recycle_ = read_recycle_settings(cfg);
     touch_.configure(cfg);
+    fs_.configure(cfg);
     int ncores = scoreboard_cores(s_);
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
@@ -240,12 +242,17 @@ class Master {
       if (sf.inotify_fd() >= 0) pfds.push_back({sf.inotify_fd(), POLLIN, 0});
       if (stats_.fd() >= 0) pfds.push_back({stats_.fd(), POLLIN, 0});
       if (fifo_.fd() >= 0) pfds.push_back({fifo_.fd(), POLLIN, 0});
+      if (fs_.fd() >= 0) pfds.push_back({fs_.fd(), POLLIN, 0});
       poll(pfds.data(), pfds.size(), mode_ == kRunning ? sf.run_timers(200) : 200);
       char buf[64];
       while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
       }
       for (int i = 1; i <= s_.processes; i++) sf.read_worker_messages(i);
       sf.read_inotify();
+      for (auto& c : fs_.read_changes()) {  // --fs-reload and co: as the master fifo's r, R
+        if (c.action == FsAction::kSignal) sf.route(c.signal);
+        else fifo_command(c.action == FsAction::kBrutalReload ? 'R' : 'r');
+      }
       if (stats_.fd() >= 0) {
         facts_.running = mode_ == kRunning;
         facts_.daemons = daemons_.stats();
@@ -847,6 +854,7 @@ class Master {
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;
   TouchWatcher touch_;
+  FsWatcher fs_;
   Cheaper cheaper_;
   uint64_t next_recycle_check_ms_ = 0;
   int chain_next_ = 0;      // the worker a chain reload is at (0: none running)

@@ -1,7 +1,7 @@
 """Answers JSON about the worker that serves the request: pid, uid, groups, CPU affinity, nice
 value, RLIMIT_NPROC, locked memory (VmLck), this thread's stack size, whether it is the main
 thread, and $ASKED (the variable ?env=NAME names). /slow sleeps 0.5 s first (so concurrent
-requests land on different threads). Registers atexit handlers that append to $ATEXIT_LOG."""
+requests land on different threads), /hold notes 'holding' in $ATEXIT_LOG and sleeps 5 s. Registers atexit handlers that append to $ATEXIT_LOG."""
 import atexit
 import ctypes
 import json
@@ -53,6 +53,9 @@ def _vmlck_kb():
 def application(environ, start_response):
     if environ['PATH_INFO'] == '/slow':
         time.sleep(0.5)
+    if environ['PATH_INFO'] == '/hold':  # a request still running 5 s later
+        _note('holding')
+        time.sleep(5)
     qs = environ.get('QUERY_STRING', '')
     name = qs[4:] if qs.startswith('env=') else ''
     facts = {
