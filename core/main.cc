@@ -27,6 +27,9 @@
 #include "process/hooks.h"
 #include "process/master_fifo.h"
 #include "process/limits.h"
+#include "process/fs_watch.h"
+#include "process/touch_reload.h"
+#include "process/worker_tuning.h"
 #include "log/log_reopen.h"
 #include "log/log_master.h"
 #include "log/log_rotation.h"
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   PluginAutoloader autoload(host, loader);
   if (!parse_config(argc, argv, host.registry(), &host.store(), &err, &autoload)) return fail(err);
   const Config& cfg = host.config();
+  if (!check_only) print_config_messages(cfg);
   if (print_cheaper_algos_if_asked(cfg)) return 0;
   if (int rc = 0; signal_instance_if_asked(cfg, &rc)) return rc;
   if (int rc = 0; connect_and_read_if_asked(cfg, &rc)) return rc;
@@ -139,12 +143,7 @@ int main(int argc, char** argv) {
   remap_stdin_unless_honoured(cfg);
   for (auto& line : autoload.log_lines()) log_line("%s", line.c_str());
   if (!check_only) warn_router_options(cfg);
-  for (auto& e : cfg.all("env")) {
-    size_t eq = e.find('=');
-    if (eq == 0 || e.empty()) return fail("--env wants NAME=VALUE (or NAME to unset it), not \"" + e + "\"");
-    if (eq == std::string::npos) unsetenv(e.c_str());  // as uWSGI (putenv("NAME") removes NAME)
-    else setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
-  }
+  if (!apply_env_options(cfg, &err)) return fail(err);
   if (!check_hooks(cfg, &err)) return fail(err);
   // Hooks run in a real start (and again after a reload's re-exec), never in the reload's dry run.
   auto hooks = [&](const char* phase) { return check_only || run_hooks(cfg, phase, &err); };
@@ -195,6 +194,9 @@ int main(int argc, char** argv) {
     return fail(err);
   if (!check_recycle_options(cfg, &err)) return fail(err);
   if (!check_cheaper_options(cfg, (int)processes, &err)) return fail(err);
+  if (!check_worker_tuning(cfg, &err) || !check_touch_options(cfg, &err) ||
+      !check_fs_watch_options(cfg, &err))
+    return fail(err);
   if (!check_only && !apply_process_limits(cfg, &err)) return fail(err);
   setup.processes = (int)processes;
   setup.lazy_apps = cfg.get_bool("lazy-apps") || cfg.get_bool("lazy");
@@ -332,7 +334,9 @@ int main(int argc, char** argv) {
   for (const char* phase : {"pre-jail", "post-jail", "in-jail", "as-root"})
     if (!hooks(phase)) return fail(err);
   if (!write_pidfiles(cfg, true, reload_reexec, &err)) return fail(err);
-  if (!drop_privileges_if_asked(cfg, &err)) return fail(err);
+  if (!drop_privileges_if_asked(cfg, setup.master, &err)) return fail(err);
+  if (cfg.has("logto2") && !log_to_file(cfg.get("logto2").c_str()))
+    return fail("cannot open --logto2 " + cfg.get("logto2") + ": " + strerror(errno));
   if (!hooks("as-user")) return fail(err);
   if (!write_pidfiles(cfg, false, reload_reexec, &err)) return fail(err);
 

@@ -19,7 +19,13 @@
 #include "net/request_options.h"
 #include "net/websocket_options.h"
 #include "process/cheaper.h"
+#include "net/socket_options.h"
+#include "process/limits.h"
 #include "process/pidfile.h"
+#include "process/process_opts.h"
+#include "process/fs_watch.h"
+#include "process/touch_reload.h"
+#include "process/worker_tuning.h"
 #include "static/static_config.h"
 
 namespace uwsgi {
@@ -34,7 +40,8 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("inherit", 0, R, "load options from a config file of any kind (by its extension)"));
   host.add_option(make_option("set-placeholder", 0, R,
                               "define a config placeholder NAME=VALUE (not an option)", {"set-ph"}));
-  host.add_option(make_option("plugins", 0, R, "load plugins (comma separated names or paths)", {"plugin"}));
+  host.add_option(make_option("plugins", 0, R, "load plugins (comma separated names or paths); one that cannot be loaded stops start-up",
+                              {"plugin", "need-plugins", "need-plugin"}));
   host.add_option(make_option("plugin-dir", 0, R, "also look for plugins in this directory", {"plugins-dir"}));
   host.add_option(make_option("help", 'h', N, "show this help"));
   host.add_option(make_option("version", 0, N, "print the version"));
@@ -67,6 +74,7 @@ void register_core_options(HostImpl& host) {
   host.add_option(make_option("vacuum", 0, N, "remove unix sockets and the pidfile at exit"));
   host.add_option(make_option("disable-logging", 'L', N, "no per-request log lines"));
   host.add_option(make_option("logto", 0, R, "log to this file"));
+  host.add_option(make_option("logto2", 0, R, "log to this file, opened once privileges are dropped (--uid/--gid)"));
   host.add_option(make_option("env", 0, R, "set an environment variable (NAME=VALUE); NAME alone unsets it"));
   host.add_option(make_option("master", 'M', N, "run a master process that supervises the workers"));
   host.add_option(make_option("processes", 'p', R, "number of worker processes", {"workers"}, true));
@@ -146,6 +154,12 @@ void register_core_options(HostImpl& host) {
                               "workers leave when the master dies (always so: PR_SET_PDEATHSIG, docs/operations.md)"));
   host.add_option(make_option("reaper", 'r', N, "workers reap the exited child processes of the app after each request"));
   register_pidfile_options(host);
+  register_process_options(host);
+  register_limit_options(host);
+  register_worker_tuning_options(host);
+  register_socket_tuning_options(host);
+  register_touch_options(host);
+  register_fs_watch_options(host);
   register_cheaper_options(host);
   register_log_options(host);
   register_router_options(host);

@@ -194,6 +194,12 @@ static const char* env_option_name(const char* entry, std::string* name) {
 // The options that name a config file (and the file's kind; "" = by extension).
 static bool is_config_option(const std::string& name, std::string* kind) { return is_include_key(name, kind); }
 
+// --plugins and its spellings; --need-plugin(s) is uWSGI's fatal form, and here every plugin that
+// cannot be loaded already stops start-up.
+static bool is_plugins_option(const std::string& name) {
+  return name == "plugins" || name == "plugin" || name == "need-plugins" || name == "need-plugin";
+}
+
 bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const OptionRegistry* known) {
   set_exec_includes(ExecIncludes::kRecord);  // parse_config replays what the commands printed
   ConfigInterpreter in(nullptr);
@@ -201,7 +207,7 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const
     std::string name;
     const char* eq = env_option_name(*e, &name);
     if (!eq) continue;
-    if (name == "plugins" || name == "plugin-dir") in.add_direct(name, eq + 1, true, "environment");
+    if (is_plugins_option(name) || name == "plugin-dir") in.add_direct(name, eq + 1, true, "environment");
     std::string kind;
     if (is_config_option(name, &kind) && !in.run_file(kind, eq + 1, 0, err)) return false;
   }
@@ -234,12 +240,12 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const
     bool config = is_config_option(name, &kind);
     if (!config && !has_value && known && i + 1 < argc) {
       const RegisteredOption* o = known->find(name);
-      if (o && o->def.arg == OptArg::Required && o->def.name != "plugins" && o->def.name != "plugin-dir") {
+      if (o && o->def.arg == OptArg::Required && !is_plugins_option(o->def.name) && o->def.name != "plugin-dir") {
         i++;  // its value
         continue;
       }
     }
-    if (config || name == "plugins" || name == "plugin" || name == "plugin-dir" || name == "plugins-dir") {
+    if (config || is_plugins_option(name) || name == "plugin-dir" || name == "plugins-dir") {
       if (!has_value) {
         if (i + 1 >= argc) {
           *err = "option --" + name + " needs a value";
@@ -255,7 +261,7 @@ bool scan_early(int argc, char** argv, EarlyConfig* out, std::string* err, const
     }
   }
   for (auto& r : in.out) {
-    if (r.name == "plugins" || r.name == "plugin") split_list(r.value, &out->plugins);
+    if (is_plugins_option(r.name)) split_list(r.value, &out->plugins);
     else if (r.name == "plugin-dir" || r.name == "plugins-dir") out->plugin_dirs.push_back(r.value);
   }
   return true;
@@ -339,7 +345,7 @@ bool parse_config(int argc, char** argv, const OptionRegistry& reg, ConfigStore*
     std::string name;
     const char* eq = env_option_name(*e, &name);
     if (!eq) continue;
-    if (name == "plugins" || name == "plugin-dir") continue;
+    if (is_plugins_option(name) || name == "plugin-dir") continue;
     if (!reg.find(name) && resolver && !resolver->prepare(name, eq + 1, err)) return false;
     if (!reg.find(name)) continue;
     std::string kind;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -39,6 +40,10 @@ int log_pid() {
 static std::string g_date_format;  // empty: no --log-date
 
 void set_log_date_format(const std::string& fmt) { g_date_format = fmt; }
+
+static std::string g_prefix;  // "TEXT - ", or empty: no --log-prefix
+
+void set_log_prefix(const std::string& text) { g_prefix = text.empty() ? text : text + " - "; }
 
 // "DATE - " into buf (at most cap bytes); returns its length.
 static int date_prefix(char* buf, size_t cap) {
@@ -84,7 +89,13 @@ void log_release_held() {
 
 void log_vline(const char* fmt, va_list ap) {
   char buf[8192];
-  int p = g_date_format.empty() ? 0 : date_prefix(buf, 256);
+  int p = 0;
+  if (!g_prefix.empty()) {
+    p = (int)std::min(g_prefix.size(), (size_t)1024);
+    memcpy(buf, g_prefix.data(), p);
+  } else if (!g_date_format.empty()) {
+    p = date_prefix(buf, 256);
+  }
   int n = vsnprintf(buf + p, sizeof buf - 1 - p, fmt, ap);
   if (n < 0) return;
   n += p;

@@ -14,6 +14,8 @@ bool log_to_file(const char* path);
 int log_fd();
 // --log-date: the server's own lines start with "DATE - " (strftime format).
 void set_log_date_format(const std::string& fmt);
+// --log-prefix: "TEXT - " before each server line instead of the date (as uWSGI); "" = none.
+void set_log_prefix(const std::string& text);
 // This process's pid, for the request lines (getpid() is a system call in this libc; the copy is
 // renewed after a fork).
 int log_pid();

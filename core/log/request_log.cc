@@ -15,6 +15,8 @@ void register_log_options(HostImpl& host) {
   host.add_option(make_option("log-date", 0, OptArg::Optional,
                           "prefix the server's log lines with the date (optionally a strftime format)",
                           {"logdate"}));
+  host.add_option(make_option("log-prefix", 0, R,
+                              "prefix the server's log lines with this text and \" - \" (instead of --log-date's date)"));
   host.add_option(make_option("log-x-forwarded-for", 0, N,
                               "%(addr) and the default line show the X-Forwarded-For value"));
   host.add_option(make_option("memory-report", 'm', N, "RSS and address space size in each request log line"));
@@ -49,6 +51,7 @@ static std::string log_date_format(const Config& cfg) {
 bool apply_log_date(const Config& cfg, std::string* err) {
   (void)err;
   if (cfg.has("log-date")) set_log_date_format(log_date_format(cfg));
+  set_log_prefix(cfg.get("log-prefix"));
   return true;
 }
 

@@ -6,6 +6,7 @@
 // ready connection, new or parked (parked ones are EPOLLONESHOT, so exactly one thread gets each
 // wake-up). The worker's main thread is thread 0; the others start in run() and are joined there.
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -22,6 +25,7 @@
 #include "loop/idle_queue.h"
 #include "log/log.h"
 #include "loop/loops.h"
+#include "process/worker_tuning.h"
 
 namespace uwsgi {
 namespace {
@@ -48,6 +52,26 @@ class PluginThreadScope {
  private:
   const std::vector<SwitchHooks*>& hooks_;
 };
+
+// A request thread with the stack --thread-stacksize asks for (std::thread cannot set one);
+// 0 = the system's default. false + errno-style code in *rc when it cannot start.
+bool start_thread(std::function<void()> fn, size_t stack_bytes, pthread_t* out, int* rc) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (stack_bytes > 0 && (*rc = pthread_attr_setstacksize(&attr, stack_bytes)) != 0) {
+    pthread_attr_destroy(&attr);
+    return false;
+  }
+  auto* heap = new std::function<void()>(std::move(fn));
+  *rc = pthread_create(out, &attr, [](void* p) -> void* {
+    std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+    (*f)();
+    return nullptr;
+  }, heap);
+  pthread_attr_destroy(&attr);
+  if (*rc != 0) delete heap;
+  return *rc == 0;
+}
 
 class SyncLoop final : public LoopEngine {
  public:
@@ -88,23 +112,25 @@ class SyncLoop final : public LoopEngine {
 
   int run(Worker& w) override {
     const auto& hooks = host_.switch_hooks();
-    std::vector<std::thread> others;
+    std::vector<pthread_t> others;
+    const size_t stack = thread_stack_bytes(host_.config());
     for (int i = 1; i < threads_; i++) {
-      try {
-        others.emplace_back([this, &w, &hooks, i] {
-          PluginThreadScope scope(hooks);
-          serve_loop(w, i);
-        });
-      } catch (const std::system_error& e) {
-        log_line("worker %d: cannot start thread %d of %d: %s", w.id(), i, threads_, e.what());
+      pthread_t t;
+      int rc = 0;
+      if (!start_thread([this, &w, &hooks, i] {
+            PluginThreadScope scope(hooks);
+            serve_loop(w, i);
+          }, stack, &t, &rc)) {
+        log_line("worker %d: cannot start thread %d of %d: %s", w.id(), i, threads_, strerror(rc));
         break;
       }
+      others.push_back(t);
     }
     int rc = serve_loop(w, 0);
     wake_all();
     {
       BlockGuard g(hooks);  // the others need the GIL to finish their requests
-      for (auto& t : others) t.join();
+      for (pthread_t t : others) pthread_join(t, nullptr);
     }
     serve_parked_until_grace(w);
     std::vector<int> idle;

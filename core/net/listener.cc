@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,6 +21,22 @@ namespace uwsgi {
 
 static bool is_unix_spec(const std::string& s) {
   return s.find('/') != std::string::npos || s.find(':') == std::string::npos;
+}
+
+// The buffer sizes and send timeout asked for, on any kind of socket (before bind, as uWSGI).
+static bool set_buffer_options(int fd, const ListenOptions& opt, std::string* err) {
+  auto set = [&](int name, const void* v, socklen_t len, const char* what) {
+    if (setsockopt(fd, SOL_SOCKET, name, v, len) == 0) return true;
+    *err = std::string(what) + ": " + strerror(errno);
+    return false;
+  };
+  if (opt.sndbuf > 0 && !set(SO_SNDBUF, &opt.sndbuf, sizeof opt.sndbuf, "--socket-sndbuf")) return false;
+  if (opt.rcvbuf > 0 && !set(SO_RCVBUF, &opt.rcvbuf, sizeof opt.rcvbuf, "--socket-rcvbuf")) return false;
+  if (opt.send_timeout_s > 0) {
+    timeval tv{opt.send_timeout_s, 0};
+    if (!set(SO_SNDTIMEO, &tv, sizeof tv, "--so-send-timeout")) return false;
+  }
+  return true;
 }
 
 bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions& opt, Listener* out,
@@ -41,6 +58,10 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
     memcpy(sun.sun_path, spec.c_str(), spec.size());
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(spec.c_str());  // a stale socket file from an earlier run
+    if (fd >= 0 && !set_buffer_options(fd, opt, err)) {
+      close(fd);
+      return false;
+    }
     if (fd < 0 || bind(fd, (sockaddr*)&sun, sizeof sun) != 0) {
       *err = "cannot bind unix socket " + spec + ": " + strerror(errno);
       if (fd >= 0) close(fd);
@@ -71,6 +92,13 @@ bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions&
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (opt.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (opt.so_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    // IP_FREEBIND covers IPv6 sockets too on Linux.
+    if (fd >= 0 && opt.freebind) setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    if (fd >= 0 && !set_buffer_options(fd, opt, err)) {
+      freeaddrinfo(res);
+      close(fd);
+      return false;
+    }
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
       *err = "cannot bind " + spec + ": " + strerror(errno);
       freeaddrinfo(res);

@@ -23,6 +23,11 @@ struct ListenOptions {
   bool defer_accept = true;  // TCP_DEFER_ACCEPT (--no-defer-accept turns it off)
   int chmod = -1;  // unix socket mode, -1 = leave
   int owner_uid = -1, owner_gid = -1;  // --chown-socket for unix sockets, -1 = leave
+  // uWSGI's --socket-sndbuf/--socket-rcvbuf (bytes, SO_SNDBUF/SO_RCVBUF) and --so-send-timeout
+  // (seconds, SO_SNDTIMEO): set on the listening socket, which accepted connections inherit.
+  // 0 = the kernel's default.
+  int sndbuf = 0, rcvbuf = 0, send_timeout_s = 0;
+  bool freebind = false;  // --freebind: IP_FREEBIND, so an address not (yet) on this host binds
 };
 
 bool bind_listener(const std::string& spec, Protocol proto, const ListenOptions& opt, Listener* out,

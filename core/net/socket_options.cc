@@ -17,8 +17,30 @@ static bool parse_octal_mode(const std::string& v, int* out) {
   return true;
 }
 
+void register_socket_tuning_options(HostImpl& host) {
+  const OptArg R = OptArg::Required;
+  host.add_option(make_option("socket-sndbuf", 0, R,
+                              "SO_SNDBUF of the listening sockets in bytes (connections inherit it)", {}, true));
+  host.add_option(make_option("socket-rcvbuf", 0, R,
+                              "SO_RCVBUF of the listening sockets in bytes (connections inherit it)", {}, true));
+  host.add_option(make_option("so-send-timeout", 0, R,
+                              "SO_SNDTIMEO of the listening sockets in seconds (connections inherit it)",
+                              {"socket-send-timeout", "so-write-timeout", "socket-write-timeout"}, true));
+  host.add_option(make_option("freebind", 0, OptArg::None,
+                              "IP_FREEBIND on TCP sockets: bind an address this host does not have (yet)"));
+}
+
 bool read_socket_settings(const Config& cfg, SocketSettings* out, std::string* err) {
   ListenOptions& lo = out->listen;
+  long long sndbuf = 0, rcvbuf = 0, send_timeout = 0;
+  if (!get_bounded(cfg, "socket-sndbuf", 0, 0, 1 << 30, &sndbuf, err) ||
+      !get_bounded(cfg, "socket-rcvbuf", 0, 0, 1 << 30, &rcvbuf, err) ||
+      !get_bounded(cfg, "so-send-timeout", 0, 0, 86400, &send_timeout, err))
+    return false;
+  lo.sndbuf = (int)sndbuf;
+  lo.rcvbuf = (int)rcvbuf;
+  lo.send_timeout_s = (int)send_timeout;
+  lo.freebind = cfg.get_bool("freebind");
   long long backlog = 100;
   if (!get_bounded(cfg, "listen", 100, 1, 65535, &backlog, err)) return false;
   lo.backlog = (int)backlog;

@@ -34,8 +34,10 @@
 #include "process/master_fifo.h"
 #include "process/procname.h"
 #include "process/recycle.h"
+#include "process/fs_watch.h"
 #include "process/sd_notify.h"
 #include "process/touch_reload.h"
+#include "process/worker_tuning.h"
 
 namespace uwsgi {
 
@@ -51,10 +53,27 @@ bool load_apps(HostImpl& host, PluginLoader& loader) {
   return true;
 }
 
+// --touch-exec: the command runs beside the master, which does not wait for it (reap() collects
+// it), so a slow command never stalls supervision (uWSGI's master waits for it).
+static void run_touch_command(const std::string& cmd) {
+  ChildSetup setup;
+  setup.new_session = true;
+  setup.log_to_master = false;
+  setup.ignore_sigpipe = false;
+  pid_t pid = fork_supervised(setup);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  if (pid < 0) log_line("--touch-exec: cannot fork for \"%s\": %s", cmd.c_str(), strerror(errno));
+  else log_line("--touch-exec: running \"%s\" (pid %d)", cmd.c_str(), (int)pid);
+}
+
 // first: this worker's first spawn (not a respawn), for the accepting*-once hooks.
 static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   s.host->set_worker(id, s.processes);
   set_procname(s.host->config(), id);
+  apply_cpu_affinity(s.host->config(), id);
   if (forked)
     for (auto& p : s.loader->plugins()) p.plugin->on_post_fork(*s.host, id);
   const Config& cfg = s.host->config();
@@ -87,7 +106,8 @@ static int run_worker(ProcessSetup& s, int id, bool forked, bool first) {
   }
   int rc = w.run();
   if (!forked) sd_notify("STOPPING=1\nSTATUS=stopping");
-  for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
+  if (!cfg.get_bool("skip-atexit"))  // uwsgi.atexit and Python's atexit (--skip-atexit-teardown: the first only)
+    for (auto& p : s.loader->plugins()) p.plugin->on_worker_exit(*s.host);
   return rc;
 }
 
@@ -166,6 +186,7 @@ class Master {
     harakiri_verbose_ = cfg.get_bool("harakiri-verbose");
     recycle_ = read_recycle_settings(cfg);
     touch_.configure(cfg);
+    fs_.configure(cfg);
     int ncores = scoreboard_cores(s_);
     if (!scoreboard().create(s_.processes, ncores) || !scoreboard().ensure_signal_table()) {
       log_line("master: cannot map the shared scoreboard: %s", strerror(errno));
@@ -236,12 +257,17 @@ class Master {
       if (stats_.fd() >= 0) pfds.push_back({stats_.fd(), POLLIN, 0});
       if (fifo_.fd() >= 0) pfds.push_back({fifo_.fd(), POLLIN, 0});
       if (emperor_.fd() >= 0) pfds.push_back({emperor_.fd(), POLLIN, 0});
+      if (fs_.fd() >= 0) pfds.push_back({fs_.fd(), POLLIN, 0});
       poll(pfds.data(), pfds.size(), mode_ == kRunning ? sf.run_timers(200) : 200);
       char buf[64];
       while (::read(g_master_pipe[0], buf, sizeof buf) > 0) {
       }
       for (int i = 1; i <= s_.processes; i++) sf.read_worker_messages(i);
       sf.read_inotify();
+      for (auto& c : fs_.read_changes()) {  // --fs-reload and co: as the master fifo's r, R
+        if (c.action == FsAction::kSignal) sf.route(c.signal);
+        else fifo_command(c.action == FsAction::kBrutalReload ? 'R' : 'r');
+      }
       if (stats_.fd() >= 0) {
         facts_.running = mode_ == kRunning;
         facts_.daemons = daemons_.stats();
@@ -303,13 +329,19 @@ class Master {
         check_started_ms_ = now;    // said once
       }
       if (mode_ == kRunning) {
-        switch (touch_.poll(now)) {
+        std::vector<TouchEvent> touched;
+        switch (touch_.poll(now, &touched)) {
           case TouchAction::kReload:
             if (check_pid_ == 0) start_config_check();  // as SIGHUP: a broken config cancels it
             break;
           case TouchAction::kWorkersReload: reload_workers(); break;
           case TouchAction::kChainReload: start_chain_reload(); break;
-          case TouchAction::kNone: break;
+          default: break;
+        }
+        for (auto& e : touched) {
+          if (e.action == TouchAction::kSignal) sf.route(e.signal);
+          else if (e.action == TouchAction::kExec) run_touch_command(e.command);
+          else if (e.action == TouchAction::kMulesReload) mules_signal_all(SIGTERM);  // each is respawned
         }
         step_chain_reload();
         announce_ready();
@@ -443,6 +475,7 @@ class Master {
       p.reload = OnReload::kKeep;
       p.backoff.set_policy({2000, 1000, 30000});  // 0, then 1, 2, 4 ... up to 30 s while it keeps dying at once
       p.setup.title = "uWSGI http " + std::to_string(r + 1);
+      p.setup.runs_app_code = true;
       p.setup.log_to_master = false;  // it outlives a reload's re-exec, and the master's log pair with it
       p.setup.unblock_signals = false;  // run_router unblocks them once its handlers are set
       p.setup.prepare = [this] {
@@ -714,6 +747,7 @@ class Master {
     // A worker never outlives its master (also while it loads a --lazy-apps app).
     ChildSetup setup;
     setup.pdeath_signal = SIGINT;
+    setup.runs_app_code = true;
     setup.prepare = [&sf, id] {
       sf.child_after_fork(id);
       ignore_report_signals();  // until the worker reports on them itself (worker_install_signals)
@@ -878,6 +912,7 @@ class Master {
   bool harakiri_verbose_ = false;
   RecycleSettings recycle_;
   TouchWatcher touch_;
+  FsWatcher fs_;
   Cheaper cheaper_;
   uint64_t next_recycle_check_ms_ = 0;
   int chain_next_ = 0;      // the worker a chain reload is at (0: none running)

@@ -192,6 +192,7 @@ void spawn(int id) {
     p.id = id;
     p.name = "mule " + std::to_string(id);
     p.setup.title = "uWSGI mule " + std::to_string(id);
+    p.setup.runs_app_code = true;
     p.start = [id] {
       g_mules.me = id;
       SignalFramework::get().set_upstream(g_mules.slots[id - 1].sig.reader);  // uwsgi.signal() goes to the master

@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "log/log.h"
+#include "process/limits.h"
 
 namespace uwsgi {
 
@@ -79,7 +82,111 @@ bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err) 
   return false;
 }
 
-bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
+void register_process_options(HostImpl& host) {
+  const OptArg R = OptArg::Required, N = OptArg::None;
+  host.add_option(make_option("master-as-root", 0, N,
+                              "the master stays root: workers, mules, the spooler and the router drop to --uid/--gid "
+                              "after their fork"));
+  host.add_option(make_option("add-gid", 0, R,
+                              "with --uid/--gid, also add this group (name or number) to the supplementary groups "
+                              "(repeatable)"));
+  host.add_option(make_option("unenv", 0, R, "unset this environment variable (repeatable; in order with --env)"));
+  host.add_option(make_option("print", 0, R, "print this text to stdout once the configuration is read"));
+  OptionDef iprint = make_option("iprint", 0, R, "print this text to stdout as soon as the option is read");
+  iprint.on_set = [](std::string_view v, std::string*) {
+    if (!getenv(kConfigCheckEnv)) printf("%.*s\n", (int)v.size(), v.data());  // not again in a reload's dry run
+    fflush(stdout);
+    return true;
+  };
+  host.add_option(std::move(iprint));
+  host.add_option(make_option("skip-atexit", 0, N,
+                              "a worker that exits runs no atexit handler (uwsgi.atexit, Python's atexit)"));
+  host.add_option(make_option("skip-atexit-teardown", 0, N,
+                              "a worker that exits runs uwsgi.atexit but not Python's atexit handlers"));
+}
+
+bool apply_env_options(const Config& cfg, std::string* err) {
+  for (auto& [name, e] : cfg.items()) {
+    if (name == "unenv") {
+      if (e.empty() || e.find('=') != std::string::npos) {
+        *err = "--unenv wants a variable NAME, not \"" + e + "\"";
+        return false;
+      }
+      unsetenv(e.c_str());
+      continue;
+    }
+    if (name != "env") continue;
+    size_t eq = e.find('=');
+    if (eq == 0 || e.empty()) {
+      *err = "--env wants NAME=VALUE (or NAME to unset it), not \"" + e + "\"";
+      return false;
+    }
+    if (eq == std::string::npos) unsetenv(e.c_str());  // as uWSGI (putenv("NAME") removes NAME)
+    else setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+  }
+  return true;
+}
+
+void print_config_messages(const Config& cfg) {
+  for (auto& text : cfg.all("print")) printf("%s\n", text.c_str());
+  fflush(stdout);
+}
+
+// Set when the master keeps root (--master-as-root): the children that run app code drop to it.
+static const Config* g_drop_in_children = nullptr;
+
+static bool drop_privileges(const Config& cfg, std::string* err);
+
+bool drop_privileges_if_asked(const Config& cfg, bool master, std::string* err) {
+  if (master && cfg.get_bool("master-as-root") && (cfg.has("uid") || cfg.has("gid"))) {
+    unsigned id = 0;  // bad names stop start-up here, not in every child
+    if ((cfg.has("uid") && !parse_id(cfg.get("uid"), true, &id, err)) ||
+        (cfg.has("gid") && !parse_id(cfg.get("gid"), false, &id, err)))
+      return false;
+    for (auto& g : cfg.all("add-gid"))
+      if (!parse_id(g, false, &id, err)) return false;
+    g_drop_in_children = &cfg;
+    log_line("the master stays root (--master-as-root): its children drop privileges");
+    return true;
+  }
+  return drop_privileges(cfg, err);
+}
+
+bool drop_privileges_in_child(std::string* err) {
+  if (!relock_memory_if_asked(err)) return false;
+  return !g_drop_in_children || drop_privileges(*g_drop_in_children, err);
+}
+
+// --add-gid: appended to the supplementary groups initgroups() (or setgroups) left.
+static bool add_groups(const Config& cfg, std::string* err) {
+  std::vector<gid_t> groups;
+  int n = getgroups(0, nullptr);
+  if (n > 0) {
+    groups.resize((size_t)n);
+    n = getgroups(n, groups.data());
+    groups.resize(n > 0 ? (size_t)n : 0);
+  }
+  for (auto& g : cfg.all("add-gid")) {
+    unsigned gid = 0;
+    if (!parse_id(g, false, &gid, err)) {
+      *err = "--add-gid: " + *err;
+      return false;
+    }
+    groups.push_back((gid_t)gid);
+  }
+  if (setgroups(groups.size(), groups.data()) != 0) {
+    *err = std::string("--add-gid: setgroups: ") + strerror(errno);
+    return false;
+  }
+  log_line("added groups %s (--add-gid)", [&] {
+    std::string s;
+    for (auto& g : cfg.all("add-gid")) s += (s.empty() ? "" : ",") + g;
+    return s;
+  }().c_str());
+  return true;
+}
+
+static bool drop_privileges(const Config& cfg, std::string* err) {
   unsigned uid = 0, gid = 0;
   bool has_uid = cfg.has("uid"), has_gid = cfg.has("gid");
   if (has_uid && !parse_id(cfg.get("uid"), true, &uid, err)) return false;
@@ -103,6 +210,7 @@ bool drop_privileges_if_asked(const Config& cfg, std::string* err) {
       return false;
     }
   }
+  if (!cfg.all("add-gid").empty() && getuid() == 0 && !add_groups(cfg, err)) return false;
   if (has_uid) {
     if (setuid(uid) != 0) {
       *err = "setuid(" + std::to_string(uid) + "): " + strerror(errno);

@@ -5,13 +5,29 @@
 #include <string>
 
 #include "host.h"
+#include "config/options.h"
 
 namespace uwsgi {
 
 // Fork into the background (the parent exits 0), setsid, log to the file. Not again when a
 // reloading master re-executes itself (it is already a daemon).
 bool daemonize_if_asked(const Config& cfg, std::string* err);
-bool drop_privileges_if_asked(const Config& cfg, std::string* err);
+// --master-as-root, --add-gid, --unenv, --print, --iprint, --skip-atexit, --skip-atexit-teardown.
+void register_process_options(HostImpl& host);
+
+// --uid/--gid (and --add-gid) for this process; with --master-as-root and a master, nothing here:
+// the master stays root and each process that runs app code drops them after its fork
+// (drop_privileges_in_child).
+bool drop_privileges_if_asked(const Config& cfg, bool master, std::string* err);
+// In a worker, mule, spooler or router right after its fork (fork_supervised with runs_app_code):
+// with --master-as-root, drops to --uid/--gid; with --never-swap, locks its memory again (memory
+// locks are not inherited across fork). false + *err: the process must not run.
+bool drop_privileges_in_child(std::string* err);
+
+// --env NAME=VALUE / NAME and --unenv NAME, in the order the configuration gives them.
+bool apply_env_options(const Config& cfg, std::string* err);
+// --print TEXT: each to stdout once the configuration is read (--iprint prints while it is read).
+void print_config_messages(const Config& cfg);
 // A user (user=true) or group given by name or number; false with "unknown user ..." in *err.
 bool parse_id(const std::string& v, bool user, unsigned* out, std::string* err);
 

@@ -343,6 +343,7 @@ void spawn(size_t idx) {
     p.id = (int)idx + 1;
     p.name = "the spooler on " + g_spooler.dirs[g_spooler.slots[idx].dir];
     p.setup.title = "uWSGI spooler";
+    p.setup.runs_app_code = true;
     // Never outlive the master (a task cut short stays on disk for the next start).
     p.setup.pdeath_signal = SIGTERM;
     p.start = [idx] {

@@ -1,4 +1,5 @@
 #include "process/supervised_process.h"
+#include "process/process_opts.h"
 
 #include <sys/prctl.h>
 #include <time.h>
@@ -74,6 +75,14 @@ pid_t fork_supervised(const ChildSetup& c) {
   if (c.log_to_master) log_master_child();
   if (!c.title.empty()) set_procname_title(c.title);
   if (c.prepare) c.prepare();
+  if (c.runs_app_code) {
+    std::string err;
+    if (!drop_privileges_in_child(&err)) {
+      log_line("%s", err.c_str());
+      log_flush();
+      _exit(1);
+    }
+  }
   if (c.unblock_signals) {
     sigset_t none;
     sigemptyset(&none);

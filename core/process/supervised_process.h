@@ -60,6 +60,9 @@ struct ChildSetup {
   bool ignore_sigpipe = true;  // false for a process that execs (an ignored SIGPIPE is inherited)
   bool unblock_signals = true;  // false: it unblocks them itself once its handlers are in place
   std::function<void()> prepare;  // in the child, dispositions reset, before signals are unblocked
+  // A process that runs app code (worker, mule, spooler, router): with --master-as-root it drops
+  // to --uid/--gid here, after prepare (drop_privileges_in_child).
+  bool runs_app_code = false;
 };
 
 // Forks a child of the master. Every signal is blocked around fork() so no master handler runs in

@@ -141,11 +141,8 @@ class PythonPlugin : public Plugin {
     tracebacker_start(worker_id);
   }
 
-  void on_worker_exit(Host& host) override {
-    if (!g.initialized) return;
-    if (!_PyThreadState_UncheckedGet()) return;  // not holding the GIL here: leave it be
-    call_uwsgi_atexit();  // the app's uwsgi.atexit, first, as uWSGI does
-    // atexit handlers run as in a normal interpreter exit (without waiting for threads).
+  // atexit handlers run as in a normal interpreter exit (without waiting for threads).
+  static void run_atexit_handlers() {
     if (PyObject* m = PyImport_ImportModule("atexit")) {
       PyObject* r = PyObject_CallMethod(m, "_run_exitfuncs", nullptr);
       if (!r) log_exception("python: atexit handlers failed");
@@ -154,6 +151,14 @@ class PythonPlugin : public Plugin {
     } else {
       PyErr_Clear();
     }
+  }
+
+  void on_worker_exit(Host& host) override {
+    if (!g.initialized) return;
+    if (!_PyThreadState_UncheckedGet()) return;  // not holding the GIL here: leave it be
+    call_uwsgi_atexit();  // the app's uwsgi.atexit, first, as uWSGI does
+    // --skip-atexit-teardown (uWSGI's: no interpreter teardown) leaves Python's atexit handlers out.
+    if (!host.config().get_bool("skip-atexit-teardown")) run_atexit_handlers();
     for (const char* s : {"stdout", "stderr"}) {
       PyObject* f = PySys_GetObject(s);
       PyObject* r = f && f != Py_None ? PyObject_CallMethod(f, "flush", nullptr) : nullptr;
